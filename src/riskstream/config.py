@@ -1,0 +1,62 @@
+"""Settings from the environment (prefix RISKSTREAM_); the only reader of os.environ."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a worker, the CLI and the tests are configured with.
+
+    Every field reads the environment variable ``RISKSTREAM_<FIELD NAME>``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RISKSTREAM_", frozen=True)
+
+    kafka_brokers: str = Field("localhost:9092", description="bootstrap servers, comma separated")
+    redis_url: SecretStr = Field(
+        SecretStr("redis://localhost:6379/0"), description="Redis URL (rediss:// for TLS)"
+    )
+    topic_prefix: str = Field(
+        "", description="prepended to every topic name and to the consumer group id"
+    )
+    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of a worker")
+    review_at: int = Field(65, ge=0, le=99, description="risk_score at or above which: review")
+    decline_at: int = Field(75, ge=0, le=99, description="risk_score at or above which: decline")
+    currencies: str = Field(
+        "CNY,USD,EUR,GBP,HKD,SGD,JPY",
+        description="ISO 4217 codes accepted on payments, comma separated",
+    )
+    partitions: int = Field(4, ge=1, le=1024, description="partitions of the input topics")
+
+    @field_validator("currencies")
+    @classmethod
+    def _check_currencies(cls, value: str) -> str:
+        codes = [c.strip() for c in value.split(",") if c.strip()]
+        bad = [c for c in codes if len(c) != 3 or not c.isalpha() or not c.isupper()]
+        if not codes or bad:
+            msg = f"currencies must be upper-case ISO 4217 codes, got {value!r}"
+            raise ValueError(msg)
+        return ",".join(codes)
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> Settings:
+        if self.decline_at < self.review_at:
+            msg = f"decline_at ({self.decline_at}) must be >= review_at ({self.review_at})"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def currency_set(self) -> frozenset[str]:
+        """The accepted currencies as a set."""
+        return frozenset(self.currencies.split(","))
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group of the scoring workers."""
+        return f"{self.topic_prefix}riskstream"
+
+    def topic(self, name: str) -> str:
+        """The full name of a contract topic, with the deployment's prefix."""
+        return f"{self.topic_prefix}{name}"

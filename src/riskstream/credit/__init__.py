@@ -1,0 +1,1 @@
+"""Credit score and limit rules (pure)."""

@@ -1,0 +1,27 @@
+"""One base error and a one-line subclass per area."""
+
+from __future__ import annotations
+
+
+class RiskstreamError(Exception):
+    """Base of every error riskstream raises on purpose."""
+
+
+class ConfigError(RiskstreamError):
+    """A setting or command-line flag is invalid."""
+
+
+class StackError(RiskstreamError):
+    """The local Kafka + Redis stack cannot be started, stopped or reached."""
+
+
+class ValidationError(RiskstreamError):
+    """An incoming event breaks the contract; it goes to the dead-letter topic."""
+
+
+class FeatureStoreError(RiskstreamError):
+    """Redis could not read or update the rolling features."""
+
+
+class ModelStoreError(RiskstreamError):
+    """A model checkpoint could not be saved or restored."""

@@ -1,0 +1,1 @@
+"""HTTP views for the payment gateway and the Python client it uses."""

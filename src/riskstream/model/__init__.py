@@ -1,0 +1,1 @@
+"""The online River model: pipeline factory, checkpoints, evaluation (pure, no I/O)."""

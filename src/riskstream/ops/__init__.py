@@ -1,0 +1,1 @@
+"""Metrics, consumer lag and the dashboard page."""

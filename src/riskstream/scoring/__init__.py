@@ -1,0 +1,1 @@
+"""Features and model output to fraud probability, risk score, decision and reasons (pure)."""

@@ -1,0 +1,1 @@
+"""Redis: key schema, feature store, decided-txn store, model store."""

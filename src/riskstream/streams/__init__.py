@@ -1,0 +1,1 @@
+"""Topic names, the contract's records, their codec and validation."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +31,12 @@ class Settings(BaseSettings):
         description="ISO 4217 codes accepted on payments, comma separated",
     )
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the input topics")
+    redis_namespace: str = Field(
+        "rs:", description="prefix of every Redis key (one deployment or test run each)"
+    )
+    stack_dir: Path = Field(
+        Path(".stack"), description="where `riskstream stack` keeps jars, data, logs and pids"
+    )
 
     @field_validator("currencies")
     @classmethod

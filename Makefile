@@ -1,0 +1,52 @@
+# One virtual environment (.venv) for everything; the stack lives in .stack/ (both ignored).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RS := $(BIN)/riskstream
+
+.PHONY: venv redis-server stack test lint unit integration demo bench down clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Debian's redis-server, installed when missing and we are root (as on CI).
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server missing: sudo apt-get install redis-server" >&2; exit 1; fi; }
+
+stack: venv redis-server
+	$(RS) stack up
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit src/riskstream -q
+
+integration: stack
+	$(BIN)/pytest tests/integration -q
+
+# The README's test command: venv, stack, lint, types, unit and integration tests.
+test: lint stack
+	$(BIN)/pytest -q
+
+demo: stack
+	$(BIN)/python -m riskstream.demo
+
+bench: stack
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+down:
+	-$(RS) stack down
+
+clean: down
+	rm -rf $(VENV) .stack

@@ -1,0 +1,355 @@
+"""The local development stack: Apache Kafka (KRaft) and redis-server as plain processes.
+
+Kafka's jars come from Maven Central through ``mvn`` (the pinned ``kafka-pom.xml``), Redis is
+Debian's ``redis-server`` from PATH. Everything lives under ``Settings.stack_dir`` (``.stack/``):
+jars, data, logs and pid files. ``down`` stops only the processes whose pid files ``up`` wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.resources
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+from confluent_kafka import Consumer, KafkaException, Producer
+
+from riskstream.config import Settings
+from riskstream.errors import StackError
+
+_Log = Callable[[str], None]
+
+KAFKA_VERSION = "4.3.1"
+KAFKA_MAIN = "kafka.Kafka"
+# Short names for Kafka's own command-line tools (`riskstream stack kafka-tool NAME ARGS...`).
+KAFKA_TOOLS = {
+    "consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "topics": "org.apache.kafka.tools.TopicCommand",
+    "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+    "storage": "kafka.tools.StorageTool",
+}
+UP_DEADLINE_S = 120.0
+DOWN_DEADLINE_S = 30.0
+HOW_TO_GET = {
+    "java": "install a JDK 17+ (apt-get install openjdk-17-jre-headless)",
+    "mvn": "install Maven (apt-get install maven)",
+    "redis-server": "install Redis 7 (apt-get install redis-server)",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the stack listens, derived from the settings clients use."""
+
+    kafka_host: str
+    kafka_port: int
+    redis_host: str
+    redis_port: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Endpoints:
+        """Bind where the clients will connect: the first broker and the Redis URL's port."""
+        first = settings.kafka_brokers.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        redis_url = urlsplit(settings.redis_url.get_secret_value())
+        if host not in ("localhost", "127.0.0.1") or redis_url.hostname not in (
+            "localhost",
+            "127.0.0.1",
+        ):
+            msg = (
+                "the local stack serves only localhost: point RISKSTREAM_KAFKA_BROKERS "
+                "and RISKSTREAM_REDIS_URL at 127.0.0.1"
+            )
+            raise StackError(msg)
+        return cls("127.0.0.1", int(port or 9092), "127.0.0.1", redis_url.port or 6379)
+
+
+class Stack:
+    """Start, check and stop the local Kafka + Redis."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.stack_dir.resolve()
+        self.ends = Endpoints.from_settings(settings)
+        self.kafka_dir = self.root / "kafka"
+        self.redis_dir = self.root / "redis"
+        self.libs = self.kafka_dir / "libs"
+
+    # -- up ---------------------------------------------------------------------------------
+    def up(self, log: _Log = print) -> None:
+        """Start whatever is not running yet and return once both answer (idempotent)."""
+        for tool in ("java", "mvn", "redis-server"):
+            if shutil.which(tool) is None:
+                msg = f"{tool} not found on PATH: {HOW_TO_GET[tool]}"
+                raise StackError(msg)
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        self.redis_dir.mkdir(parents=True, exist_ok=True)
+        if not self._alive("redis"):
+            self._start_redis()
+            log(f"started redis-server on {self.ends.redis_host}:{self.ends.redis_port}")
+        if not self._alive("kafka"):
+            self._fetch_kafka(log)
+            self._configure_kafka()
+            self._start_kafka()
+            where = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
+            log(f"started Apache Kafka {KAFKA_VERSION} on {where}")
+        self.wait_ready(UP_DEADLINE_S)
+
+    def _fetch_kafka(self, log: _Log) -> None:
+        marker = self.libs / f".kafka-{KAFKA_VERSION}"
+        if marker.exists():
+            return
+        log(f"fetching Apache Kafka {KAFKA_VERSION} jars with mvn (once) ...")
+        pom = self.kafka_dir / "pom.xml"
+        pom.write_bytes(
+            importlib.resources.files("riskstream").joinpath("kafka-pom.xml").read_bytes()
+        )
+        if self.libs.exists():
+            shutil.rmtree(self.libs)
+        cmd = [
+            "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}",
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            msg = f"mvn could not fetch Kafka {KAFKA_VERSION}: {tail[0]}"
+            raise StackError(msg)
+        marker.touch()
+
+    def _configure_kafka(self) -> None:
+        data = self.kafka_dir / "data"
+        port = self.ends.kafka_port
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{port + 1}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": str(self.settings.partitions),
+            "auto.create.topics.enable": "true",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "8",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "24",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        conf = self.kafka_dir / "server.properties"
+        conf.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.kafka_dir / "log4j2.yaml").write_text(
+            _LOG4J2.format(log=self.kafka_dir / "server.log")
+        )
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            self._java(KAFKA_TOOLS["storage"], "format", "-t", cluster_id, "-c", str(conf))
+
+    def _java(self, main: str, *args: str) -> None:
+        cmd = ["java", "-cp", f"{self.libs}/*", main, *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            msg = f"{main} failed: {tail[0]}"
+            raise StackError(msg)
+
+    def _start_kafka(self) -> None:
+        cmd = [
+            "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.kafka_dir / 'log4j2.yaml'}",
+            "-cp", f"{self.libs}/*", KAFKA_MAIN, str(self.kafka_dir / "server.properties"),
+        ]  # fmt: skip
+        self._spawn("kafka", cmd, self.kafka_dir / "stdout.log")
+
+    def _start_redis(self) -> None:
+        cmd = [
+            "redis-server", "--bind", self.ends.redis_host, "--port", str(self.ends.redis_port),
+            "--dir", str(self.redis_dir), "--appendonly", "yes", "--save", "",
+            "--daemonize", "no", "--protected-mode", "yes",
+        ]  # fmt: skip
+        self._spawn("redis", cmd, self.redis_dir / "redis.log")
+
+    def _spawn(self, name: str, cmd: list[str], logfile: Path) -> None:
+        with logfile.open("ab") as out:
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=self.root,
+            )  # fmt: skip
+        self._pidfile(name).write_text(str(proc.pid))
+
+    # -- readiness --------------------------------------------------------------------------
+    def wait_ready(self, deadline_s: float) -> None:
+        """Wait until Redis answers PING and Kafka a produce/consume round trip."""
+        end = time.monotonic() + deadline_s
+        last = "not tried"
+        while time.monotonic() < end:
+            for name in ("redis", "kafka"):
+                if self._pidfile(name).exists() and not self._alive(name):
+                    msg = f"{name} exited at start; see {self._log(name)}"
+                    raise StackError(msg)
+            try:
+                self.redis_version()
+                _tcp_check(self.ends.kafka_host, self.ends.kafka_port)
+                self._kafka_round_trip(timeout_s=max(1.0, end - time.monotonic()))
+            except (redis.RedisError, KafkaException, StackError, OSError) as exc:
+                last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                time.sleep(0.5)
+                continue
+            return
+        msg = f"stack not ready within {deadline_s:.0f}s: {last}"
+        raise StackError(msg)
+
+    def _kafka_round_trip(self, timeout_s: float) -> None:
+        topic = "__riskstream_stack_check"
+        token = uuid.uuid4().hex.encode()
+        brokers = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
+        producer = Producer({"bootstrap.servers": brokers, "socket.timeout.ms": 5000})
+        producer.produce(topic, value=token)
+        if producer.flush(min(timeout_s, 15.0)) != 0:
+            msg = "kafka: produce not acknowledged"
+            raise StackError(msg)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": brokers,
+                "group.id": f"riskstream-stack-check-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            consumer.subscribe([topic])
+            end = time.monotonic() + min(timeout_s, 30.0)
+            while time.monotonic() < end:
+                got = consumer.poll(0.5)
+                if got is not None and got.error() is None and got.value() == token:
+                    return
+        finally:
+            consumer.close()
+        text = "kafka: round trip message not consumed"
+        raise StackError(text)
+
+    def redis_version(self) -> str:
+        """The running redis-server's version (raises redis.RedisError when it is down)."""
+        client = redis.Redis(host=self.ends.redis_host, port=self.ends.redis_port, socket_timeout=2)
+        try:
+            return str(client.info("server")["redis_version"])
+        finally:
+            client.close()
+
+    # -- status and down --------------------------------------------------------------------
+    def status(self) -> list[str]:
+        """One line per service: up or down, version, address and pid."""
+        lines = []
+        pid = self._pid("kafka")
+        where = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
+        if self._alive("kafka"):
+            lines.append(f"kafka  up    Apache Kafka {KAFKA_VERSION} (KRaft) at {where}, pid {pid}")
+        else:
+            lines.append(f"kafka  down  (Apache Kafka {KAFKA_VERSION} would listen at {where})")
+        where = f"{self.ends.redis_host}:{self.ends.redis_port}"
+        try:
+            version = self.redis_version()
+        except redis.RedisError:
+            lines.append(f"redis  down  (redis-server would listen at {where})")
+        else:
+            owner = f"pid {self._pid('redis')}" if self._alive("redis") else "not started by us"
+            lines.append(f"redis  up    redis-server {version} at {where}, {owner}")
+        return lines
+
+    def is_up(self) -> bool:
+        """Both services are running from our pid files."""
+        return self._alive("kafka") and self._alive("redis")
+
+    def down(self, log: _Log = print) -> None:
+        """Stop the processes this stack started (SIGTERM, then SIGKILL after a deadline)."""
+        for name in ("kafka", "redis"):
+            pid = self._pid(name)
+            if pid is None:
+                continue
+            if self._alive(name):
+                os.killpg(pid, signal.SIGTERM)
+                end = time.monotonic() + DOWN_DEADLINE_S
+                while self._alive(name) and time.monotonic() < end:
+                    time.sleep(0.2)
+                if self._alive(name):
+                    os.killpg(pid, signal.SIGKILL)
+                    while self._alive(name):
+                        time.sleep(0.1)
+                log(f"stopped {name} (pid {pid})")
+            self._pidfile(name).unlink(missing_ok=True)
+
+    def kafka_tool(self, tool: str, args: list[str]) -> list[str]:
+        """The command line that runs one of Kafka's own tools against this stack's jars."""
+        if not (self.libs / f".kafka-{KAFKA_VERSION}").exists():
+            msg = "Kafka jars not fetched yet: run `riskstream stack up` first"
+            raise StackError(msg)
+        main = KAFKA_TOOLS.get(tool, tool)
+        return ["java", "-Xmx256m", "-cp", f"{self.libs}/*", main, *args]
+
+    # -- pid files --------------------------------------------------------------------------
+    def _pidfile(self, name: str) -> Path:
+        return self.root / f"{name}.pid"
+
+    def _log(self, name: str) -> Path:
+        return self.kafka_dir / "server.log" if name == "kafka" else self.redis_dir / "redis.log"
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int(self._pidfile(name).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _alive(self, name: str) -> bool:
+        """The pid file's process runs and is ours (its command line names the program)."""
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has exited
+            return False
+        marker = KAFKA_MAIN.encode() if name == "kafka" else b"redis-server"
+        return marker in cmdline
+
+
+def _tcp_check(host: str, port: int) -> None:
+    """Raise OSError unless something accepts TCP connections there."""
+    with socket.create_connection((host, port), timeout=2):
+        pass
+
+
+_LOG4J2 = """\
+Configuration:
+  Appenders:
+    File:
+      name: file
+      fileName: "{log}"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: file
+"""

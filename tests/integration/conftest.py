@@ -1,0 +1,171 @@
+"""Fixtures for tests against the real stack (`riskstream stack up`, or `make test`).
+
+Each test gets its own topic prefix, consumer group and Redis key namespace, removed after it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from riskstream.config import Settings
+
+START_HINT = (
+    "the real Kafka + Redis stack is not running: "
+    "start it with `riskstream stack up` (or run `make test`)"
+)
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The stack's addresses from the environment, checked once per session."""
+    settings = Settings()
+    try:
+        client = redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=3)
+        client.ping()
+        client.close()
+        AdminClient({"bootstrap.servers": settings.kafka_brokers}).list_topics(timeout=10)
+    except (redis.RedisError, KafkaException) as exc:
+        pytest.fail(f"{START_HINT} ({exc})", pytrace=False)
+    return settings
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Iterator[Settings]:
+    """Fresh topic prefix, consumer group and Redis namespace; all removed after the test."""
+    run = f"t{uuid.uuid4().hex[:12]}."
+    isolated = base_settings.model_copy(update={"topic_prefix": run, "redis_namespace": run})
+    yield isolated
+    client = redis.Redis.from_url(base_settings.redis_url.get_secret_value())
+    keys = list(client.scan_iter(match=f"{run}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    admin = AdminClient({"bootstrap.servers": base_settings.kafka_brokers})
+    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
+    if mine:
+        for future in admin.delete_topics(mine, operation_timeout=30).values():
+            future.result()
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A plain synchronous client for checks in tests."""
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def producer(settings: Settings) -> Iterator[Producer]:
+    """A plain confluent-kafka producer, flushed after the test."""
+    prod = Producer({"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True})
+    yield prod
+    prod.flush(10)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class WorkerProcess:
+    """A `riskstream worker` subprocess with its own web port and log file."""
+
+    settings: Settings
+    log: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = dict(os.environ)
+        env.update(
+            RISKSTREAM_TOPIC_PREFIX=self.settings.topic_prefix,
+            RISKSTREAM_REDIS_NAMESPACE=self.settings.redis_namespace,
+            RISKSTREAM_KAFKA_BROKERS=self.settings.kafka_brokers,
+            RISKSTREAM_REDIS_URL=self.settings.redis_url.get_secret_value(),
+            RISKSTREAM_WEB_PORT=str(self.port),
+        )
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "riskstream.cli", "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
+    """Start workers on demand; every one is stopped after the test (logs in tmp_path)."""
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def consume_until(
+    settings: Settings,
+    topic: str,
+    done: Callable[[list[tuple[bytes | None, bytes]]], bool],
+    deadline_s: float = 60.0,
+) -> list[tuple[bytes | None, bytes]]:
+    """Read committed messages of a topic from the start until `done(messages)` or a deadline."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_brokers,
+            "group.id": f"check-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+    )
+    consumer.subscribe([settings.topic(topic)])
+    got: list[tuple[bytes | None, bytes]] = []
+    end = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < end and not done(got):
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error() is None:
+                    got.append((msg.key(), msg.value()))
+    finally:
+        consumer.close()
+    return got

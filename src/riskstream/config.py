@@ -31,6 +31,26 @@ class Settings(BaseSettings):
         description="ISO 4217 codes accepted on payments, comma separated",
     )
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the input topics")
+    block_users: str = Field("", description="user ids always declined, comma separated")
+    block_devices: str = Field("", description="device ids always declined, comma separated")
+    block_merchants: str = Field("", description="merchant ids always declined, comma separated")
+    block_countries: str = Field("", description="countries always declined, comma separated")
+    allow_users: str = Field("", description="user ids approved unless a block rule fires")
+    amount_caps: str = Field(
+        "", description="largest amount per channel, e.g. wallet=5000,transfer=20000"
+    )
+    card_testing_count: int = Field(
+        5, ge=2, description="payments of <= 5 in 5 minutes that mean card testing (review)"
+    )
+    batch_max: int = Field(500, ge=1, description="payments scored together at most")
+    batch_within_s: float = Field(
+        0.005, gt=0, description="longest wait to fill a batch, in seconds"
+    )
+    snapshot_ttl_s: int = Field(
+        45 * 86400, ge=60, description="how long a payment's features wait for its label"
+    )
+    checkpoint_every_labels: int = Field(500, ge=1, description="labels between checkpoints")
+    checkpoint_every_s: float = Field(10.0, gt=0, description="seconds between checkpoints")
     redis_namespace: str = Field(
         "rs:", description="prefix of every Redis key (one deployment or test run each)"
     )

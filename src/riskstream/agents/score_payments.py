@@ -1,32 +1,72 @@
-"""Agent score_payments: one decision per payment on risk-decisions (placeholder scoring)."""
+"""Agent score_payments: payments -> one decision each (+ an alert for review/decline)."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from typing import Any
 
 import faust
-import orjson
 
-from riskstream.agents.app import input_topic, topic
-from riskstream.config import Settings
+from riskstream.agents import transactions
+from riskstream.agents.app import input_topic
+from riskstream.agents.runtime import Runtime, with_backoff
+from riskstream.errors import ValidationError
 from riskstream.streams import topics
+from riskstream.streams.codec import dead_letter, decode_payment
+from riskstream.streams.records import Payment
+
+log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, settings: Settings) -> None:
+def register(app: faust.App, runtime: Runtime) -> None:
     """Attach the agent to the app."""
+    settings = runtime.settings
     payments_topic = input_topic(app, settings, topics.PAYMENTS)
-    decisions_topic = topic(app, settings, topics.DECISIONS)
+    decisions = settings.topic(topics.DECISIONS)
+    alerts = settings.topic(topics.ALERTS)
+    dlq = settings.topic(topics.dlq(topics.PAYMENTS))
+    currencies = settings.currency_set
 
-    @app.agent(payments_topic, name="score_payments")
+    @app.agent(payments_topic, name="score_payments")  # type: ignore[untyped-decorator]  # faust is untyped
     async def score_payments(stream: Any) -> None:
-        async for event in stream.events():
-            payment = orjson.loads(event.value)
-            decision = {
-                "txn_id": payment.get("txn_id"),
-                "user_id": payment.get("user_id"),
-                "decision": "approve",
-                "event_ts": payment.get("ts"),
-                "decided_ts": int(time.time() * 1000),
-            }
-            await decisions_topic.send(key=event.key, value=orjson.dumps(decision))
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            payments: list[Payment] = []
+            sources: list[Any] = []
+            for event in events:
+                msg = event.message
+                try:
+                    payments.append(decode_payment(event.value, currencies))
+                except ValidationError as exc:
+                    where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                    log.warning("%s: dead-lettered: %s", where, exc)
+                    value = dead_letter(
+                        msg.topic, msg.partition, msg.offset, event.value, str(exc), _now_ms()
+                    )
+                    await transactions.send(
+                        app, msg.topic, msg.partition, dlq, msg.key or b"", value
+                    )
+                    continue
+                sources.append(msg)
+            if not payments:
+                continue
+            origins = [f"{m.topic}:{m.partition}:{m.offset}" for m in sources]
+            outcomes = await with_backoff(
+                "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
+            )
+            for outcome, msg in zip(outcomes, sources, strict=True):
+                if not outcome.publish:
+                    continue
+                key = outcome.payment.user_id.encode()
+                await transactions.send(
+                    app, msg.topic, msg.partition, decisions, key, outcome.decision
+                )
+                if outcome.alert is not None:
+                    await transactions.send(
+                        app, msg.topic, msg.partition, alerts, key, outcome.alert
+                    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

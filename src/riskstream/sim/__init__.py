@@ -1,0 +1,1 @@
+"""The synthetic payment simulator behind `riskstream simulate`."""

@@ -25,6 +25,9 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger=0.002,
         broker_commit_every=1000,
         broker_commit_interval=0.5,
+        # A killed worker's partitions move to the others after this long without heartbeats.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
         web_enabled=True,
     )
     app.conf.riskstream = settings  # read back by the agents (Faust settings allow extras)

@@ -1,0 +1,220 @@
+"""Scoring end to end on the real stack: one committed decision per txn_id, DLQ, features.
+
+The same 10,000 simulated payments (200 users, some invalid) run through one worker, one
+worker killed twice, and two workers of which one is killed; every run must give the same
+decisions count and the same Redis features, equal to a reference computed here.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import time
+from collections.abc import Callable
+
+import orjson
+import pytest
+import redis
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from riskstream.config import Settings
+from riskstream.state import keys
+from riskstream.streams import topics
+from riskstream.streams.codec import decode_payment
+from riskstream.streams.records import Payment
+
+from ..reference_features import ReferenceFeatures
+from .conftest import WorkerProcess, consume_until
+
+N_PAYMENTS = 10_000
+SAMPLED_USERS = 3
+
+
+@functools.cache
+def simulated() -> tuple[tuple[bytes, bytes], ...]:
+    """10,000 payments from 200 users, about 1% of them invalid: (key, value) in order."""
+    from riskstream.sim.population import SimConfig, generate
+
+    config = SimConfig(count=N_PAYMENTS, users=200, invalid_rate=0.01, seed=11, rate=50)
+    return tuple((e.key.encode(), e.value) for e in generate(config) if e.topic == topics.PAYMENTS)
+
+
+def valid_payments() -> list[Payment]:
+    currencies = Settings().currency_set
+    out = []
+    for _, value in simulated():
+        try:
+            out.append(decode_payment(value, currencies))
+        except Exception:
+            continue
+    return out
+
+
+def produce_all(settings: Settings, producer: Producer) -> None:
+    for key, value in simulated():
+        producer.produce(settings.topic(topics.PAYMENTS), key=key, value=value)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def decisions_so_far(settings: Settings) -> int:
+    """Messages written to risk-decisions so far (committed or not): a progress gauge."""
+    name = settings.topic(topics.DECISIONS)
+    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": "gauge"})
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
+        )
+    except KafkaException:  # the topic is still being created
+        return 0
+    finally:
+        consumer.close()
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
+
+
+def check_run(settings: Settings, redis_client: redis.Redis, workers: list[WorkerProcess]) -> None:
+    """Acceptance 1: every valid txn_id decided once, invalid ones dead-lettered, features."""
+    payments = valid_payments()
+    wanted = {p.txn_id for p in payments}
+    n_invalid = len(simulated()) - len(payments)
+    assert n_invalid > 50
+
+    def all_decided(msgs: list[tuple[bytes | None, bytes]]) -> bool:
+        return len({orjson.loads(v)["txn_id"] for _, v in msgs}) >= len(wanted)
+
+    got = consume_until(settings, topics.DECISIONS, all_decided, deadline_s=300)
+    logs = "\n".join(w.log.read_text()[-2000:] for w in workers)
+    per_txn = collections.Counter(orjson.loads(v)["txn_id"] for _, v in got)
+    assert set(per_txn) == wanted, f"missing {len(wanted - set(per_txn))}; logs:\n{logs}"
+    dupes = {t: n for t, n in per_txn.items() if n > 1}
+    assert not dupes, f"{len(dupes)} txn_ids decided more than once"
+    for _, value in got[:200]:
+        decision = orjson.loads(value)
+        if decision["decision"] != "approve":
+            assert decision["reasons"], decision
+
+    dead = consume_until(
+        settings, topics.dlq(topics.PAYMENTS), lambda m: len(m) >= n_invalid, deadline_s=60
+    )
+    assert len(dead) == n_invalid
+    assert all(orjson.loads(v)["error"] for _, v in dead)
+
+    reference = ReferenceFeatures()
+    for p in payments:
+        reference.apply(p)
+    users = sorted({p.user_id for p in payments})[:SAMPLED_USERS]
+    for p in payments:
+        if p.user_id not in users:
+            continue
+        stored = redis_client.hget(keys.txn(settings.redis_namespace, p.user_id, p.txn_id), "x")
+        assert stored is not None, p.txn_id
+        features = orjson.loads(stored)
+        expected = reference.snapshots[p.txn_id]
+        mine = {k: v for k, v in features.items() if not k.startswith("m_")}
+        assert mine == pytest.approx(expected, rel=1e-9, abs=1e-9), p.txn_id
+
+
+def test_every_payment_decided_once(
+    settings: Settings,
+    producer: Producer,
+    redis_client: redis.Redis,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    produce_all(settings, producer)
+    worker = start_worker()
+    check_run(settings, redis_client, [worker])
+
+
+def test_worker_killed_twice_loses_and_duplicates_nothing(
+    settings: Settings,
+    producer: Producer,
+    redis_client: redis.Redis,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    produce_all(settings, producer)
+    workers = [start_worker()]
+    for fraction in (0.25, 0.6):
+        wait_for(
+            lambda f=fraction: decisions_so_far(settings) >= f * N_PAYMENTS,  # type: ignore[misc]
+            240,
+            f"{fraction:.0%} of the decisions",
+        )
+        workers[-1].kill()
+        workers.append(start_worker())
+    check_run(settings, redis_client, workers)
+
+
+def test_two_workers_one_killed(
+    settings: Settings,
+    producer: Producer,
+    redis_client: redis.Redis,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    produce_all(settings, producer)
+    first, second = start_worker(), start_worker()
+    wait_for(lambda: decisions_so_far(settings) >= 0.3 * N_PAYMENTS, 240, "30% of the decisions")
+    first.kill()
+    check_run(settings, redis_client, [first, second])
+
+
+def test_labels_teach_the_model_and_restart_resumes(
+    settings: Settings,
+    producer: Producer,
+    redis_client: redis.Redis,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    from riskstream.model.online import OnlineModel
+    from riskstream.sim.population import SimConfig, generate
+
+    config = SimConfig(count=3000, users=150, fraud_rate=0.05, seed=5, rate=50)
+    events = list(generate(config))
+    pays = [e for e in events if e.topic == topics.PAYMENTS]
+    labels = [e for e in events if e.topic == topics.LABELS]
+    for e in pays:
+        producer.produce(settings.topic(topics.PAYMENTS), key=e.key, value=e.value)
+    assert producer.flush(30) == 0
+    worker = start_worker()
+    consume_until(settings, topics.DECISIONS, lambda m: len(m) >= len(pays), deadline_s=180)
+
+    meta_key = f"{settings.redis_namespace}{{model}}:meta"
+    blob_key = f"{settings.redis_namespace}{{model}}:blob"
+    first, rest = labels[: len(labels) // 2], labels[len(labels) // 2 :]
+    for e in first:
+        producer.produce(settings.topic(topics.LABELS), key=e.key, value=e.value)
+    assert producer.flush(30) == 0
+
+    def learned() -> int:
+        blob = redis_client.get(blob_key)
+        return OnlineModel.loads(blob).n_labels if blob else 0
+
+    wait_for(lambda: learned() == len(first), 120, f"{len(first)} labels in a checkpoint")
+    version = redis_client.hget(meta_key, "version")
+    assert version == f"m-{len(first)}".encode()
+
+    held_out = [orjson.loads(e.value) for e in pays[:50]]
+    store = [
+        redis_client.hget(keys.txn(settings.redis_namespace, p["user_id"], p["txn_id"]), "x")
+        for p in held_out
+    ]
+    xs = [orjson.loads(s) for s in store if s]
+    trained = OnlineModel.loads(redis_client.get(blob_key))  # type: ignore[arg-type]
+    fresh = OnlineModel()
+    assert [trained.score_one(x) for x in xs] != [fresh.score_one(x) for x in xs]
+
+    worker.stop()
+    worker = start_worker()
+    for e in rest:
+        producer.produce(settings.topic(topics.LABELS), key=e.key, value=e.value)
+    assert producer.flush(30) == 0
+    # Resumed, not restarted: the checkpoint counts every label exactly once.
+    wait_for(lambda: learned() == len(labels), 120, f"{len(labels)} labels in a checkpoint")
+    assert redis_client.hget(meta_key, "version") == f"m-{len(labels)}".encode()

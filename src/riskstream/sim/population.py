@@ -106,11 +106,11 @@ def generate(config: SimConfig) -> Iterator[SimEvent]:
     while made < config.count:
         now += rng.expovariate(1.0) * gap_ms
         ts = int(now)
-        while pending and pending[0].ts <= ts:
+        while pending and pending[0].ts < ts:
             yield heapq.heappop(pending).event
         if config.invalid_rate and rng.random() < config.invalid_rate:
             raw = INVALID[rng.randrange(len(INVALID))]
-            yield SimEvent("payments", "u-invalid", raw, ts, "invalid", False)
+            later(SimEvent("payments", "u-invalid", raw, ts, "invalid", False))
             made += 1
             continue
         user = users[rng.randrange(len(users))]
@@ -121,7 +121,7 @@ def generate(config: SimConfig) -> Iterator[SimEvent]:
             made += 1
             is_fraud = scenario != "legit"
             value = orjson.dumps(payment)
-            yield SimEvent("payments", user.user_id, value, payment["ts"], scenario, is_fraud)
+            later(SimEvent("payments", user.user_id, value, payment["ts"], scenario, is_fraud))
             later(_label(rng, payment, is_fraud, config))
             if payment.get("funding") == "credit" and not is_fraud:
                 later(_repayment(rng, user, payment, config))

@@ -17,10 +17,10 @@ from river import compose, ensemble, forest, linear_model, metrics, optim, prepr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from riskstream.model.online import OnlineModel, prepare  # noqa: E402
-from riskstream.sim.population import SimConfig, generate  # noqa: E402
-from riskstream.streams.codec import decode_payment  # noqa: E402
-from tests.reference_features import ReferenceFeatures  # noqa: E402
+from riskstream.model.online import OnlineModel, prepare
+from riskstream.sim.population import SimConfig, generate
+from riskstream.streams.codec import decode_payment
+from tests.reference_features import ReferenceFeatures
 
 
 class Candidate:

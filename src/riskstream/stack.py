@@ -84,6 +84,7 @@ class Stack:
         self.kafka_dir = self.root / "kafka"
         self.redis_dir = self.root / "redis"
         self.libs = self.kafka_dir / "libs"
+        self._started: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- up ---------------------------------------------------------------------------------
     def up(self, log: _Log = print) -> None:
@@ -194,6 +195,7 @@ class Stack:
                 start_new_session=True, cwd=self.root,
             )  # fmt: skip
         self._pidfile(name).write_text(str(proc.pid))
+        self._started[name] = proc
 
     # -- readiness --------------------------------------------------------------------------
     def wait_ready(self, deadline_s: float) -> None:
@@ -201,8 +203,8 @@ class Stack:
         end = time.monotonic() + deadline_s
         last = "not tried"
         while time.monotonic() < end:
-            for name in ("redis", "kafka"):
-                if self._pidfile(name).exists() and not self._alive(name):
+            for name, proc in self._started.items():
+                if proc.poll() is not None:
                     msg = f"{name} exited at start; see {self._log(name)}"
                     raise StackError(msg)
             try:

@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     tool.add_argument("tool_args", nargs=argparse.REMAINDER)
     _add_settings(tool)
 
+    lag = sub.add_parser("lag", help="consumer lag per topic and partition, from Kafka")
+    from riskstream.ops import lag as lag_command
+
+    lag_command.add_arguments(lag)
+    _add_settings(lag)
+
     sim = sub.add_parser("simulate", help="produce a synthetic payment stream")
     simulate.add_arguments(sim)
     _add_settings(sim)
@@ -114,6 +120,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return worker.run(settings, loglevel=args.loglevel)
     if args.command == "stack":
         return _stack(args, settings)
+    if args.command == "lag":
+        from riskstream.ops import lag
+
+        return lag.run(args, settings)
     if args.command == "simulate":
         from riskstream.sim import produce as simulate
 

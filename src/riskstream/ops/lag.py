@@ -1,0 +1,98 @@
+"""Consumer lag per topic and partition, from Kafka itself (not from a worker's memory).
+
+lag = log end offset - the group's committed offset (the whole log when nothing is committed).
+With transactions the log end includes the commit markers, as in Kafka's own tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import orjson
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from riskstream.config import Settings
+from riskstream.errors import StackError
+from riskstream.streams import topics
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """One row of the lag table."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    log_end: int
+    lag: int
+
+
+def measure(settings: Settings, timeout_s: float = 10.0) -> list[PartitionLag]:
+    """Lag of the workers' group on every input topic that exists."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_brokers})
+    try:
+        meta = admin.list_topics(timeout=timeout_s)
+        names = [settings.topic(t) for t in topics.INPUTS if settings.topic(t) in meta.topics]
+        parts = [TopicPartition(n, p) for n in names for p in sorted(meta.topics[n].partitions)]
+        if not parts:
+            return []
+        request = [ConsumerGroupTopicPartitions(settings.group_id, parts)]
+        future = admin.list_consumer_group_offsets(request)[settings.group_id]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in future.result().topic_partitions}
+        ends = _log_ends(settings, parts, timeout_s)
+    except KafkaException as exc:
+        msg = f"cannot read lag from {settings.kafka_brokers}: {exc.args[0].str()}"
+        raise StackError(msg) from None
+    rows = []
+    for tp in parts:
+        done = committed.get((tp.topic, tp.partition))
+        done = done if done is not None and done >= 0 else None
+        end = ends[(tp.topic, tp.partition)]
+        rows.append(PartitionLag(tp.topic, tp.partition, done, end, end - (done or 0)))
+    return rows
+
+
+def _log_ends(
+    settings: Settings, parts: list[TopicPartition], timeout_s: float
+) -> dict[tuple[str, int], int]:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": "lag-probe"})
+    try:
+        return {
+            (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=timeout_s)[1]
+            for tp in parts
+        }
+    finally:
+        consumer.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The lag command's flags."""
+    parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    parser.add_argument("--watch", action="store_true", help="refresh every --interval seconds")
+    parser.add_argument("--interval", type=float, default=2.0)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the table (or JSON) once, or until Ctrl-C with --watch."""
+    while True:
+        rows = measure(settings)
+        if args.json:
+            sys.stdout.write(orjson.dumps([asdict(r) for r in rows]).decode() + "\n")
+        else:
+            if args.watch:
+                sys.stdout.write("\x1b[2J\x1b[H")
+            print(f"group {settings.group_id}")
+            print(f"{'topic':32} {'partition':>9} {'committed':>10} {'log end':>10} {'lag':>8}")
+            for r in rows:
+                done = "-" if r.committed is None else str(r.committed)
+                print(f"{r.topic:32} {r.partition:9} {done:>10} {r.log_end:10} {r.lag:8}")
+            print(f"{'total':32} {'':9} {'':10} {'':10} {sum(r.lag for r in rows):8}")
+        if not args.watch:
+            return 0
+        time.sleep(args.interval)

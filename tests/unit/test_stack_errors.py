@@ -1,0 +1,30 @@
+"""Clear one-line errors when the stack's tools or the broker are missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskstream.agents.worker import ensure_topics
+from riskstream.config import Settings
+from riskstream.errors import StackError
+from riskstream.stack import Stack
+
+
+def test_missing_java_names_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java, mvn or redis-server here
+    with pytest.raises(StackError, match=r"^java not found on PATH: install a JDK"):
+        Stack(Settings(stack_dir=tmp_path / "stack")).up()
+
+
+def test_only_localhost_is_served() -> None:
+    with pytest.raises(StackError, match="only localhost"):
+        Stack(Settings(kafka_brokers="kafka.example:9092"))
+
+
+def test_worker_without_broker_fails_in_one_line() -> None:
+    settings = Settings(kafka_brokers="127.0.0.1:1")
+    with pytest.raises(StackError, match=r"^no Kafka broker at 127\.0\.0\.1:1") as info:
+        ensure_topics(settings, timeout_s=2)
+    assert "\n" not in str(info.value)

@@ -1,8 +1,15 @@
-"""A plain-Python model of the user features the Lua script keeps, for checking Redis.
+"""A plain-Python model of the feature store, for checking what Redis computes.
 
-It follows docs/features.md independently of the Lua code: per user, in arrival order,
-idempotent by txn_id. Merchant aggregates are left out: they depend on how the partitions of
-different users interleave at the worker, which a test cannot reproduce.
+It follows docs/features.md, written apart from the Lua scripts: payments in arrival order,
+idempotent by txn_id (per user and per merchant, as the Redis keys are), the same window
+trims, caps and first-seen retention. Where a cap must drop one of two equal timestamps it
+drops the lower member in byte order, as a Redis sorted set does, so the members are spelled
+as the store spells them (``txn|amount|merchant|country|device``). Wall-clock TTLs are not
+modelled: tests never wait for them.
+
+``snapshots`` holds the payment and user features per txn_id (the part that does not depend
+on how different users' payments interleave, so it can be compared across worker runs);
+``apply`` returns the whole vector, merchant aggregates included.
 """
 
 from __future__ import annotations
@@ -10,70 +17,165 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from riskstream.state.features import payment_features
 from riskstream.streams.records import Payment
 
 DAY = 86_400_000
-WEEK = 7 * DAY
-SPANS = (("5m", 300_000), ("1h", 3_600_000), ("24h", DAY), ("7d", WEEK))
-RETENTION = 90 * DAY
+SPANS = (("5m", 300_000), ("1h", 3_600_000), ("24h", DAY), ("7d", 7 * DAY))
+CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
+PREFIXES = {"merchant": "m:", "device": "d:", "country": "c:", "ip": "i:"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The feature store's bounds, with its defaults (FeatureStore's keyword options)."""
+
+    retention_s: int = 180 * 86_400
+    lateness_s: int = 86_400
+    max_payments: int = 1_000
+    max_seen: int = 1_000
+    max_merchant_payments: int = 20_000
+    max_merchant_users: int = 20_000
+
+
+@dataclass
+class _Entry:
+    ts: int
+    txn_id: str
+    amount: float
+    merchant: str
+    country: str
+    device: str
+
+    @property
+    def member(self) -> bytes:
+        text = f"{self.txn_id}|{self.amount!r}|{self.merchant}|{self.country}|{self.device}"
+        return text.encode()
 
 
 @dataclass
 class _User:
-    payments: list[tuple[int, float]] = field(default_factory=list)
+    entries: list[_Entry] = field(default_factory=list)
     n: int = 0
     mean: float = 0.0
     m2: float = 0.0
-    first_ts: int | None = None
-    seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    first: int | None = None
+    last: int | None = None
+    seen: dict[str, int] = field(default_factory=dict)  # "m:merchant" etc. -> last-seen ts
+
+
+@dataclass
+class _Merchant:
+    payments: list[tuple[int, str]] = field(default_factory=list)
+    users: dict[str, int] = field(default_factory=dict)
+
+
+def _keep_top(scores: dict[str, int], cutoff: int, cap: int) -> dict[str, int]:
+    """Drop scores <= cutoff, then all but the cap highest (score, member bytes)."""
+    kept = sorted((s, m.encode(), m) for m, s in scores.items() if s > cutoff)[-cap:]
+    return {m: s for s, _, m in kept}
 
 
 class ReferenceFeatures:
-    """Feature snapshots per txn_id, computed from payments in arrival order."""
+    """Feature vectors per txn_id, computed from payments in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self.users: dict[str, _User] = {}
+        self.merchants: dict[str, _Merchant] = {}
         self.snapshots: dict[str, dict[str, float]] = {}
+        self._user_done: dict[tuple[str, str], dict[str, float]] = {}
+        self._merchant_done: dict[tuple[str, str], dict[str, float]] = {}
+
+    def is_applied(self, p: Payment) -> bool:
+        """Whether the store would call this payment a duplicate (its user saw the txn_id)."""
+        return (p.user_id, p.txn_id) in self._user_done
 
     def apply(self, p: Payment) -> dict[str, float]:
-        if p.txn_id in self.snapshots:
-            return self.snapshots[p.txn_id]
+        """The whole feature vector of one payment (the first one's for a txn_id seen before)."""
+        merchant = self._merchant_done.get((p.merchant_id, p.txn_id))
+        if merchant is None:
+            merchant = self._merchant_done[p.merchant_id, p.txn_id] = self._apply_merchant(p)
+        user = self._user_done.get((p.user_id, p.txn_id))
+        if user is None:
+            user = self._user_done[p.user_id, p.txn_id] = self._apply_user(p)
+            self.snapshots.setdefault(p.txn_id, user)
+        return {**user, **merchant}
+
+    def _apply_merchant(self, p: Payment) -> dict[str, float]:
+        lim = self.limits
+        m = self.merchants.setdefault(p.merchant_id, _Merchant())
+        m.payments.append((p.ts, p.txn_id))
+        m.users[p.user_id] = max(m.users.get(p.user_id, p.ts), p.ts)
+        x = {
+            "m_cnt_1h": sum(1 for ts, _ in m.payments if p.ts - 3_600_000 < ts <= p.ts),
+            "m_cnt_24h": sum(1 for ts, _ in m.payments if p.ts - DAY < ts <= p.ts),
+            "m_users_24h": sum(1 for ts in m.users.values() if ts > p.ts - DAY),
+        }
+        cutoff = max(ts for ts, _ in m.payments) - DAY - lim.lateness_s * 1000
+        kept = sorted((ts, t.encode(), t) for ts, t in m.payments if ts > cutoff)
+        m.payments = [(ts, t) for ts, _, t in kept[-lim.max_merchant_payments :]]
+        m.users = _keep_top(m.users, cutoff, lim.max_merchant_users)
+        return {k: float(v) for k, v in x.items()}
+
+    def _apply_user(self, p: Payment) -> dict[str, float]:
+        lim = self.limits
         u = self.users.setdefault(p.user_id, _User())
-        x: dict[str, float] = payment_features(p)
-        earlier = [ts for ts, _ in u.payments if ts <= p.ts]
-        x["secs_since_prev"] = (p.ts - max(earlier)) / 1000 if earlier else -1
+        x: dict[str, float] = {"amount": p.amount, "log_amount": math.log1p(p.amount)}
+        for channel in CHANNELS:
+            x[f"ch_{channel}"] = float(p.channel == channel)
+        x["is_credit"] = float(p.funding == "credit")
+        hour = (p.ts // 3_600_000) % 24
+        x["hour_sin"] = math.sin(2 * math.pi * hour / 24)
+        x["hour_cos"] = math.cos(2 * math.pi * hour / 24)
+
+        # recency: the user's newest payment; for a late one, the newest kept one before it
+        if u.last is not None and p.ts >= u.last:
+            x["secs_since_prev"] = (p.ts - u.last) / 1000
+        else:
+            earlier = [e.ts for e in u.entries if e.ts <= p.ts]
+            x["secs_since_prev"] = (p.ts - max(earlier)) / 1000 if earlier else -1.0
+
+        # amount statistics of the previous payments (Welford), then this one joins them
         std = math.sqrt(u.m2 / (u.n - 1)) if u.n >= 2 else 0.0
         x["amt_mean"], x["amt_std"] = u.mean, std
-        x["amt_z"] = max(-10.0, min(10.0, (p.amount - u.mean) / std)) if u.n >= 2 and std else 0
-        x["amt_ratio"] = p.amount / u.mean if u.n >= 1 and u.mean > 0 else 1
+        x["amt_z"] = max(-10.0, min(10.0, (p.amount - u.mean) / std)) if u.n >= 2 and std else 0.0
+        x["amt_ratio"] = p.amount / u.mean if u.n >= 1 and u.mean > 0 else 1.0
         u.n += 1
         delta = p.amount - u.mean
         u.mean += delta / u.n
         u.m2 += delta * (p.amount - u.mean)
-        u.first_ts = p.ts if u.first_ts is None else min(u.first_ts, p.ts)
-        x["n_payments"] = u.n
-        x["account_age_s"] = (p.ts - u.first_ts) / 1000
-        u.payments.append((p.ts, p.amount))
+        u.first = p.ts if u.first is None else min(u.first, p.ts)
+        u.last = p.ts if u.last is None else max(u.last, p.ts)
+        x["n_payments"] = float(u.n)
+        x["account_age_s"] = (p.ts - u.first) / 1000
+
+        # exact windows (ts - w, ts] over the kept payments, in timestamp order
+        entry = _Entry(p.ts, p.txn_id, float(p.amount), p.merchant_id, p.country or "",
+                       p.device_id or "")  # fmt: skip
+        u.entries.append(entry)
+        u.entries.sort(key=lambda e: (e.ts, e.member))
         for name, span in SPANS:
-            rows = [a for ts, a in u.payments if p.ts - span < ts <= p.ts]
-            x[f"cnt_{name}"], x[f"sum_{name}"] = len(rows), sum(rows)
-        newest = max(ts for ts, _ in u.payments)
-        u.payments = [(ts, a) for ts, a in u.payments if ts > newest - WEEK]
-        for kind, value, distinct in (
-            ("merchant", p.merchant_id, "n_merchants_24h"),
-            ("device", p.device_id, "n_devices_24h"),
-            ("country", p.country, "n_countries_24h"),
-            ("ip", p.ip, None),
-        ):
-            seen = u.seen.setdefault(kind, {})
-            x[f"is_new_{kind}"] = 0
+            inside = [e.amount for e in u.entries if p.ts - span < e.ts <= p.ts]
+            x[f"cnt_{name}"] = float(len(inside))
+            total = 0.0
+            for amount in inside:
+                total += amount
+            x[f"sum_{name}"] = total
+        day = [e for e in u.entries if p.ts - DAY < e.ts <= p.ts]
+        x["n_merchants_24h"] = float(len({e.merchant for e in day if e.merchant}))
+        x["n_devices_24h"] = float(len({e.device for e in day if e.device}))
+        x["n_countries_24h"] = float(len({e.country for e in day if e.country}))
+        cutoff = u.last - 7 * DAY - lim.lateness_s * 1000
+        u.entries = [e for e in u.entries if e.ts > cutoff][-lim.max_payments :]
+
+        # first seen within the retention before the user's newest payment; one capped set
+        cutoff = u.last - lim.retention_s * 1000
+        values = {"merchant": p.merchant_id, "device": p.device_id, "country": p.country,
+                  "ip": p.ip}  # fmt: skip
+        for kind, value in values.items():
+            member = PREFIXES[kind] + (value or "")
+            x[f"is_new_{kind}"] = float(bool(value) and u.seen.get(member, cutoff) <= cutoff)
             if value:
-                x[f"is_new_{kind}"] = 0 if value in seen else 1
-                seen[value] = max(seen.get(value, p.ts), p.ts)
-                for member in [m for m, ts in seen.items() if ts <= p.ts - RETENTION]:
-                    del seen[member]
-            if distinct:
-                x[distinct] = sum(1 for ts in seen.values() if ts > p.ts - DAY)
-        self.snapshots[p.txn_id] = x
+                u.seen[member] = max(u.seen.get(member, p.ts), p.ts)
+        u.seen = _keep_top(u.seen, cutoff, lim.max_seen)
         return x

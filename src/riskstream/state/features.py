@@ -1,32 +1,69 @@
 """Per-user and per-merchant rolling features in Redis, one Lua step per payment.
 
-A batch costs two round trips: the merchants' scripts, then the users' scripts (which store
-the complete feature snapshot the payment is scored on). Both are idempotent by txn_id, so a
-redelivered payment changes nothing and gets back the snapshot (and decision) of the first
-time. Key layout and every feature: docs/features.md.
+``FeatureStore.apply`` sends a batch as ONE pipeline, one round trip: per payment, the
+merchant's script on the merchant's slot, then the user's script on the user's slot. Both
+are idempotent by txn_id: a payment applied before changes nothing and gets back the features
+(and the decision) of the first time. A payment's record is one packed string (its snapshot is
+135 bytes; JSON would be about 900): records live 45 days and are most of what a user costs.
+Features, keys and edge cases: docs/features.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from riskstream.errors import FeatureStoreError
 from riskstream.state import keys
 from riskstream.streams.records import Payment
 
-DAY_MS = 86_400_000
+SECOND_MS = 1000
+DAY_S = 86_400
+DAY_MS = DAY_S * SECOND_MS
+WINDOWS_MS = {"5m": 300_000, "1h": 3_600_000, "24h": DAY_MS, "7d": 7 * DAY_MS}
 CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
+_CHANNEL_CODE = {name: code for code, name in enumerate(CHANNELS, start=1)}
+
+PAYMENT_FEATURES = (
+    "amount", "log_amount", "ch_card_present", "ch_ecommerce", "ch_wallet", "ch_transfer",
+    "is_credit", "hour_sin", "hour_cos",
+)  # fmt: skip
+# The user part of a snapshot, in user_features.lua's struct.pack order: ints, flags, reals.
+_USER_INTS = ("cnt_5m", "cnt_1h", "cnt_24h", "cnt_7d", "n_merchants_24h", "n_devices_24h",
+              "n_countries_24h", "n_payments")  # fmt: skip
+_USER_FLAGS = ("is_new_merchant", "is_new_device", "is_new_country", "is_new_ip")
+_USER_REALS = ("sum_5m", "sum_1h", "sum_24h", "sum_7d", "amt_mean", "amt_std", "amt_z",
+               "amt_ratio", "secs_since_prev", "account_age_s")  # fmt: skip
+MERCHANT_FEATURES = ("m_cnt_1h", "m_cnt_24h", "m_users_24h")
+# Every feature, in the order of FEATURES.md (the dicts this module returns keep it).
+FEATURE_NAMES = (
+    *PAYMENT_FEATURES,
+    "cnt_5m", "cnt_1h", "cnt_24h", "cnt_7d", "sum_5m", "sum_1h", "sum_24h", "sum_7d",
+    "amt_mean", "amt_std", "amt_z", "amt_ratio", "secs_since_prev",
+    "n_merchants_24h", "n_devices_24h", "n_countries_24h",
+    "is_new_device", "is_new_merchant", "is_new_country", "is_new_ip",
+    "n_payments", "account_age_s",
+    *MERCHANT_FEATURES,
+)  # fmt: skip
+
+SNAPSHOT_FORMAT = 1
+_HEAD = struct.Struct("<BdqBB")  # format, amount, ts, channel code (0: other), is_credit
+_USER = struct.Struct(f"<{len(_USER_INTS)}I{len(_USER_FLAGS)}B{len(_USER_REALS)}d")
+_USER_NAMES = (*_USER_INTS, *_USER_FLAGS, *_USER_REALS)
+_MERCHANT = struct.Struct("<3I")
+_LEN16 = struct.Struct("<H")
 
 
-def _script(name: str) -> str:
+def _source(name: str) -> str:
     return importlib.resources.files("riskstream.state").joinpath(name).read_text()
 
 
@@ -39,118 +76,349 @@ class Applied:
     decision: bytes | None
 
 
-def payment_features(payment: Payment) -> dict[str, float]:
-    """Features of the payment alone (no history).
-
-    >>> from riskstream.streams.records import Payment
-    >>> x = payment_features(Payment("t", "u", "m", 99.0, "CNY", 6 * 3_600_000, "wallet"))
-    >>> x["log_amount"], x["ch_wallet"], x["is_credit"], round(x["hour_sin"], 3)
-    (4.605, 1.0, 0.0, 1.0)
-    """
-    hour = (payment.ts // 3_600_000) % 24
+def _payment_part(amount: float, ts: int, channel_code: int, is_credit: bool) -> dict[str, float]:
+    hour = (ts // 3_600_000) % 24
     x = {
-        "amount": payment.amount,
-        "log_amount": round(math.log1p(payment.amount), 3),
-        "is_credit": 1.0 if payment.funding == "credit" else 0.0,
+        "amount": amount,
+        "log_amount": math.log1p(amount),
+        "is_credit": 1.0 if is_credit else 0.0,
         "hour_sin": math.sin(2 * math.pi * hour / 24),
         "hour_cos": math.cos(2 * math.pi * hour / 24),
     }
-    for channel in CHANNELS:
-        x[f"ch_{channel}"] = 1.0 if payment.channel == channel else 0.0
+    for code, channel in enumerate(CHANNELS, start=1):
+        x[f"ch_{channel}"] = 1.0 if channel_code == code else 0.0
     return x
 
 
+def payment_features(payment: Payment) -> dict[str, float]:
+    """Features of the payment alone (no history), as its snapshot stores them.
+
+    >>> x = payment_features(Payment("t", "u", "m", 99.0, "CNY", 6 * 3_600_000, "wallet"))
+    >>> round(x["log_amount"], 3), x["ch_wallet"], x["is_credit"], x["hour_sin"]
+    (4.605, 1.0, 0.0, 1.0)
+    """
+    code = _CHANNEL_CODE.get(payment.channel, 0)
+    return _payment_part(payment.amount, payment.ts, code, payment.funding == "credit")
+
+
+def _head(payment: Payment) -> bytes:
+    code = _CHANNEL_CODE.get(payment.channel, 0)
+    return _HEAD.pack(
+        SNAPSHOT_FORMAT, payment.amount, payment.ts, code, payment.funding == "credit"
+    )
+
+
+def decode_user_snapshot(raw: bytes) -> dict[str, float]:
+    """The payment and user features of a packed snapshot (head and user part).
+
+    >>> p = Payment("t", "u", "m", 5.0, "CNY", 0, funding="credit")
+    >>> x = decode_user_snapshot(_head(p) + _USER.pack(*range(1, 9), 1, 0, 0, 0, *[0.5] * 10))
+    >>> x["amount"], x["is_credit"], x["n_payments"], x["is_new_merchant"], x["amt_z"]
+    (5.0, 1.0, 8.0, 1.0, 0.5)
+    """
+    if len(raw) != _HEAD.size + _USER.size or raw[0] != SNAPSHOT_FORMAT:
+        msg = f"not a format-{SNAPSHOT_FORMAT} feature snapshot ({len(raw)} bytes)"
+        raise FeatureStoreError(msg)
+    _, amount, ts, channel_code, is_credit = _HEAD.unpack_from(raw)
+    x = _payment_part(amount, ts, channel_code, bool(is_credit))
+    x.update(zip(_USER_NAMES, map(float, _USER.unpack_from(raw, _HEAD.size)), strict=True))
+    return x
+
+
+def _parse_record(raw: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """(snapshot, merchant_id, label claim, decision) of a txn record (see the Lua scripts).
+
+    >>> _parse_record(b"\\x02\\x00xy\\x02m1\\x00D")
+    (b'xy', b'm1', b'', b'D')
+    """
+    try:
+        (size,) = _LEN16.unpack_from(raw)
+        end = 2 + size
+        snapshot = raw[2:end]
+        merchant = raw[end + 1 : end + 1 + raw[end]]
+        end += 1 + raw[end]
+        claim = raw[end + 1 : end + 1 + raw[end]]
+        end += 1 + raw[end]
+    except (struct.error, IndexError) as exc:
+        msg = f"not a txn record ({len(raw)} bytes)"
+        raise FeatureStoreError(msg) from exc
+    return snapshot, merchant, claim, raw[end:]
+
+
+def decode_txn_record(raw: bytes) -> dict[str, float]:
+    """The payment and user features stored in a txn record (the value of ``keys.txn``)."""
+    return decode_user_snapshot(_parse_record(raw)[0])
+
+
+def decode_snapshot(user_raw: bytes, merchant_raw: bytes) -> dict[str, float]:
+    """The whole feature vector from its user part and its merchant part, in FEATURE_NAMES order."""
+    x = decode_user_snapshot(user_raw)
+    if len(merchant_raw) != _MERCHANT.size:
+        msg = f"not a merchant feature snapshot ({len(merchant_raw)} bytes)"
+        raise FeatureStoreError(msg)
+    x.update(zip(MERCHANT_FEATURES, map(float, _MERCHANT.unpack(merchant_raw)), strict=True))
+    return {name: x[name] for name in FEATURE_NAMES}
+
+
+@contextlib.contextmanager
+def _wrapped(what: str) -> Iterator[None]:
+    """Turn a Redis client error into a FeatureStoreError that keeps it as the cause."""
+    try:
+        yield
+    except RedisError as exc:
+        msg = f"cannot {what}: {exc}"
+        raise FeatureStoreError(msg) from exc
+
+
+_Call = tuple[AsyncScript, list[str], list[str | bytes | int]]
+
+
 class FeatureStore:
-    """Rolling features, feature snapshots and decided txn_ids of every user."""
+    """Rolling features, feature snapshots and decisions of every user, in one namespace.
+
+    Bounds (each is documented with its key in docs/features.md): a user's payment window
+    keeps 7 days plus ``lateness_s`` before the newest payment and at most ``max_payments``;
+    the first-seen set keeps ``retention_s`` and at most ``max_seen`` values; txn records
+    and merchant markers live ``snapshot_ttl_s``; every key has a TTL refreshed by activity.
+    """
 
     def __init__(
         self,
         client: aioredis.Redis,
-        namespace: str,
-        snapshot_ttl_s: int,
-        retention_s: int = 90 * 86_400,
-        max_payments: int = 5_000,
+        namespace: str = "rs:",
+        snapshot_ttl_s: int = 45 * DAY_S,
+        *,
+        retention_s: int = 180 * DAY_S,
+        lateness_s: int = DAY_S,
+        max_payments: int = 1_000,
+        max_seen: int = 1_000,
+        max_merchant_payments: int = 20_000,
+        max_merchant_users: int = 20_000,
     ) -> None:
         self.client = client
-        self.ns = namespace
-        self.snapshot_ttl_ms = snapshot_ttl_s * 1000
-        self.retention_ms = retention_s * 1000
+        self.ns = keys.check_namespace(namespace)
+        self.snapshot_ttl_ms = snapshot_ttl_s * SECOND_MS
+        self.retention_ms = retention_s * SECOND_MS
+        self.user_window_ms = WINDOWS_MS["7d"] + lateness_s * SECOND_MS
+        self.merchant_window_ms = WINDOWS_MS["24h"] + lateness_s * SECOND_MS
         self.max_payments = max_payments
-        self._user = client.register_script(_script("user_features.lua"))
-        self._merchant = client.register_script(_script("merchant_features.lua"))
+        self.max_seen = max_seen
+        self.max_merchant_payments = max_merchant_payments
+        self.max_merchant_users = max_merchant_users
+        # the per-script limits, packed once: fewer arguments to encode for every payment
+        self._user_limits = struct.pack(
+            "<6d", self.snapshot_ttl_ms, self.user_window_ms, max_payments, self.retention_ms,
+            max_seen, self.retention_ms,
+        )  # fmt: skip
+        self._merchant_limits = struct.pack(
+            "<4d", self.snapshot_ttl_ms, self.merchant_window_ms, max_merchant_payments,
+            max_merchant_users,
+        )  # fmt: skip
+        self._user = client.register_script(_source("user_features.lua"))
+        self._merchant = client.register_script(_source("merchant_features.lua"))
+        self._decision = client.register_script(_source("record_decision.lua"))
+        self._claim = client.register_script(_source("claim_label.lua"))
+
+    async def _pipeline(self, calls: Sequence[_Call]) -> list[Any]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for script, script_keys, args in calls:
+                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+            return await pipe.execute(raise_on_error=False)
+
+    async def _run(self, calls: Sequence[_Call]) -> list[Any]:
+        """EVALSHA every call in one round trip; load scripts and rerun only on NOSCRIPT.
+
+        redis-py's own script-in-pipeline support costs a SCRIPT EXISTS round trip per
+        execute; a NOSCRIPT reply (a restarted or failed-over Redis) changed nothing, so
+        rerunning exactly those calls is safe.
+        """
+        replies = await self._pipeline(calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            for script in {calls[i][0].sha: calls[i][0] for i in missing}.values():
+                await self.client.script_load(script.script)
+            again = await self._pipeline([calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, RedisError):
+                raise reply
+        return replies
+
+    def _merchant_call(self, p: Payment) -> _Call:
+        return (
+            self._merchant,
+            keys.merchant_keys(self.ns, p.merchant_id, p.txn_id),
+            [self._merchant_limits, p.txn_id, p.ts, p.user_id],
+        )  # fmt: skip
+
+    def _user_call(self, p: Payment) -> _Call:
+        return (
+            self._user,
+            keys.user_keys(self.ns, p.user_id, p.txn_id),
+            [self._user_limits, p.txn_id, p.ts, repr(float(p.amount)), p.merchant_id,
+             p.device_id or "", p.country or "", p.ip or "", _head(p)],
+        )  # fmt: skip
 
     async def apply(self, payments: Sequence[Payment]) -> list[Applied]:
-        """Apply a batch of payments; one result each, in order."""
-        if not payments:
-            return []
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for p in payments:
-                    await self._merchant(
-                        keys=keys.merchant_keys(self.ns, p.merchant_id, p.txn_id),
-                        args=[p.ts, p.txn_id, p.user_id, 2 * DAY_MS, self.max_payments],
-                        client=pipe,
-                    )
-                merchant = await pipe.execute()
-            async with self.client.pipeline(transaction=False) as pipe:
-                for p, (m1h, m24h, musers) in zip(payments, merchant, strict=True):
-                    base = payment_features(p)
-                    base.update(m_cnt_1h=m1h, m_cnt_24h=m24h, m_users_24h=musers)
-                    await self._user(
-                        keys=keys.user_keys(self.ns, p.user_id, p.txn_id),
-                        args=[
-                            p.ts,
-                            repr(p.amount),
-                            p.merchant_id,
-                            p.device_id or "",
-                            p.country or "",
-                            p.ip or "",
-                            orjson.dumps(base),
-                            self.snapshot_ttl_ms,
-                            self.retention_ms,
-                            self.retention_ms,
-                            self.max_payments,
-                            p.txn_id,
-                        ],
-                        client=pipe,
-                    )
-                replies = await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot apply {len(payments)} payments: {exc}"
-            raise FeatureStoreError(msg) from exc
-        return [_applied(reply) for reply in replies]
+        """Apply a batch of payments in one round trip; one result each, in order.
 
-    async def record_decisions(self, items: Sequence[tuple[str, str, bytes]]) -> None:
-        """Store (user_id, txn_id, decision) so a txn_id is answered the same way again."""
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for user_id, txn_id, decision in items:
-                    pipe.hset(keys.txn(self.ns, user_id, txn_id), "d", decision)
-                await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot record {len(items)} decisions: {exc}"
-            raise FeatureStoreError(msg) from exc
+        A txn_id applied before (also earlier in the same batch) comes back with
+        ``is_duplicate`` and its first features; ``decision`` is what ``record_decisions``
+        stored for it, None while undecided. After a FeatureStoreError part of the batch may
+        have been applied: applying the whole batch again is safe (those come back as
+        duplicates, undecided).
+        """
+        calls: list[_Call] = []
+        for p in payments:
+            calls += [self._merchant_call(p), self._user_call(p)]
+        with _wrapped(f"apply {len(payments)} payments"):
+            replies = await self._run(calls) if calls else []
+        applied = []
+        for merchant, (is_duplicate, snapshot, decision) in zip(
+            replies[::2], replies[1::2], strict=True
+        ):
+            features = decode_snapshot(snapshot, merchant)
+            applied.append(Applied(features, bool(is_duplicate), decision or None))
+        return applied
+
+    async def record_decisions(self, items: Sequence[tuple[str, str, bytes]]) -> list[bool]:
+        """Store (user_id, txn_id, decision) once, so a re-sent txn_id gets the same answer.
+
+        True where stored now; False where a decision was recorded first (it is kept) or the
+        payment is unknown or expired (nothing is written then).
+        """
+        calls: list[_Call] = [
+            (self._decision, [keys.txn(self.ns, user_id, txn_id)], [decision])
+            for user_id, txn_id, decision in items
+        ]
+        with _wrapped(f"record {len(items)} decisions"):
+            replies = await self._run(calls) if calls else []
+        return [reply == 1 for reply in replies]
+
+    async def _with_merchant_part(
+        self, found: Sequence[tuple[bytes, bytes, str] | None]
+    ) -> list[dict[str, float] | None]:
+        """Join (user part, merchant id, txn_id) to the merchant part, in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for item in found:
+                if item is not None:
+                    pipe.get(keys.merchant_txn(self.ns, item[1].decode(), item[2]))
+            merchant_parts = iter(await pipe.execute())
+        out: list[dict[str, float] | None] = []
+        for item in found:
+            merchant = next(merchant_parts) if item is not None else None
+            out.append(decode_snapshot(item[0], merchant) if item and merchant else None)
+        return out
 
     async def snapshots(self, items: Sequence[tuple[str, str]]) -> list[dict[str, float] | None]:
-        """The features each (user_id, txn_id) was scored on, None if unknown or expired."""
-        try:
+        """The features each (user_id, txn_id) was scored on; None if unknown or expired."""
+        with _wrapped(f"read {len(items)} snapshots"):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
-                    pipe.hget(keys.txn(self.ns, user_id, txn_id), "x")
-                raw = await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot read {len(items)} snapshots: {exc}"
-            raise FeatureStoreError(msg) from exc
-        return [orjson.loads(r) if r is not None else None for r in raw]
+                    pipe.get(keys.txn(self.ns, user_id, txn_id))
+                records = await pipe.execute()
+            found: list[tuple[bytes, bytes, str] | None] = []
+            for record, (_, txn_id) in zip(records, items, strict=True):
+                if record is None:
+                    found.append(None)
+                else:
+                    snapshot, merchant, _, _ = _parse_record(record)
+                    found.append((snapshot, merchant, txn_id))
+            return await self._with_merchant_part(found)
+
+    async def snapshot(self, user_id: str, txn_id: str) -> dict[str, float] | None:
+        """The features a payment was scored on (to learn from its late label)."""
+        return (await self.snapshots([(user_id, txn_id)]))[0]
+
+    async def take_snapshots_for_labels(
+        self, items: Sequence[tuple[str, str, str]]
+    ) -> list[dict[str, float] | None]:
+        """Claim (user_id, txn_id, claim) snapshots to learn from: a label teaches once.
+
+        None when the payment is unknown, expired, or claimed under another claim. The same
+        claim (say the label message's topic:partition:offset) gets the snapshot again, so a
+        learner that crashed before checkpointing learns the replayed label again.
+        """
+        if any(not 0 < len(claim.encode()) < 256 for _, _, claim in items):
+            msg = "a label claim must be 1-255 bytes"
+            raise ValueError(msg)
+        calls: list[_Call] = [
+            (self._claim, [keys.txn(self.ns, user_id, txn_id)], [claim])
+            for user_id, txn_id, claim in items
+        ]
+        with _wrapped(f"claim {len(items)} snapshots"):
+            replies = await self._run(calls) if calls else []
+            found = [
+                (reply[0], reply[1], txn_id) if reply else None
+                for reply, (_, txn_id, _) in zip(replies, items, strict=True)
+            ]
+            return await self._with_merchant_part(found)
+
+    async def take_snapshot_for_label(
+        self, user_id: str, txn_id: str, claim: str
+    ) -> dict[str, float] | None:
+        """One ``take_snapshots_for_labels``."""
+        return (await self.take_snapshots_for_labels([(user_id, txn_id, claim)]))[0]
+
+    async def current(self, user_id: str, now_ms: int | None = None) -> dict[str, object]:
+        """The user's rolling features as of now_ms (default: the newest payment's ts)."""
+        with _wrapped(f"read the features of user {user_id}"):
+            async with self.client.pipeline(transaction=True) as pipe:  # one slot: one MULTI
+                pipe.zrange(keys.window(self.ns, user_id), 0, -1, withscores=True)
+                pipe.hmget(keys.stats(self.ns, user_id), ["n", "mean", "m2", "first", "last"])
+                pipe.zrange(keys.seen(self.ns, user_id), 0, -1)
+                rows, stats, seen = await pipe.execute()
+        return _current(user_id, now_ms, rows, stats, seen)
 
     async def memory_usage(self, user_id: str) -> int:
-        """Bytes Redis uses for one user's keys (feature state and snapshots)."""
-        total = 0
-        async for key in self.client.scan_iter(match=keys.user_pattern(self.ns, user_id)):
-            total += int(await self.client.memory_usage(key) or 0)
-        return total
+        """Bytes Redis uses for one user's keys, snapshots included (SCANs: not for hot paths)."""
+        with _wrapped(f"measure the memory of user {user_id}"):
+            found = [
+                key
+                async for key in self.client.scan_iter(
+                    match=keys.user_pattern(self.ns, user_id), count=1000
+                )
+            ]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in found:
+                    pipe.memory_usage(key, samples=0)
+                return sum(int(n or 0) for n in await pipe.execute())
 
 
-def _applied(reply: Any) -> Applied:
-    is_duplicate, snapshot, decision = reply
-    return Applied(orjson.loads(snapshot), bool(is_duplicate), decision or None)
+def _current(
+    user_id: str,
+    now_ms: int | None,
+    rows: list[tuple[bytes, float]],
+    stats: list[bytes | None],
+    seen: list[bytes],
+) -> dict[str, object]:
+    """The ``current`` view from the raw window, stats and first-seen set."""
+    n, mean, m2, first, last = (float(v) if v is not None else None for v in stats)
+    as_of = now_ms if now_ms is not None else (int(last) if last is not None else None)
+    out: dict[str, object] = {"user_id": user_id, "as_of_ts": as_of, "n_payments": int(n or 0)}
+    out["first_ts"] = int(first) if first is not None else None
+    out["last_ts"] = int(last) if last is not None else None
+    if as_of is not None and first is not None and last is not None:
+        out["account_age_s"] = (as_of - first) / 1000
+        out["secs_since_last"] = (as_of - last) / 1000
+    else:
+        out["account_age_s"] = out["secs_since_last"] = None
+    out["amt_mean"] = mean or 0.0
+    out["amt_std"] = math.sqrt((m2 or 0.0) / (n - 1)) if n is not None and n >= 2 else 0.0
+    inside = {
+        name: [m for m, ts in rows if as_of is not None and as_of - span < ts <= as_of]
+        for name, span in WINDOWS_MS.items()
+    }
+    for name, members in inside.items():
+        out[f"cnt_{name}"] = len(members)
+        out[f"sum_{name}"] = sum(float(m.split(b"|", 4)[1]) for m in members)
+    parts = [m.decode(errors="replace").split("|", 4) for m in inside["24h"]]
+    out["n_merchants_24h"] = len({p[2] for p in parts if p[2]})
+    out["n_countries_24h"] = len({p[3] for p in parts if p[3]})
+    out["n_devices_24h"] = len({p[4] for p in parts if p[4]})
+    for name, kind in (("known_merchants", "merchant"), ("known_devices", "device"),
+                       ("known_countries", "country"), ("known_ips", "ip")):  # fmt: skip
+        prefix = keys.SEEN_PREFIXES[kind].encode()
+        out[name] = sum(1 for member in seen if member.startswith(prefix))
+    return out

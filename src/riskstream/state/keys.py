@@ -1,37 +1,99 @@
-"""The Redis key schema: every key of one user shares the hash tag ``{u:USER_ID}``.
+"""The Redis key schema of the feature store: the one module that names its keys.
 
-So one user's Lua step touches one slot and works on Redis Cluster; a merchant's keys share
-``{m:MERCHANT_ID}``. Every key starts with the deployment's namespace.
+Every key of one user shares the hash tag ``{u:USER_ID}`` and every key of one merchant
+``{m:MERCHANT_ID}``, so each Lua step touches one slot and works on Redis Cluster. The
+namespace comes first, so deployments and test runs can share one Redis. Types, TTLs and
+trims of every key: docs/features.md.
 
->>> user_keys("rs:", "u-1", "t-9")[:2]
-['rs:{u:u-1}:t:t-9', 'rs:{u:u-1}:pay']
+>>> user_keys("rs:", "u-1", "t-9")
+['rs:{u:u-1}:t:t-9', 'rs:{u:u-1}:win', 'rs:{u:u-1}:st', 'rs:{u:u-1}:seen']
+>>> merchant_keys("rs:", "m-4", "t-9")
+['rs:{m:m-4}:t:t-9', 'rs:{m:m-4}:win', 'rs:{m:m-4}:users']
 """
 
 from __future__ import annotations
 
+# The member prefixes of the first-seen set, one per kind of value.
+SEEN_PREFIXES = {"merchant": "m:", "device": "d:", "country": "c:", "ip": "i:"}
+_GLOB_SPECIAL = frozenset("*?[]\\")
 
-def _user(ns: str, user_id: str) -> str:
+
+def check_namespace(ns: str) -> str:
+    """The namespace itself, or ValueError when it would break the hash tags.
+
+    >>> check_namespace("t1.")
+    't1.'
+    """
+    if "{" in ns or "}" in ns:
+        msg = f"a Redis namespace must not contain braces (it would move the hash tag): {ns!r}"
+        raise ValueError(msg)
+    return ns
+
+
+def user_tag(ns: str, user_id: str) -> str:
+    """The prefix of every key of one user, hash tag included."""
     return f"{ns}{{u:{user_id}}}"
 
 
 def txn(ns: str, user_id: str, txn_id: str) -> str:
-    """Hash: the feature snapshot (x) and the decision (d) of one payment."""
-    return f"{_user(ns, user_id)}:t:{txn_id}"
+    """String: a payment's record: feature snapshot, merchant id, label claim, decision."""
+    return f"{user_tag(ns, user_id)}:t:{txn_id}"
+
+
+def window(ns: str, user_id: str) -> str:
+    """Sorted set: the user's recent payments (``txn|amount|merchant|country|device``) by ts."""
+    return f"{user_tag(ns, user_id)}:win"
+
+
+def stats(ns: str, user_id: str) -> str:
+    """Hash: ``n``, ``mean``, ``m2`` (Welford), ``first`` and ``last`` payment ts."""
+    return f"{user_tag(ns, user_id)}:st"
+
+
+def seen(ns: str, user_id: str) -> str:
+    """Sorted set: the merchants, devices, countries and ips the user used, by last-seen ts."""
+    return f"{user_tag(ns, user_id)}:seen"
+
+
+def user_state_keys(ns: str, user_id: str) -> list[str]:
+    """The user's rolling-state keys (no per-payment keys): window, stats, first-seen set."""
+    return [window(ns, user_id), stats(ns, user_id), seen(ns, user_id)]
 
 
 def user_keys(ns: str, user_id: str, txn_id: str) -> list[str]:
     """The keys of user_features.lua, in its KEYS order."""
-    u = _user(ns, user_id)
-    return [txn(ns, user_id, txn_id), f"{u}:pay", f"{u}:stats", f"{u}:merchants",
-            f"{u}:devices", f"{u}:countries", f"{u}:ips"]  # fmt: skip
+    return [txn(ns, user_id, txn_id), *user_state_keys(ns, user_id)]
+
+
+def merchant_tag(ns: str, merchant_id: str) -> str:
+    """The prefix of every key of one merchant, hash tag included."""
+    return f"{ns}{{m:{merchant_id}}}"
+
+
+def merchant_txn(ns: str, merchant_id: str, txn_id: str) -> str:
+    """String: the merchant features of one payment (its idempotency marker too)."""
+    return f"{merchant_tag(ns, merchant_id)}:t:{txn_id}"
 
 
 def merchant_keys(ns: str, merchant_id: str, txn_id: str) -> list[str]:
     """The keys of merchant_features.lua, in its KEYS order."""
-    m = f"{ns}{{m:{merchant_id}}}"
-    return [f"{m}:t:{txn_id}", f"{m}:pay", f"{m}:users"]
+    m = merchant_tag(ns, merchant_id)
+    return [merchant_txn(ns, merchant_id, txn_id), f"{m}:win", f"{m}:users"]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in _GLOB_SPECIAL else c for c in text)
 
 
 def user_pattern(ns: str, user_id: str) -> str:
-    """A SCAN pattern for every key of one user."""
-    return f"{_user(ns, user_id)}*"
+    """A SCAN pattern that matches every key of one user and nothing else.
+
+    >>> user_pattern("t[1]:", "u-1")
+    't\\\\[1\\\\]:{u:u-1}*'
+    """
+    return f"{_glob_escape(user_tag(ns, user_id))}*"
+
+
+def namespace_pattern(ns: str) -> str:
+    """A SCAN pattern that matches every key of a namespace (to clean a test's keyspace)."""
+    return f"{_glob_escape(ns)}*"

@@ -1,23 +1,30 @@
--- Apply one payment to its merchant's aggregates, once per txn_id.
--- KEYS: 1 txn marker, 2 payments zset (txn -> ts), 3 users zset (user -> last ts)
--- ARGV: 1 ts, 2 txn_id, 3 user_id, 4 marker ttl ms, 5 max payments kept
--- Returns {m_cnt_1h, m_cnt_24h, m_users_24h}.
+-- Apply one payment to its merchant's aggregates: atomically, and once per txn_id.
+-- KEYS: 1 txn marker (string), 2 window zset (txn_id by ts), 3 users zset (user_id by last ts)
+-- ARGV: 1 limits (struct '<dddd', packed once by FeatureStore: marker ttl ms (= snapshot
+--       ttl), kept ms (24 h + lateness), max window entries, max users kept), 2 txn_id,
+--       3 ts (epoch ms), 4 user_id
+-- Returns the packed {m_cnt_1h, m_cnt_24h, m_users_24h} (features.py's _MERCHANT struct),
+-- the stored one when this txn_id was applied before.
 local done = redis.call('GET', KEYS[1])
-if done then return cjson.decode(done) end
-local ts = tonumber(ARGV[1])
-local day = 86400000
-redis.call('ZADD', KEYS[2], ts, ARGV[2])
-redis.call('ZADD', KEYS[3], 'GT', ts, ARGV[3])
-local result = {
-  redis.call('ZCOUNT', KEYS[2], '(' .. (ts - 3600000), ts),
-  redis.call('ZCOUNT', KEYS[2], '(' .. (ts - day), ts),
-  redis.call('ZCOUNT', KEYS[3], '(' .. (ts - day), '+inf'),
-}
-local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(newest[2]) - day)
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[5]) - 1)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(newest[2]) - day)
-redis.call('SET', KEYS[1], cjson.encode(result), 'PX', ARGV[4])
-redis.call('PEXPIRE', KEYS[2], 2 * day)
-redis.call('PEXPIRE', KEYS[3], 2 * day)
-return result
+if done then return done end
+
+local DAY = 86400000
+local marker_ttl, kept, max_kept, max_users = struct.unpack('<dddd', ARGV[1])
+local ts = tonumber(ARGV[3])
+local win, users = KEYS[2], KEYS[3]
+redis.call('ZADD', win, ts, ARGV[2])
+redis.call('ZADD', users, 'GT', ts, ARGV[4])
+local packed = struct.pack('<I4I4I4',
+  redis.call('ZCOUNT', win, '(' .. (ts - 3600000), ts),
+  redis.call('ZCOUNT', win, '(' .. (ts - DAY), ts),
+  redis.call('ZCOUNT', users, '(' .. (ts - DAY), '+inf'))
+
+local cutoff = tonumber(redis.call('ZREVRANGE', win, 0, 0, 'WITHSCORES')[2]) - kept
+redis.call('ZREMRANGEBYSCORE', win, '-inf', cutoff)
+redis.call('ZREMRANGEBYRANK', win, 0, -max_kept - 1)
+redis.call('ZREMRANGEBYSCORE', users, '-inf', cutoff)
+redis.call('ZREMRANGEBYRANK', users, 0, -max_users - 1)
+redis.call('SET', KEYS[1], packed, 'PX', marker_ttl)
+redis.call('PEXPIRE', win, kept)
+redis.call('PEXPIRE', users, kept)
+return packed

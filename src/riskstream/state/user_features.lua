@@ -1,88 +1,121 @@
--- Apply one payment to one user's rolling features, atomically and once per txn_id.
--- KEYS: 1 txn hash, 2 payments zset, 3 stats hash, 4 merchants zset, 5 devices zset,
---       6 countries zset, 7 ips zset
--- ARGV: 1 ts, 2 amount, 3 merchant, 4 device, 5 country, 6 ip (empty = absent),
---       7 base features (JSON), 8 snapshot ttl ms, 9 user ttl ms, 10 retention ms,
---       11 max payments kept, 12 txn_id
--- Returns {0|1 duplicate, features JSON, stored decision or false}.
-local txn = KEYS[1]
-local stored = redis.call('HMGET', txn, 'x', 'd')
-if stored[1] then
-  return {1, stored[1], stored[2]}
+-- Apply one payment to its user's rolling features: atomically, and once per txn_id.
+-- Semantics of every feature and key: docs/features.md; Python twin: tests/reference_features.py.
+-- KEYS: 1 txn record (string), 2 window zset, 3 stats hash, 4 first-seen zset
+-- ARGV: 1 limits (struct '<dddddd', packed once by FeatureStore: snapshot ttl ms, window
+--       kept ms (7 d + lateness), max window entries, first-seen retention ms, max first-seen
+--       members, user ttl ms), 2 txn_id, 3 ts (epoch ms), 4 amount (Python repr: exact),
+--       5 merchant_id, 6 device_id, 7 country, 8 ip ('' = absent), 9 snapshot head
+-- The txn record: struct '<Hc0Bc0Bc0' (snapshot, merchant_id, label claim) .. decision.
+-- Returns {1 if applied before else 0, snapshot, stored decision or false}.
+local record = redis.call('GET', KEYS[1])
+if record then
+  local snapshot, _, _, rest = struct.unpack('<Hc0Bc0Bc0', record)
+  local decision = string.sub(record, rest)
+  if decision == '' then decision = false end
+  return {1, snapshot, decision}
 end
-local ts = tonumber(ARGV[1])
-local amount = tonumber(ARGV[2])
-local x = cjson.decode(ARGV[7])
-local day, week = 86400000, 604800000
 
--- recency: the newest payment at or before this one in event time
-local prev = redis.call('ZREVRANGEBYSCORE', KEYS[2], ts, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
-x.secs_since_prev = prev[2] and (ts - tonumber(prev[2])) / 1000 or -1
+local DAY = 86400000
+local snapshot_ttl, kept, max_kept, retention, max_seen, user_ttl =
+  struct.unpack('<dddddd', ARGV[1])
+local txn_id, ts, amount_s = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local amount = tonumber(amount_s)
+local merchant, device, country, ip = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local win, st, seen = KEYS[2], KEYS[3], KEYS[4]
 
--- amount statistics over previous payments (Welford), then update with this one
-local s = redis.call('HMGET', KEYS[3], 'n', 'mean', 'm2', 'first_ts')
-local n, mean, m2 = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0
-local std = n >= 2 and math.sqrt(m2 / (n - 1)) or 0
-x.amt_mean, x.amt_std = mean, std
-if n >= 2 and std > 0 then
-  x.amt_z = math.max(-10, math.min(10, (amount - mean) / std))
+-- history and amount statistics over the user's previous payments (arrival order)
+local s = redis.call('HMGET', st, 'n', 'mean', 'm2', 'first', 'last')
+local n = tonumber(s[1]) or 0
+local mean = tonumber(s[2]) or 0
+local m2 = tonumber(s[3]) or 0
+local first = tonumber(s[4]) or ts
+local last = tonumber(s[5])
+
+-- recency: the newest payment, if this one is not earlier; else the newest kept one before it
+local since_prev = -1
+if last and ts >= last then
+  since_prev = (ts - last) / 1000
 else
-  x.amt_z = 0
+  local row = redis.call('ZREVRANGEBYSCORE', win, ts, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if row[2] then since_prev = (ts - tonumber(row[2])) / 1000 end
 end
-x.amt_ratio = n >= 1 and mean > 0 and amount / mean or 1
-local n1 = n + 1
-local delta = amount - mean
-mean = mean + delta / n1
-m2 = m2 + delta * (amount - mean)
-local first_ts = tonumber(s[4]) or ts
-if ts < first_ts then first_ts = ts end
-redis.call('HSET', KEYS[3], 'n', n1, 'mean', mean, 'm2', m2, 'first_ts', first_ts)
-x.n_payments = n1
-x.account_age_s = (ts - first_ts) / 1000
 
--- sliding windows, exact: every payment of the last 7 days (this one included)
-redis.call('ZADD', KEYS[2], ts, ARGV[12] .. '|' .. ARGV[2])
-local rows = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. (ts - week), ts, 'WITHSCORES')
-local spans = {{'5m', 300000}, {'1h', 3600000}, {'24h', day}, {'7d', week}}
-for _, span in ipairs(spans) do
-  x['cnt_' .. span[1]], x['sum_' .. span[1]] = 0, 0
+local amt_mean, amt_std, amt_z, amt_ratio = mean, 0, 0, 1
+if n >= 2 then amt_std = math.sqrt(m2 / (n - 1)) end
+if n >= 2 and amt_std > 0 then
+  amt_z = math.max(-10, math.min(10, (amount - mean) / amt_std))
 end
+if n >= 1 and mean > 0 then amt_ratio = amount / mean end
+n = n + 1
+local delta = amount - mean
+mean = mean + delta / n
+m2 = m2 + delta * (amount - mean)
+if ts < first then first = ts end
+local newest = ts
+if last and last > ts then newest = last end
+redis.call('HSET', st, 'n', n, 'mean', mean, 'm2', m2, 'first', first, 'last', newest)
+
+-- exact sliding windows (ts - w, ts] over the kept payments, this one included
+redis.call('ZADD', win, ts, txn_id .. '|' .. amount_s .. '|' .. merchant .. '|' .. country
+  .. '|' .. device)
+local rows = redis.call('ZRANGEBYSCORE', win, '(' .. (ts - 7 * DAY), ts, 'WITHSCORES')
+local spans = {300000, 3600000, DAY, 7 * DAY}
+local cnt, sum = {0, 0, 0, 0}, {0, 0, 0, 0}
+local distinct = {}
+local n_merchants, n_devices, n_countries = 0, 0, 0
 for i = 1, #rows, 2 do
   local age = ts - tonumber(rows[i + 1])
-  local amt = tonumber(string.match(rows[i], '|([^|]*)$'))
-  for _, span in ipairs(spans) do
-    if age < span[2] then
-      x['cnt_' .. span[1]] = x['cnt_' .. span[1]] + 1
-      x['sum_' .. span[1]] = x['sum_' .. span[1]] + amt
+  if age < DAY then
+    local _, a, m, c, d = string.match(rows[i], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    local amt = tonumber(a)
+    for k = 1, 4 do
+      if age < spans[k] then cnt[k] = cnt[k] + 1; sum[k] = sum[k] + amt end
     end
-  end
-end
--- trim: older than 7 days before the newest payment, and at most ARGV[11] kept
-local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(newest[2]) - week)
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[11]) - 1)
-
--- first seen and distinct-in-24h: member -> last seen time
-local retention = tonumber(ARGV[10])
-local function seen(key, member, new_name, distinct_name)
-  if member == '' then
-    x[new_name] = 0
+    m, c, d = 'm' .. m, 'c' .. c, 'd' .. d
+    if m ~= 'm' and not distinct[m] then distinct[m] = true; n_merchants = n_merchants + 1 end
+    if c ~= 'c' and not distinct[c] then distinct[c] = true; n_countries = n_countries + 1 end
+    if d ~= 'd' and not distinct[d] then distinct[d] = true; n_devices = n_devices + 1 end
   else
-    x[new_name] = redis.call('ZSCORE', key, member) and 0 or 1
-    redis.call('ZADD', key, 'GT', ts, member)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ts - retention)
-  end
-  if distinct_name then
-    x[distinct_name] = redis.call('ZCOUNT', key, '(' .. (ts - day), '+inf')
+    cnt[4] = cnt[4] + 1
+    sum[4] = sum[4] + tonumber(string.match(rows[i], '^[^|]*|([^|]*)|'))
   end
 end
-seen(KEYS[4], ARGV[3], 'is_new_merchant', 'n_merchants_24h')
-seen(KEYS[5], ARGV[4], 'is_new_device', 'n_devices_24h')
-seen(KEYS[6], ARGV[5], 'is_new_country', 'n_countries_24h')
-seen(KEYS[7], ARGV[6], 'is_new_ip', nil)
+redis.call('ZREMRANGEBYSCORE', win, '-inf', newest - kept)
+redis.call('ZREMRANGEBYRANK', win, 0, -max_kept - 1)
 
-local snapshot = cjson.encode(x)
-redis.call('HSET', txn, 'x', snapshot)
-redis.call('PEXPIRE', txn, ARGV[8])
-for i = 2, 7 do redis.call('PEXPIRE', KEYS[i], ARGV[9]) end
+-- first seen: new = not used before by this user within the retention before the newest ts;
+-- one sorted set for the four kinds, members prefixed m: d: c: i:, scored by last-seen ts
+local cutoff = newest - retention
+local values = {{'m:', merchant}, {'d:', device}, {'c:', country}, {'i:', ip}}
+local new = {0, 0, 0, 0}
+local members, slots, zadd = {}, {}, {'ZADD', seen, 'GT'}
+for k = 1, 4 do
+  if values[k][2] ~= '' then
+    members[#members + 1] = values[k][1] .. values[k][2]
+    slots[#members] = k
+    zadd[#zadd + 1] = ts
+    zadd[#zadd + 1] = members[#members]
+  end
+end
+if #members > 0 then
+  local scores = redis.call('ZMSCORE', seen, unpack(members))
+  for j = 1, #members do
+    if not scores[j] or tonumber(scores[j]) <= cutoff then new[slots[j]] = 1 end
+  end
+  redis.call(unpack(zadd))
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', cutoff)
+  redis.call('ZREMRANGEBYRANK', seen, 0, -max_seen - 1)
+end
+
+-- the snapshot: head .. user part, whose layout is features.py's _USER struct
+local snapshot = ARGV[9] .. struct.pack('<I4I4I4I4I4I4I4I4BBBBdddddddddd',
+  cnt[1], cnt[2], cnt[3], cnt[4], n_merchants, n_devices, n_countries, n,
+  new[1], new[2], new[3], new[4],
+  sum[1], sum[2], sum[3], sum[4], amt_mean, amt_std, amt_z, amt_ratio,
+  since_prev, (ts - first) / 1000)
+redis.call('SET', KEYS[1], struct.pack('<Hc0Bc0Bc0', #snapshot, snapshot, #merchant, merchant,
+  0, ''), 'PX', snapshot_ttl)
+redis.call('PEXPIRE', win, kept)
+redis.call('PEXPIRE', st, user_ttl)
+redis.call('PEXPIRE', seen, user_ttl)
 return {0, snapshot, false}

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from riskstream.config import Settings
 from riskstream.state import keys
+from riskstream.state.features import decode_txn_record
 from riskstream.streams import topics
 from riskstream.streams.codec import decode_payment
 from riskstream.streams.records import Payment
@@ -116,9 +117,9 @@ def check_run(settings: Settings, redis_client: redis.Redis, workers: list[Worke
     for p in payments:
         if p.user_id not in users:
             continue
-        stored = redis_client.hget(keys.txn(settings.redis_namespace, p.user_id, p.txn_id), "x")
+        stored = redis_client.get(keys.txn(settings.redis_namespace, p.user_id, p.txn_id))
         assert stored is not None, p.txn_id
-        features = orjson.loads(stored)
+        features = decode_txn_record(stored)
         expected = reference.snapshots[p.txn_id]
         mine = {k: v for k, v in features.items() if not k.startswith("m_")}
         assert mine == pytest.approx(expected, rel=1e-9, abs=1e-9), p.txn_id
@@ -203,10 +204,10 @@ def test_labels_teach_the_model_and_restart_resumes(
 
     held_out = [orjson.loads(e.value) for e in pays[:50]]
     store = [
-        redis_client.hget(keys.txn(settings.redis_namespace, p["user_id"], p["txn_id"]), "x")
+        redis_client.get(keys.txn(settings.redis_namespace, p["user_id"], p["txn_id"]))
         for p in held_out
     ]
-    xs = [orjson.loads(s) for s in store if s]
+    xs = [decode_txn_record(s) for s in store if s]
     trained = OnlineModel.loads(redis_client.get(blob_key))  # type: ignore[arg-type]
     fresh = OnlineModel()
     assert [trained.score_one(x) for x in xs] != [fresh.score_one(x) for x in xs]

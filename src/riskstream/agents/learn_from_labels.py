@@ -31,22 +31,22 @@ def register(app: faust.App, runtime: Runtime) -> None:
     labels_topic = input_topic(app, settings, topics.LABELS)
     dlq = settings.topic(topics.dlq(topics.LABELS))
 
-    async def dead(msg: Any, raw: bytes, error: str) -> None:
+    def dead_letter_value(msg: Any, raw: bytes, error: str) -> bytes:
         log.warning("%s[%d]@%d: dead-lettered: %s", msg.topic, msg.partition, msg.offset, error)
-        value = dead_letter(msg.topic, msg.partition, msg.offset, raw, error, _now_ms())
-        await transactions.send(app, msg.topic, msg.partition, dlq, msg.key or b"", value)
+        return dead_letter(msg.topic, msg.partition, msg.offset, raw, error, _now_ms())
 
     @app.agent(labels_topic, name="learn_from_labels")  # type: ignore[untyped-decorator]  # faust is untyped
     async def learn_from_labels(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             labels: list[tuple[Label, Any, bytes]] = []
+            dead: list[tuple[Any, bytes]] = []
             for event in events:
                 try:
                     labels.append((decode_label(event.value), event.message, event.value))
                 except ValidationError as exc:
-                    await dead(event.message, event.value, str(exc))
-            if not labels:
-                continue
+                    dead.append(
+                        (event.message, dead_letter_value(event.message, event.value, str(exc)))
+                    )
             keys = [(label.user_id, label.txn_id) for label, _, _ in labels]
             snapshots = await with_backoff(
                 "reading snapshots", functools.partial(runtime.features.snapshots, keys)
@@ -55,12 +55,21 @@ def register(app: faust.App, runtime: Runtime) -> None:
             for (label, msg, raw), x in zip(labels, snapshots, strict=True):
                 if x is None:
                     error = f"txn_id {label.txn_id}: no scored payment (unknown or expired)"
-                    await dead(msg, raw, error)
-                    continue
-                examples.append((label.txn_id, label.user_id, label.is_fraud, x))
+                    dead.append((msg, dead_letter_value(msg, raw, error)))
+                else:
+                    examples.append((label.txn_id, label.user_id, label.is_fraud, x))
             await with_backoff(
                 "queueing labels", functools.partial(runtime.models.append, examples)
             )
+            touched = {(e.message.topic, e.message.partition) for e in events}
+            async with transactions.batch(app, touched) as live:
+                for msg, value in dead:
+                    if (msg.topic, msg.partition) in live:
+                        await transactions.send(
+                            app, msg.topic, msg.partition, dlq, msg.key or b"", value
+                        )
+                for event in events:
+                    await stream.ack(event)
 
 
 def _now_ms() -> int:

@@ -34,38 +34,43 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             payments: list[Payment] = []
             sources: list[Any] = []
+            dead: list[tuple[Any, bytes]] = []
             for event in events:
                 msg = event.message
                 try:
                     payments.append(decode_payment(event.value, currencies))
+                    sources.append(msg)
                 except ValidationError as exc:
                     where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
                     log.warning("%s: dead-lettered: %s", where, exc)
                     value = dead_letter(
                         msg.topic, msg.partition, msg.offset, event.value, str(exc), _now_ms()
                     )
-                    await transactions.send(
-                        app, msg.topic, msg.partition, dlq, msg.key or b"", value
-                    )
-                    continue
-                sources.append(msg)
-            if not payments:
-                continue
+                    dead.append((msg, value))
             origins = [f"{m.topic}:{m.partition}:{m.offset}" for m in sources]
             outcomes = await with_backoff(
                 "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
             )
-            for outcome, msg in zip(outcomes, sources, strict=True):
-                if not outcome.publish:
-                    continue
-                key = outcome.payment.user_id.encode()
-                await transactions.send(
-                    app, msg.topic, msg.partition, decisions, key, outcome.decision
-                )
-                if outcome.alert is not None:
+            touched = {(e.message.topic, e.message.partition) for e in events}
+            async with transactions.batch(app, touched) as live:
+                for msg, value in dead:
+                    if (msg.topic, msg.partition) in live:
+                        await transactions.send(
+                            app, msg.topic, msg.partition, dlq, msg.key or b"", value
+                        )
+                for outcome, msg in zip(outcomes, sources, strict=True):
+                    if not outcome.publish or (msg.topic, msg.partition) not in live:
+                        continue
+                    key = outcome.payment.user_id.encode()
                     await transactions.send(
-                        app, msg.topic, msg.partition, alerts, key, outcome.alert
+                        app, msg.topic, msg.partition, decisions, key, outcome.decision
                     )
+                    if outcome.alert is not None:
+                        await transactions.send(
+                            app, msg.topic, msg.partition, alerts, key, outcome.alert
+                        )
+                for event in events:
+                    await stream.ack(event)
 
 
 def _now_ms() -> int:

@@ -62,9 +62,12 @@ def used_memory(settings: Settings) -> int:
         client.close()
 
 
-def spawn(args: list[str], settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], settings: Settings, log: Path, web_port: int = 0
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, RISKSTREAM_TOPIC_PREFIX=settings.topic_prefix,
-               RISKSTREAM_REDIS_NAMESPACE=settings.redis_namespace)  # fmt: skip
+               RISKSTREAM_REDIS_NAMESPACE=settings.redis_namespace,
+               RISKSTREAM_WEB_PORT=str(web_port or settings.web_port))  # fmt: skip
     with log.open("wb") as out:
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
@@ -75,20 +78,26 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(60)
 
 
-def drain(settings: Settings, count: int, args: list[str], group: str, log: Path) -> float:
+def drain(
+    settings: Settings, count: int, args: list[str], group: str, log: Path, processes: int = 1
+) -> float:
     """Payments/s from the first committed offset to all `count` committed."""
-    proc = spawn(args, settings, log)
+    procs = [
+        spawn(args, settings, log.with_suffix(f".{i}.log"), settings.web_port + i)
+        for i in range(processes)
+    ]
     try:
         while committed(settings, group) == 0:
             time.sleep(0.05)
         start, done0 = time.monotonic(), committed(settings, group)
         while (done := committed(settings, group)) < count:
-            if proc.poll() is not None:
+            if any(proc.poll() is not None for proc in procs):
                 sys.exit(f"{args} exited; see {log}")
             time.sleep(0.2)
         return (done - done0) / (time.monotonic() - start)
     finally:
-        stop(proc)
+        for proc in procs:
+            stop(proc)
 
 
 def noop_worker() -> None:
@@ -203,10 +212,12 @@ def main() -> int:
     py = sys.executable
     print(f"filling {args.count} payments for {args.users} users ...", flush=True)
     results = {}
-    for name, cmd in (
-        ("faust do-nothing agent", [py, str(HERE), "noop"]),
-        ("riskstream worker", [py, "-m", "riskstream.cli", "worker"]),
-        ("plain confluent-kafka loop", [py, str(HERE), "plain", "--group", "plain"]),
+    worker = [py, "-m", "riskstream.cli", "worker"]
+    for name, cmd, processes in (
+        ("faust do-nothing agent", [py, str(HERE), "noop"], 1),
+        ("riskstream worker", worker, 1),
+        ("two riskstream workers", worker, 2),
+        ("plain confluent-kafka loop", [py, str(HERE), "plain", "--group", "plain"], 1),
     ):
         s = base.model_copy(update={"topic_prefix": f"{run}{len(results)}.",
                                     "redis_namespace": f"{run}{len(results)}."})  # fmt: skip
@@ -214,7 +225,7 @@ def main() -> int:
         fill(s, args.count, args.users)
         group = "plain" if "plain" in name else s.group_id
         before = used_memory(s)
-        rate = drain(s, args.count, cmd, group, logs / f"{len(results)}.log")
+        rate = drain(s, args.count, cmd, group, logs / f"{len(results)}.log", processes)
         results[name] = rate
         print(f"{name:28} {rate:8.0f} payments/s", flush=True)
         if name == "riskstream worker":
@@ -223,6 +234,8 @@ def main() -> int:
                   f"snapshots included): {per_user:.0f}", flush=True)  # fmt: skip
     ratio = results["riskstream worker"] / results["faust do-nothing agent"]
     print(f"riskstream / do-nothing Faust: {ratio:.2f}")
+    two = results["two riskstream workers"] / results["riskstream worker"]
+    print(f"two workers / one worker: {two:.2f}")
     for rate in (int(r) for r in args.rates.split(",")):
         s = base.model_copy(update={"topic_prefix": f"{run}lat{rate}.",
                                     "redis_namespace": f"{run}lat{rate}."})  # fmt: skip

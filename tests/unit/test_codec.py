@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskstream.errors import ValidationError
-from riskstream.streams.codec import MAX_MESSAGE_BYTES, dead_letter, decode_label, decode_payment
+from riskstream.streams.codec import (
+    MAX_MESSAGE_BYTES,
+    dead_letter,
+    decode_label,
+    decode_payment,
+    decode_repayment,
+)
 
 CURRENCIES = frozenset({"CNY", "USD"})
 GOOD: dict[str, Any] = {
@@ -101,6 +107,22 @@ def test_label() -> None:
     assert decode_label(raw).is_fraud
     with pytest.raises(ValidationError, match="label: "):
         decode_label(raw.replace(b"fraud", b"maybe"))
+
+
+def test_repayment() -> None:
+    good = {"repayment_id": "r-1", "user_id": "u", "amount": 120.5, "currency": "CNY",
+            "due_ts": 1_000, "ts": 1_000}  # fmt: skip
+    repayment = decode_repayment(orjson.dumps(good), CURRENCIES)
+    assert (repayment.amount, repayment.is_late) == (120.5, False)
+    assert decode_repayment(orjson.dumps({**good, "ts": 1_001}), CURRENCIES).is_late
+    bad = {**good, "amount": 0, "due_ts": "soon", "currency": "XXX"}
+    with pytest.raises(ValidationError) as caught:
+        decode_repayment(orjson.dumps(bad), CURRENCIES)
+    assert [e.split(":")[0] for e in str(caught.value).split("; ")] == [
+        "amount",
+        "currency",
+        "due_ts",
+    ]
 
 
 def test_dead_letter_keeps_the_payload() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from riskstream.errors import ValidationError
-from riskstream.streams.records import Label, Payment
+from riskstream.streams.records import Label, Payment, Repayment
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_AMOUNT = 1e9
@@ -160,6 +160,26 @@ def decode_label(raw: bytes) -> Label:
     )
     f.check()
     return label
+
+
+def decode_repayment(raw: bytes, currencies: frozenset[str]) -> Repayment:
+    """A validated repayment, or ValidationError naming every broken rule.
+
+    >>> decode_repayment(b'{"repayment_id": "r1", "user_id": "u1", "amount": 50, '
+    ...                  b'"currency": "CNY", "due_ts": 10, "ts": 12}', frozenset({"CNY"})).is_late
+    True
+    """
+    f = _Fields(_object(raw))
+    repayment = Repayment(
+        repayment_id=f.ident("repayment_id"),
+        user_id=f.ident("user_id"),
+        amount=f.amount("amount"),
+        currency=f.currency(currencies),
+        due_ts=f.ts("due_ts"),
+        ts=f.ts("ts"),
+    )
+    f.check()
+    return repayment
 
 
 def dead_letter(topic: str, partition: int, offset: int, raw: bytes, error: str, ts: int) -> bytes:

@@ -47,6 +47,23 @@ class Label:
 
 
 @dataclass(frozen=True, slots=True)
+class Repayment:
+    """Money paid back on a user's credit line (topic ``repayments``)."""
+
+    repayment_id: str
+    user_id: str
+    amount: float
+    currency: str
+    due_ts: int
+    ts: int
+
+    @property
+    def is_late(self) -> bool:
+        """Paid after it was due (the contract: late when ``ts > due_ts``)."""
+        return self.ts > self.due_ts
+
+
+@dataclass(frozen=True, slots=True)
 class CreditBlock:
     """The credit line summary every decision carries."""
 

@@ -21,7 +21,7 @@ from riskstream.credit.line import (
     on_repayment,
 )
 from riskstream.credit.message import credit_block, to_message
-from riskstream.credit.score import STARTING_CREDIT_SCORE, WEIGHTS, factors, score
+from riskstream.credit.scorecard import STARTING_CREDIT_SCORE, WEIGHTS, factors, score
 from riskstream.credit.state import STARTING_CREDIT_LIMIT, STATE_FORMAT, CreditError, CreditState
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from riskstream.credit.score import score
+from riskstream.credit.scorecard import score
 from riskstream.credit.state import CreditState
 
 DAY_MS = 86_400_000

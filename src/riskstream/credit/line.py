@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from riskstream.credit.limit import DAY_MS, late_cut, review
-from riskstream.credit.score import score
+from riskstream.credit.scorecard import score
 from riskstream.credit.state import CreditError, CreditState
 
 INSUFFICIENT_CREDIT = "insufficient_credit"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskstream.credit.score import factors, score
+from riskstream.credit.scorecard import factors, score
 from riskstream.credit.state import CreditState
 from riskstream.streams.records import CreditBlock
 

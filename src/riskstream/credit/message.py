@@ -13,7 +13,7 @@ def to_message(state: CreditState, user_id: str, currency: str, ts: int) -> dict
     """The contract's ``credit-limits`` message (amounts to cents, factors to 0.001).
 
     >>> to_message(CreditState(), "u-1", "CNY", 1_767_225_600_000)
-    {'user_id': 'u-1', 'credit_score': 635, 'limit': 2000.0, 'available': 2000.0, 'currency': 'CNY', 'factors': {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}, 'version': 0, 'ts': 1767225600000}
+    {'user_id': 'u-1', 'credit_score': 650, 'limit': 2000.0, 'available': 2000.0, 'currency': 'CNY', 'factors': {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}, 'version': 0, 'ts': 1767225600000}
     """  # noqa: E501
     return {
         "user_id": user_id,
@@ -31,6 +31,6 @@ def credit_block(state: CreditState, currency: str) -> CreditBlock:
     """The ``credit`` block every decision carries: score, limit, available, currency.
 
     >>> credit_block(CreditState(outstanding=150.0), "CNY")
-    CreditBlock(score=635, limit=2000.0, available=1850.0, currency='CNY')
+    CreditBlock(score=650, limit=2000.0, available=1850.0, currency='CNY')
     """
     return CreditBlock(score(state), round(state.limit, 2), round(state.available, 2), currency)

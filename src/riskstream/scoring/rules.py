@@ -50,7 +50,7 @@ class RuleConfig:
         {'wallet': 5000.0, 'transfer': 20000.0}
         """
         caps = {}
-        for pair in RuleConfig.parse_set(text):
+        for pair in filter(None, (p.strip() for p in text.split(","))):  # in the text's order
             channel, _, amount = pair.partition("=")
             caps[channel.strip()] = float(amount)
         return caps

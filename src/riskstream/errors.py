@@ -25,3 +25,11 @@ class FeatureStoreError(RiskstreamError):
 
 class ModelStoreError(RiskstreamError):
     """A model checkpoint could not be saved or restored."""
+
+
+class CreditError(RiskstreamError):
+    """A credit amount or a stored credit state is invalid."""
+
+
+class CreditStoreError(RiskstreamError):
+    """Redis could not read or update a credit line."""

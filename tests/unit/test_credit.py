@@ -13,12 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riskstream import service
 from riskstream.credit import (
     STARTING_CREDIT_LIMIT,
     STARTING_CREDIT_SCORE,
     WEIGHTS,
-    CreditError,
     CreditState,
     Step,
     check,
@@ -35,6 +33,7 @@ from riskstream.credit import (
 )
 from riskstream.credit.limit import DAY_MS, PERIOD_MS
 from riskstream.credit.line import ALERT_FREEZE_MS, SPIKE_FREEZE_MS
+from riskstream.errors import CreditError
 
 START_TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "credit.md"
@@ -214,7 +213,6 @@ def test_a_new_user_gets_the_documented_starting_line() -> None:
     state = CreditState()
     assert (score(state), state.limit, state.available) == (650, 2_000.0, 2_000.0)
     assert (STARTING_CREDIT_SCORE, STARTING_CREDIT_LIMIT) == (650, 2_000.0)
-    assert (service.STARTING_CREDIT_SCORE, service.STARTING_CREDIT_LIMIT) == (650, 2_000.0)
 
 
 def test_six_months_on_time_raise_score_and_limit() -> None:

@@ -22,7 +22,7 @@ from riskstream.credit.line import (
 )
 from riskstream.credit.message import credit_block, to_message
 from riskstream.credit.scorecard import STARTING_CREDIT_SCORE, WEIGHTS, factors, score
-from riskstream.credit.state import STARTING_CREDIT_LIMIT, STATE_FORMAT, CreditError, CreditState
+from riskstream.credit.state import STARTING_CREDIT_LIMIT, STATE_FORMAT, CreditState
 
 __all__ = [
     "INSUFFICIENT_CREDIT",
@@ -31,7 +31,6 @@ __all__ = [
     "STATE_FORMAT",
     "WEIGHTS",
     "CreditCheck",
-    "CreditError",
     "CreditState",
     "Step",
     "check",

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from riskstream.credit.limit import DAY_MS, late_cut, review
 from riskstream.credit.scorecard import score
-from riskstream.credit.state import CreditError, CreditState
+from riskstream.credit.state import CreditState
+from riskstream.errors import CreditError
 
 INSUFFICIENT_CREDIT = "insufficient_credit"
 # Moving averages of behaviour and capacity: weight of the newest payment.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import astuple, dataclass
 
-from riskstream.errors import RiskstreamError
+from riskstream.errors import CreditError
 
 STATE_FORMAT = 1
 # A new user's line, in the deployment's currency (major units).
@@ -22,10 +22,6 @@ STARTING_CREDIT_LIMIT = 2_000.0
 PRIOR_UTILISATION = 0.5
 PRIOR_ERRATIC = 0.5
 PRIOR_NOVELTY = 1.0
-
-
-class CreditError(RiskstreamError):
-    """A credit amount or a stored credit state is invalid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +92,8 @@ class CreditState:
         >>> CreditState.from_bytes(b"\\x02")
         Traceback (most recent call last):
         ...
-        riskstream.credit.state.CreditError: credit state format 2 of 1 bytes, expected format 1 of 125
-        """  # noqa: E501
+        riskstream.errors.CreditError: credit state format 2 of 1 bytes, expected format 1 of 125
+        """
         if len(raw) != _PACKED.size or raw[:1] != bytes([STATE_FORMAT]):
             found = raw[0] if raw else None
             msg = (

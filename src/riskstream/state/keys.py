@@ -65,6 +65,21 @@ def user_keys(ns: str, user_id: str, txn_id: str) -> list[str]:
     return [txn(ns, user_id, txn_id), *user_state_keys(ns, user_id)]
 
 
+def credit(ns: str, user_id: str) -> str:
+    """String: the user's credit line, ``CreditState.to_bytes()`` (no TTL: it is account data)."""
+    return f"{user_tag(ns, user_id)}:cr"
+
+
+def credit_message(ns: str, user_id: str) -> str:
+    """String: the newest ``credit-limits`` message published for the user (no TTL)."""
+    return f"{user_tag(ns, user_id)}:crm"
+
+
+def credit_event(ns: str, user_id: str, event_id: str) -> str:
+    """String: the mark of an event applied to the credit line (origin, draw, messages)."""
+    return f"{user_tag(ns, user_id)}:ce:{event_id}"
+
+
 def merchant_tag(ns: str, merchant_id: str) -> str:
     """The prefix of every key of one merchant, hash tag included."""
     return f"{ns}{{m:{merchant_id}}}"

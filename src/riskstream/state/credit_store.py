@@ -1,0 +1,203 @@
+"""Credit lines in Redis: each event applied once, each change published once.
+
+A ``Ledger`` is one user's line as read, with the events of a batch applied to it in
+memory (the pure transitions of ``riskstream.credit``). ``CreditStore.commit`` writes every
+ledger in one round trip, each with ``credit_apply.lua``: only if the line is still what was
+read and none of its events is marked yet; a ledger that lost that race (a repayment and a
+payment of one user in flight at once) is read again and its events replayed. Each event
+leaves a mark (its origin, what it drew, the messages it published) for ``mark_ttl_s``: a
+redelivered event changes nothing, and the same input message redelivered (its Kafka
+transaction aborted) gets the same messages back to publish again.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from riskstream.credit import CreditState, Step, to_message
+from riskstream.errors import CreditError, CreditStoreError
+from riskstream.state import keys
+
+COMMIT_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class CreditEvent:
+    """Something that moves a line: a decided payment, a repayment, a fraud label."""
+
+    event_id: str  # unique per effect: a txn_id, "r:<repayment_id>", "f:<txn_id>"
+    origin: str  # the input message (topic:partition:offset), or "http"
+    ts: int
+    transition: Callable[[CreditState], Step]
+    drawn: float = 0.0  # what it drew on the line, for the reversal of a fraud label
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What an applied event left: where it came from, what it drew, what it published.
+
+    >>> Mark.decode(Mark("payments:0:7", 12.5, [b'{"v":1}']).encode())
+    Mark(origin='payments:0:7', drawn=12.5, messages=[b'{"v":1}'])
+    """
+
+    origin: str
+    drawn: float
+    messages: list[bytes]
+
+    def encode(self) -> bytes:
+        return b"\n".join([self.origin.encode(), repr(self.drawn).encode(), *self.messages])
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Mark:
+        origin, drawn, *messages = raw.split(b"\n")
+        return cls(origin.decode(), float(drawn), messages)
+
+
+@dataclass
+class Ledger:
+    """One user's line as read, and the events applied to it since (in memory)."""
+
+    user_id: str
+    currency: str
+    raw: bytes
+    marks: dict[str, Mark]
+    state: CreditState = field(init=False)
+    events: list[CreditEvent] = field(default_factory=list)
+    new_marks: dict[str, Mark] = field(default_factory=dict)
+    # what each (event_id, origin) is to publish: a copy of an event from another input
+    # message publishes nothing, so one batch may hold an event and its copy
+    published: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state = CreditState.from_bytes(self.raw) if self.raw else CreditState()
+
+    def mark(self, event_id: str) -> Mark | None:
+        """The mark of an event applied before (in Redis or in this batch)."""
+        return self.new_marks.get(event_id) or self.marks.get(event_id)
+
+    def apply(self, event: CreditEvent) -> None:
+        """Apply an event once; an event applied before publishes again only for its origin."""
+        done = self.mark(event.event_id)
+        key = (event.event_id, event.origin)
+        if done is not None:
+            self.published[key] = done.messages if done.origin == event.origin else []
+            return
+        step = event.transition(self.state)
+        self.state = step.state
+        messages = []
+        if step.is_changed:
+            message = to_message(step.state, self.user_id, self.currency, event.ts)
+            messages.append(orjson.dumps(message))
+        self.events.append(event)
+        self.new_marks[event.event_id] = Mark(event.origin, event.drawn, messages)
+        self.published[key] = messages
+
+    @property
+    def last_message(self) -> bytes:
+        for mark in reversed(self.new_marks.values()):
+            if mark.messages:
+                return mark.messages[-1]
+        return b""
+
+
+def _source(name: str) -> str:
+    return importlib.resources.files("riskstream.state").joinpath(name).read_text()
+
+
+class CreditStore:
+    """Every user's credit line in one namespace (keys: ``keys.credit*``)."""
+
+    def __init__(
+        self, client: aioredis.Redis, namespace: str, currency: str, mark_ttl_s: int
+    ) -> None:
+        self.client = client
+        self.ns = keys.check_namespace(namespace)
+        self.currency = currency
+        self.mark_ttl_ms = mark_ttl_s * 1000
+        self._apply = client.register_script(_source("credit_apply.lua"))
+
+    async def read(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Ledger]:
+        """The ledgers of users (by user_id), with the marks of the given event ids."""
+        asked = {user: list(dict.fromkeys(ids)) for user, ids in wanted.items()}
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user, ids in asked.items():
+                    pipe.get(keys.credit(self.ns, user))
+                    for event_id in ids:
+                        pipe.get(keys.credit_event(self.ns, user, event_id))
+                replies = iter(await pipe.execute())
+            ledgers = {}
+            for user, ids in asked.items():
+                raw = next(replies) or b""
+                found = {event_id: next(replies) for event_id in ids}
+                marks = {i: Mark.decode(m) for i, m in found.items() if m is not None}
+                ledgers[user] = Ledger(user, self.currency, raw, marks)
+        except (RedisError, CreditError) as exc:
+            msg = f"cannot read the credit lines of {len(asked)} users: {exc}"
+            raise CreditStoreError(msg) from exc
+        return ledgers
+
+    async def commit(self, ledgers: Sequence[Ledger]) -> dict[tuple[str, str], list[bytes]]:
+        """Write every ledger that changed; what to publish, by (event id, origin).
+
+        A ledger whose line moved since it was read is read again and its events replayed,
+        so its messages may differ from what ``Ledger.apply`` first gave.
+        """
+        pending = [ledger for ledger in ledgers if ledger.new_marks]
+        published = {e: m for ledger in ledgers for e, m in ledger.published.items()}
+        for _ in range(COMMIT_ATTEMPTS):
+            if not pending:
+                return published
+            try:
+                written = await self._write(pending)
+                lost = [ledger for ledger, ok in zip(pending, written, strict=True) if not ok]
+                again = await self.read(
+                    {ledger.user_id: [e.event_id for e in ledger.events] for ledger in lost}
+                )
+            except RedisError as exc:
+                msg = f"cannot write the credit lines of {len(pending)} users: {exc}"
+                raise CreditStoreError(msg) from exc
+            pending = []
+            for ledger in lost:
+                fresh = again[ledger.user_id]
+                for event in ledger.events:
+                    fresh.apply(event)
+                published.update(fresh.published)
+                if fresh.new_marks:
+                    pending.append(fresh)
+        msg = f"credit lines of {len(pending)} users kept changing under {COMMIT_ATTEMPTS} tries"
+        raise CreditStoreError(msg)
+
+    async def _write(self, ledgers: Sequence[Ledger]) -> list[bool]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for ledger in ledgers:
+                user = ledger.user_id
+                marks = list(ledger.new_marks.items())
+                script_keys = [keys.credit(self.ns, user), keys.credit_message(self.ns, user)]
+                script_keys += [keys.credit_event(self.ns, user, e) for e, _ in marks]
+                args: list[bytes | int] = [
+                    ledger.raw,
+                    ledger.state.to_bytes(),
+                    ledger.last_message,
+                    self.mark_ttl_ms,
+                ]
+                args += [mark.encode() for _, mark in marks]
+                await self._apply(keys=script_keys, args=args, client=pipe)  # queued
+            return [reply == 1 for reply in await pipe.execute()]
+
+    async def message(self, user_id: str, now_ms: int) -> bytes:
+        """The user's newest ``credit-limits`` message, or the starting line's for a new user."""
+        try:
+            raw = await self.client.get(keys.credit_message(self.ns, user_id))
+        except RedisError as exc:
+            msg = f"cannot read the credit line of user {user_id}: {exc}"
+            raise CreditStoreError(msg) from exc
+        if isinstance(raw, bytes):
+            return raw
+        return orjson.dumps(to_message(CreditState(), user_id, self.currency, now_ms))

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         "CNY,USD,EUR,GBP,HKD,SGD,JPY",
         description="ISO 4217 codes accepted on payments, comma separated",
     )
+    credit_currency: str = Field(
+        "CNY", description="currency of the credit lines (credit payments in another: declined)"
+    )
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the input topics")
     block_users: str = Field("", description="user ids always declined, comma separated")
     block_devices: str = Field("", description="device ids always declined, comma separated")
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
     def _check_thresholds(self) -> Settings:
         if self.decline_at < self.review_at:
             msg = f"decline_at ({self.decline_at}) must be >= review_at ({self.review_at})"
+            raise ValueError(msg)
+        if self.credit_currency not in self.currency_set:
+            msg = f"credit_currency {self.credit_currency!r} must be one of currencies"
             raise ValueError(msg)
         return self
 

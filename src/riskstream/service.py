@@ -1,10 +1,13 @@
 """Payments in, decisions out: the one path shared by the stream agent and the HTTP view.
 
-Per batch: one Redis round trip applies every payment's features (idempotent by txn_id), the
-model and rules decide, a second round trip records the decisions. A txn_id decided before is
-answered with the decision already made; it is published again only when the very same input
-message comes back (a redelivery after a crash, whose first publication was aborted with its
-transaction), never for a re-sent copy, so readers see one decision per txn_id.
+Per batch: one Redis round trip applies every payment's features (idempotent by txn_id) and
+one reads the users' credit lines; the model, rules and credit check decide; then the
+decisions are recorded (first one wins) and the credit lines written (``CreditStore``: each
+payment's effect once). A txn_id decided before is answered with the decision already made;
+it is published again only when the very same input message comes back (a redelivery after
+a crash, whose first publication was aborted with its transaction), never for a re-sent
+copy, so readers see one decision per txn_id. Its credit effect follows the recorded
+decision, so a crash between the two steps cannot change what the payment did to the line.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ from dataclasses import dataclass
 
 import orjson
 
+from riskstream import credit
 from riskstream.config import Settings
-from riskstream.credit import STARTING_CREDIT_LIMIT, STARTING_CREDIT_SCORE
 from riskstream.model.online import OnlineModel
 from riskstream.scoring import decide, rule_probability
-from riskstream.scoring.rules import RuleConfig, apply_rules
+from riskstream.scoring.rules import RuleConfig, RuleHit, apply_rules
+from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
-from riskstream.streams.records import CreditBlock, Decision, Payment
+from riskstream.streams.records import Decision, Payment
 
 log = logging.getLogger(__name__)
+# Stronger than any model reason, below the block lists (which name who is blocked).
+INSUFFICIENT_CREDIT = RuleHit(credit.INSUFFICIENT_CREDIT, "decline", 95.0)
 
 
 @dataclass(frozen=True)
@@ -36,16 +42,23 @@ class Outcome:
     decision: bytes
     alert: bytes | None
     publish: bool
+    credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
 
 
 class Scorer:
     """Scores batches of payments with the latest model checkpoint."""
 
     def __init__(
-        self, settings: Settings, features: FeatureStore, models: ModelStore, model: OnlineModel
+        self,
+        settings: Settings,
+        features: FeatureStore,
+        credit_lines: CreditStore,
+        models: ModelStore,
+        model: OnlineModel,
     ) -> None:
         self.settings = settings
         self.features = features
+        self.credit_lines = credit_lines
         self.models = models
         self.model = model
         self.model_version = "m-0"
@@ -75,26 +88,53 @@ class Scorer:
     async def score(self, payments: Sequence[Payment], origins: Sequence[str]) -> list[Outcome]:
         """Decide a batch; origins name each input message (topic:partition:offset or http)."""
         applied = await self.features.apply(payments)
-        outcomes: list[Outcome] = []
+        ledgers = await self.credit_lines.read(_marks_to_read(payments, applied))
+        decided: list[tuple[bytes, bool]] = []
         new: list[tuple[str, str, bytes]] = []
         first_in_batch: dict[str, bytes] = {}
         for payment, origin, result in zip(payments, origins, applied, strict=True):
+            ledger = ledgers[payment.user_id]
             stored = _stored(result) or (
                 (None, first_in_batch[payment.txn_id]) if payment.txn_id in first_in_batch else None
             )
             if stored is not None:
                 stored_origin, decision = stored
-                outcomes.append(self._outcome(payment, decision, result, stored_origin == origin))
+                kind = orjson.loads(decision)["decision"]
+                event = self._credit_event(payment, origin, kind, result.features)
+                if event is not None:
+                    ledger.apply(event)
+                decided.append((decision, stored_origin == origin))
                 continue
-            decision = self._decide(payment, result.features)
+            decision = self._decide(payment, result.features, ledger, origin)
             first_in_batch[payment.txn_id] = decision
             new.append((payment.user_id, payment.txn_id, origin.encode() + b"\n" + decision))
-            outcomes.append(self._outcome(payment, decision, result, publish=True))
+            decided.append((decision, True))
         if new:
             await self.features.record_decisions(new)
-        return outcomes
+        published = await self.credit_lines.commit(list(ledgers.values()))
+        return [
+            self._outcome(p, decision, result, publish, published.get((p.txn_id, origin), []))
+            for p, origin, result, (decision, publish) in zip(
+                payments, origins, applied, decided, strict=True
+            )
+        ]
 
-    def _decide(self, payment: Payment, x: dict[str, float]) -> bytes:
+    def _credit_event(
+        self, payment: Payment, origin: str, kind: str, x: dict[str, float]
+    ) -> CreditEvent | None:
+        """What a decided payment does to the line: an approved credit payment draws on it,
+        a review or decline freezes its increases; any other payment leaves it alone."""
+        p = payment
+        if kind != "approve":
+            return CreditEvent(p.txn_id, origin, p.ts, lambda s: credit.on_alert(s, p.ts))
+        if p.funding == "credit" and p.currency == self.credit_lines.currency:
+            return CreditEvent(
+                p.txn_id, origin, p.ts, lambda s: credit.on_payment(s, p.amount, p.ts, x), p.amount
+            )
+        return None
+
+    def _decide(self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str) -> bytes:
+        """The decision, with the credit line as this payment leaves it (applied to ledger)."""
         if self.model.is_warm:
             probability = self.model.score_one(x)
             contributions = self.model.contributions(x)
@@ -103,9 +143,14 @@ class Scorer:
             probability, contributions = rule_probability(x)
             version = f"rules+{self.model_version}"
         hits = apply_rules(payment, x, self.rules)
+        if payment.funding == "credit" and not self._credit_fits(payment, ledger):
+            hits.append(INSUFFICIENT_CREDIT)
         verdict = decide(
             probability, contributions, hits, self.settings.review_at, self.settings.decline_at
         )
+        event = self._credit_event(payment, origin, verdict.decision, x)
+        if event is not None:
+            ledger.apply(event)
         decision = Decision(
             txn_id=payment.txn_id,
             user_id=payment.user_id,
@@ -113,25 +158,39 @@ class Scorer:
             fraud_probability=round(probability, 6),
             risk_score=verdict.risk_score,
             reasons=verdict.reasons,
-            credit=CreditBlock(
-                STARTING_CREDIT_SCORE,
-                STARTING_CREDIT_LIMIT,
-                STARTING_CREDIT_LIMIT,
-                payment.currency,
-            ),
+            credit=credit.credit_block(ledger.state, self.credit_lines.currency),
             model_version=version,
             event_ts=payment.ts,
             decided_ts=int(time.time() * 1000),
         )
         return orjson.dumps(decision.to_dict())
 
+    def _credit_fits(self, payment: Payment, ledger: Ledger) -> bool:
+        """A credit payment fits when it is in the line's currency and within available."""
+        if payment.currency != self.credit_lines.currency:
+            return False
+        fits: bool = credit.check(ledger.state, payment.amount).is_sufficient
+        return fits
+
     @staticmethod
-    def _outcome(payment: Payment, decision: bytes, result: Applied, publish: bool) -> Outcome:
+    def _outcome(
+        payment: Payment, decision: bytes, result: Applied, publish: bool, messages: list[bytes]
+    ) -> Outcome:
         body = orjson.loads(decision)
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
-        return Outcome(payment, decision, alert, publish)
+        return Outcome(payment, decision, alert, publish, messages)
+
+
+def _marks_to_read(payments: Sequence[Payment], applied: Sequence[Applied]) -> dict[str, list[str]]:
+    """Every user of the batch, with the txn_ids whose credit effect may be done already."""
+    wanted: dict[str, list[str]] = {}
+    for p, result in zip(payments, applied, strict=True):
+        wanted.setdefault(p.user_id, [])
+        if result.is_duplicate:
+            wanted[p.user_id].append(p.txn_id)
+    return wanted
 
 
 def _stored(result: Applied) -> tuple[str | None, bytes] | None:

@@ -169,3 +169,13 @@ def consume_until(
     finally:
         consumer.close()
     return got
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
+    """Poll a condition until it holds; fail the test with `what` at the deadline."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {deadline_s}s waiting for {what}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import time
 from collections.abc import Callable
 
 import orjson
@@ -25,7 +24,7 @@ from riskstream.streams.codec import decode_payment
 from riskstream.streams.records import Payment
 
 from ..reference_features import ReferenceFeatures
-from .conftest import WorkerProcess, consume_until
+from .conftest import WorkerProcess, consume_until, wait_for
 
 N_PAYMENTS = 10_000
 SAMPLED_USERS = 3
@@ -71,15 +70,6 @@ def decisions_so_far(settings: Settings) -> int:
         return 0
     finally:
         consumer.close()
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
 
 
 def check_run(settings: Settings, redis_client: redis.Redis, workers: list[WorkerProcess]) -> None:

@@ -1,17 +1,17 @@
-"""Agent score_payments: payments -> one decision each (+ an alert for review/decline)."""
+"""Agent score_payments: payments -> one decision each (+ an alert for review/decline, and
+the credit line on ``credit-limits`` when the payment moved it)."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from typing import Any
 
 import faust
 
 from riskstream.agents import transactions
 from riskstream.agents.app import input_topic
-from riskstream.agents.runtime import Runtime, with_backoff
+from riskstream.agents.runtime import Runtime, now_ms, origin, with_backoff
 from riskstream.errors import ValidationError
 from riskstream.streams import topics
 from riskstream.streams.codec import dead_letter, decode_payment
@@ -26,6 +26,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
     payments_topic = input_topic(app, settings, topics.PAYMENTS)
     decisions = settings.topic(topics.DECISIONS)
     alerts = settings.topic(topics.ALERTS)
+    credit_limits = settings.topic(topics.CREDIT_LIMITS)
     dlq = settings.topic(topics.dlq(topics.PAYMENTS))
     currencies = settings.currency_set
 
@@ -44,10 +45,10 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
                     log.warning("%s: dead-lettered: %s", where, exc)
                     value = dead_letter(
-                        msg.topic, msg.partition, msg.offset, event.value, str(exc), _now_ms()
+                        msg.topic, msg.partition, msg.offset, event.value, str(exc), now_ms()
                     )
                     dead.append((msg, value))
-            origins = [f"{m.topic}:{m.partition}:{m.offset}" for m in sources]
+            origins = [origin(m) for m in sources]
             outcomes = await with_backoff(
                 "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
             )
@@ -59,19 +60,15 @@ def register(app: faust.App, runtime: Runtime) -> None:
                             app, msg.topic, msg.partition, dlq, msg.key or b"", value
                         )
                 for outcome, msg in zip(outcomes, sources, strict=True):
-                    if not outcome.publish or (msg.topic, msg.partition) not in live:
+                    if (msg.topic, msg.partition) not in live:
                         continue
                     key = outcome.payment.user_id.encode()
-                    await transactions.send(
-                        app, msg.topic, msg.partition, decisions, key, outcome.decision
-                    )
-                    if outcome.alert is not None:
-                        await transactions.send(
-                            app, msg.topic, msg.partition, alerts, key, outcome.alert
-                        )
+                    out = [(credit_limits, m) for m in outcome.credit_messages]
+                    if outcome.publish:
+                        out.insert(0, (decisions, outcome.decision))
+                        if outcome.alert is not None:
+                            out.insert(1, (alerts, outcome.alert))
+                    for topic, value in out:
+                        await transactions.send(app, msg.topic, msg.partition, topic, key, value)
                 for event in events:
                     await stream.ack(event)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

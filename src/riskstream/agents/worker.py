@@ -9,11 +9,12 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from riskstream.agents import learn_from_labels, learner, score_payments
+from riskstream.agents import learn_from_labels, learner, score_payments, settle_repayments
 from riskstream.agents.app import create_app
 from riskstream.agents.runtime import Runtime
 from riskstream.config import Settings
 from riskstream.errors import StackError
+from riskstream.gateway import views
 from riskstream.streams import topics
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ def build(settings: Settings) -> tuple[faust.App, Runtime]:
     runtime = Runtime.create(settings)
     score_payments.register(app, runtime)
     learn_from_labels.register(app, runtime)
+    settle_repayments.register(app, runtime)
+    views.register(app, runtime)
     learner.register(app, runtime)
 
     @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped

@@ -33,12 +33,17 @@ STARTING_CREDIT_LIMIT = 0.0
 
 @dataclass(frozen=True)
 class Outcome:
-    """A payment's decision, whether to publish it, and its alert (review/decline only)."""
+    """A payment's decision, whether to publish it, and its alert (review/decline only).
+
+    ``verdict`` and ``decided_ts`` repeat two fields of ``decision`` for the metrics.
+    """
 
     payment: Payment
     decision: bytes
     alert: bytes | None
     publish: bool
+    verdict: str
+    decided_ts: int
 
 
 class Scorer:
@@ -134,7 +139,7 @@ class Scorer:
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
-        return Outcome(payment, decision, alert, publish)
+        return Outcome(payment, decision, alert, publish, body["decision"], body["decided_ts"])
 
 
 def _stored(result: Applied) -> tuple[str | None, bytes] | None:

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from riskstream.config import Settings
 from riskstream.errors import FeatureStoreError, ModelStoreError
 from riskstream.model.online import OnlineModel
+from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Scorer
 from riskstream.state.client import connect
 from riskstream.state.features import FeatureStore
@@ -32,6 +33,7 @@ class Runtime:
     features: FeatureStore
     models: ModelStore
     scorer: Scorer
+    metrics: WorkerMetrics
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -41,7 +43,7 @@ class Runtime:
         )
         models = ModelStore(client, settings.redis_namespace, claim_ttl_s=settings.snapshot_ttl_s)
         scorer = Scorer(settings, features, models, OnlineModel())
-        return cls(settings, client, features, models, scorer)
+        return cls(settings, client, features, models, scorer, WorkerMetrics())
 
 
 async def with_backoff(what: str, call: Callable[[], Awaitable[T]]) -> T:

@@ -34,7 +34,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             payments: list[Payment] = []
             sources: list[Any] = []
-            dead: list[tuple[Any, bytes]] = []
+            dead: list[tuple[Any, bytes, str]] = []
             for event in events:
                 msg = event.message
                 try:
@@ -46,21 +46,24 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     value = dead_letter(
                         msg.topic, msg.partition, msg.offset, event.value, str(exc), _now_ms()
                     )
-                    dead.append((msg, value))
+                    dead.append((msg, value, str(exc)))
             origins = [f"{m.topic}:{m.partition}:{m.offset}" for m in sources]
             outcomes = await with_backoff(
                 "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
             )
             touched = {(e.message.topic, e.message.partition) for e in events}
+            published, errors = [], []
             async with transactions.batch(app, touched) as live:
-                for msg, value in dead:
+                for msg, value, error in dead:
                     if (msg.topic, msg.partition) in live:
                         await transactions.send(
                             app, msg.topic, msg.partition, dlq, msg.key or b"", value
                         )
+                        errors.append(error)
                 for outcome, msg in zip(outcomes, sources, strict=True):
                     if not outcome.publish or (msg.topic, msg.partition) not in live:
                         continue
+                    published.append(outcome)
                     key = outcome.payment.user_id.encode()
                     await transactions.send(
                         app, msg.topic, msg.partition, decisions, key, outcome.decision
@@ -71,6 +74,9 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         )
                 for event in events:
                     await stream.ack(event)
+            duplicates = sum(not o.publish for o in outcomes)
+            runtime.metrics.payments_done(len(events), published, duplicates)
+            runtime.metrics.dead_lettered(payments_topic.get_topic_name(), errors)
 
 
 def _now_ms() -> int:

@@ -14,6 +14,7 @@ from riskstream.agents.app import create_app
 from riskstream.agents.runtime import Runtime
 from riskstream.config import Settings
 from riskstream.errors import StackError
+from riskstream.ops import web as ops_web
 from riskstream.streams import topics
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def build(settings: Settings) -> tuple[faust.App, Runtime]:
     score_payments.register(app, runtime)
     learn_from_labels.register(app, runtime)
     learner.register(app, runtime)
+    ops_web.register(app, runtime)
 
     @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
     async def refresh_model() -> None:

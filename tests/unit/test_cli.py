@@ -34,3 +34,12 @@ def test_help_names_environment_variables(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "RISKSTREAM_KAFKA_BROKERS" in out
     assert "RISKSTREAM_DECLINE_AT" in out
+
+
+def test_lag_interval_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["lag", "--watch", "--interval", "0"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--interval" in err
+    assert "\n" not in err

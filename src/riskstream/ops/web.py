@@ -44,6 +44,8 @@ class OpsReader:
         self.runtime = runtime
         self.metrics = metrics
         self.inputs = {runtime.settings.topic(t) for t in topics.INPUTS}
+        # never closed: it joins no group, and closing it under a read in the executor
+        # thread at shutdown would race; the process exit closes it
         self.probe: LagProbe | None = None
 
     async def refresh(self) -> None:
@@ -73,11 +75,6 @@ class OpsReader:
         self.metrics.set_assignment(
             (tp.topic, tp.partition) for tp in assigned if tp.topic in self.inputs
         )
-
-    def close(self) -> None:
-        """Close the lag probe's consumer."""
-        if self.probe is not None:
-            self.probe.close()
 
 
 def register(app: faust.App, runtime: Runtime) -> OpsReader:

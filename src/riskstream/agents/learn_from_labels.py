@@ -72,7 +72,9 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         errors.append(error)
                 for event in events:
                     await stream.ack(event)
-            runtime.metrics.labels.inc(len(events))
+            runtime.metrics.labels.inc(
+                sum((e.message.topic, e.message.partition) in live for e in events)
+            )
             runtime.metrics.dead_lettered(labels_topic.get_topic_name(), errors)
 
 

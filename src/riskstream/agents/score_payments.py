@@ -74,8 +74,11 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         )
                 for event in events:
                     await stream.ack(event)
-            duplicates = sum(not o.publish for o in outcomes)
-            runtime.metrics.payments_done(len(events), published, duplicates)
+            # a partition lost mid-batch is counted by its new owner, not here
+            mine = [(m.topic, m.partition) in live for m in sources]
+            handled = sum((e.message.topic, e.message.partition) in live for e in events)
+            duplicates = sum(not o.publish for o, ok in zip(outcomes, mine, strict=True) if ok)
+            runtime.metrics.payments_done(handled, published, duplicates)
             runtime.metrics.dead_lettered(payments_topic.get_topic_name(), errors)
 
 

@@ -16,7 +16,7 @@ from riskstream.ops.metrics import WorkerMetrics
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "riskstream.json"
 DATASOURCE = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
-METRIC = re.compile(r"\b(riskstream_[a-z0-9_]+)\b")
+METRIC = re.compile(r"\b((?:riskstream|process)_[a-z0-9_]+)\b")
 
 
 def exposed_names() -> set[str]:

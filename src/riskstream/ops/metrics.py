@@ -20,6 +20,8 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -68,6 +70,8 @@ class WorkerMetrics:
         # no `_created` series beside each counter (noise for ops); unannotated upstream
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = r = CollectorRegistry()
+        ProcessCollector(registry=r)  # CPU seconds, resident memory, open files of the worker
+        PlatformCollector(registry=r)
         self.payments = Counter(
             "riskstream_payments_processed",
             "Payment messages this worker handled: decided, already decided, or dead-lettered",

@@ -46,6 +46,7 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         )
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to check for JS errors
     for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
@@ -123,6 +124,8 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
         assert all(n >= 3 for n in points.values())
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
     finally:
         gateway.stopped.set()
         gateway.join(15)

@@ -61,7 +61,9 @@ def test_lag_and_model_replace_their_previous_values() -> None:
     metrics.set_lag([PartitionLag("p", 0, 5, 5, 0)], 11.0)
     metrics.set_model("m-1", 1)
     metrics.set_model("m-2", 2)
-    metrics.set_quality({"roc_auc": 0.9, "labels": 10.0, "review_precision": 0.5})
+    metrics.set_quality({"roc_auc": 0.0, "labels": 3.0, "frauds": 0.0})
+    assert metrics.summary()["model"]["roc_auc"] is None  # one class only: undefined
+    metrics.set_quality({"roc_auc": 0.9, "labels": 10.0, "frauds": 2.0, "review_precision": 0.5})
     got = samples(metrics)
     lag = {k: v for k, v in got.items() if k[0] == "riskstream_consumer_lag"}
     assert lag == {("riskstream_consumer_lag", (("partition", "0"), ("topic", "p"))): 0}

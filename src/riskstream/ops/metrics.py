@@ -230,8 +230,10 @@ class WorkerMetrics:
         """The learner's progressive quality figures (``ModelQuality.as_dict``)."""
         if not quality:
             return
-        self.roc_auc.set(quality.get("roc_auc", 0.0))
-        self.evaluated.set(quality.get("labels", 0.0))
+        labels, frauds = quality.get("labels", 0.0), quality.get("frauds", 0.0)
+        # undefined (NaN) until both classes have been seen, rather than River's 0
+        self.roc_auc.set(quality.get("roc_auc", 0.0) if 0 < frauds < labels else math.nan)
+        self.evaluated.set(labels)
         for name in THRESHOLDS:
             self.precision.labels(name).set(quality.get(f"{name}_precision", 0.0))
             self.recall.labels(name).set(quality.get(f"{name}_recall", 0.0))
@@ -258,6 +260,7 @@ class WorkerMetrics:
         fields = ("txn_id", "user_id", "decision", "risk_score", "reasons", "decided_ts")
         alerts = [{k: orjson.loads(raw).get(k) for k in fields} for raw in self.recent_alerts]
         evaluated = value("riskstream_model_evaluated_labels")
+        auc = value("riskstream_model_roc_auc") if evaluated else math.nan
         return {
             "payments": value("riskstream_payments_processed_total"),
             "decisions": {
@@ -270,7 +273,7 @@ class WorkerMetrics:
             "model": {
                 "version": self._model_version,
                 # no figure before the learner's first checkpoint with labels
-                "roc_auc": value("riskstream_model_roc_auc") if evaluated else None,
+                "roc_auc": None if math.isnan(auc) else auc,
                 "evaluated": evaluated,
             },
             "recent_alerts": alerts[::-1],

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RS := $(BIN)/riskstream
 
-.PHONY: venv redis-server stack test lint unit integration demo bench down clean
+.PHONY: venv redis-server chromium stack test lint unit integration demo bench down clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ redis-server:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing: sudo apt-get install redis-server" >&2; exit 1; fi; }
 
+# Debian's Chromium and chromedriver for the dashboard's browser test (no browser download).
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium chromium-driver" >&2; exit 1; fi; }
+
 stack: venv redis-server
 	$(RS) stack up
 
@@ -32,11 +39,11 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit src/riskstream -q
 
-integration: stack
+integration: stack chromium
 	$(BIN)/pytest tests/integration -q
 
 # The README's test command: venv, stack, lint, types, unit and integration tests.
-test: lint stack
+test: lint stack chromium
 	$(BIN)/pytest -q
 
 demo: stack

@@ -36,12 +36,17 @@ INSUFFICIENT_CREDIT = RuleHit(credit.INSUFFICIENT_CREDIT, "decline", 95.0)
 
 @dataclass(frozen=True)
 class Outcome:
-    """A payment's decision, whether to publish it, and its alert (review/decline only)."""
+    """A payment's decision, whether to publish it, and its alert (review/decline only).
+
+    ``verdict`` and ``decided_ts`` repeat two fields of ``decision`` for the metrics.
+    """
 
     payment: Payment
     decision: bytes
     alert: bytes | None
     publish: bool
+    verdict: str
+    decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
 
 
@@ -180,7 +185,9 @@ class Scorer:
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
-        return Outcome(payment, decision, alert, publish, messages)
+        return Outcome(
+            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages
+        )
 
 
 def _marks_to_read(payments: Sequence[Payment], applied: Sequence[Applied]) -> dict[str, list[str]]:

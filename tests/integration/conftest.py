@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -92,6 +93,7 @@ class WorkerProcess:
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> WorkerProcess:
         env = dict(os.environ)
@@ -102,6 +104,7 @@ class WorkerProcess:
             RISKSTREAM_REDIS_URL=self.settings.redis_url.get_secret_value(),
             RISKSTREAM_WEB_PORT=str(self.port),
         )
+        env.update(self.extra_env)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "riskstream.cli", "worker"],
@@ -112,9 +115,15 @@ class WorkerProcess:
             )
         return self
 
+    def send_signal(self, sig: int) -> None:
+        """Send a signal to the worker's process group (SIGSTOP pauses it, SIGCONT resumes)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        os.killpg(self.proc.pid, signal.SIGCONT)  # a paused worker cannot handle SIGTERM
         os.killpg(self.proc.pid, sig)
         try:
             self.proc.wait(timeout)
@@ -127,12 +136,14 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
-    """Start workers on demand; every one is stopped after the test (logs in tmp_path)."""
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start workers on demand (keyword arguments: extra environment variables); every one is
+    stopped after the test (logs in tmp_path)."""
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log").start()
+    def start(**env: str) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = WorkerProcess(settings, log, extra_env=env).start()
         started.append(worker)
         return worker
 
@@ -171,11 +182,19 @@ def consume_until(
     return got
 
 
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    """Poll a condition until it holds; fail the test with `what` at the deadline."""
+def wait_for(condition: Callable[[], Any], deadline_s: float, what: str) -> Any:
+    """Poll until ``condition()`` is truthy and return it; fail naming ``what`` at the deadline.
+
+    An OSError counts as not yet (a worker's web server that is still starting).
+    """
     end = time.monotonic() + deadline_s
+    last: Any = None
     while time.monotonic() < end:
-        if condition():
-            return
+        try:
+            last = condition()
+        except OSError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
         time.sleep(0.05)
-    pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
+    pytest.fail(f"timed out after {deadline_s}s waiting for {what}; last: {last!r}")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import Producer
 
+from riskstream.agents.worker import ensure_topics
 from riskstream.config import Settings
 from riskstream.ops.lag import measure
 from riskstream.stack import Stack
@@ -70,3 +71,21 @@ def test_lag_drains_to_zero_and_matches_kafka(
     payments = {k: v for k, v in ours.items() if k[0] == settings.topic(topics.PAYMENTS)}
     assert payments
     assert {k: v for k, v in theirs.items() if k in payments} == payments
+
+
+def test_lag_watch_json_prints_one_array_per_refresh(settings: Settings) -> None:
+    ensure_topics(settings)
+    cmd = [sys.executable, "-m", "riskstream.cli", "lag", "--watch", "--json", "--interval", "0.2"]
+    cmd += ["--topic-prefix", settings.topic_prefix]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        try:
+            lines = [proc.stdout.readline() for _ in range(3)]
+        finally:
+            proc.terminate()
+    for line in lines:
+        rows = json.loads(line)
+        assert {(r["topic"], r["partition"]) for r in rows} == {
+            (settings.topic(t), p) for t in topics.INPUTS for p in range(settings.partitions)
+        }
+        assert all(r["lag"] == 0 and r["committed"] is None for r in rows)

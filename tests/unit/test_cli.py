@@ -86,4 +86,12 @@ def test_bad_simulator_flags_are_named(
     assert main(["simulate", *flags, "--dry-run"]) == 1
     err = capsys.readouterr().err.strip()
     assert named in err
+
+
+def test_lag_interval_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["lag", "--watch", "--interval", "0"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--interval" in err
     assert "\n" not in err

@@ -58,14 +58,14 @@ def register(app: faust.App, runtime: Runtime) -> None:
     async def learn_from_labels(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             labels: list[tuple[Label, Any, bytes]] = []
-            dead: list[tuple[Any, bytes]] = []
+            dead: list[tuple[Any, bytes, str]] = []
             for event in events:
                 try:
                     labels.append((decode_label(event.value), event.message, event.value))
                 except ValidationError as exc:
-                    dead.append(
-                        (event.message, dead_letter_value(event.message, event.value, str(exc)))
-                    )
+                    error = str(exc)
+                    value = dead_letter_value(event.message, event.value, error)
+                    dead.append((event.message, value, error))
             keys = [(label.user_id, label.txn_id) for label, _, _ in labels]
             snapshots = await with_backoff(
                 "reading snapshots", functools.partial(runtime.features.snapshots, keys)
@@ -75,7 +75,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
             for (label, msg, raw), x in zip(labels, snapshots, strict=True):
                 if x is None:
                     error = f"txn_id {label.txn_id}: no scored payment (unknown or expired)"
-                    dead.append((msg, dead_letter_value(msg, raw, error)))
+                    dead.append((msg, dead_letter_value(msg, raw, error), error))
                     continue
                 examples.append((label.txn_id, label.user_id, label.is_fraud, x))
                 if label.is_fraud and x.get("is_credit"):
@@ -87,16 +87,21 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 "reversing fraud on credit lines", functools.partial(reverse_frauds, frauds)
             )
             touched = {(e.message.topic, e.message.partition) for e in events}
+            errors = []
             async with transactions.batch(app, touched) as live:
-                for msg, value in dead:
+                for msg, value, error in dead:
                     if (msg.topic, msg.partition) in live:
                         await transactions.send(
                             app, msg.topic, msg.partition, dlq, msg.key or b"", value
                         )
+                        errors.append(error)
+                credit_changes = 0
                 for label, msg, _ in frauds:
                     if (msg.topic, msg.partition) not in live:
                         continue
-                    for message in published.get((f"f:{label.txn_id}", origin(msg)), []):
+                    messages = published.get((f"f:{label.txn_id}", origin(msg)), [])
+                    credit_changes += len(messages)
+                    for message in messages:
                         await transactions.send(
                             app,
                             msg.topic,
@@ -107,6 +112,11 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         )
                 for event in events:
                     await stream.ack(event)
+            runtime.metrics.labels.inc(
+                sum((e.message.topic, e.message.partition) in live for e in events)
+            )
+            runtime.metrics.dead_lettered(labels_topic.get_topic_name(), errors)
+            runtime.metrics.credit_lines_changed(credit_changes)
 
 
 def fraud_event(label: Label, source: str, drawn: float, complicit: bool) -> CreditEvent:

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from riskstream.config import Settings
 from riskstream.errors import CreditStoreError, FeatureStoreError, ModelStoreError
 from riskstream.model.online import OnlineModel
+from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Scorer
 from riskstream.state.client import connect
 from riskstream.state.credit_store import CreditStore
@@ -35,6 +36,7 @@ class Runtime:
     credit_lines: CreditStore
     models: ModelStore
     scorer: Scorer
+    metrics: WorkerMetrics
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -47,7 +49,7 @@ class Runtime:
         )
         models = ModelStore(client, settings.redis_namespace, claim_ttl_s=settings.snapshot_ttl_s)
         scorer = Scorer(settings, features, credit_lines, models, OnlineModel())
-        return cls(settings, client, features, credit_lines, models, scorer)
+        return cls(settings, client, features, credit_lines, models, scorer, WorkerMetrics())
 
 
 async def with_backoff(what: str, call: Callable[[], Awaitable[T]]) -> T:

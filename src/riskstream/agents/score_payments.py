@@ -35,7 +35,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             payments: list[Payment] = []
             sources: list[Any] = []
-            dead: list[tuple[Any, bytes]] = []
+            dead: list[tuple[Any, bytes, str]] = []
             for event in events:
                 msg = event.message
                 try:
@@ -47,24 +47,28 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     value = dead_letter(
                         msg.topic, msg.partition, msg.offset, event.value, str(exc), now_ms()
                     )
-                    dead.append((msg, value))
+                    dead.append((msg, value, str(exc)))
             origins = [origin(m) for m in sources]
             outcomes = await with_backoff(
                 "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
             )
             touched = {(e.message.topic, e.message.partition) for e in events}
+            published, errors, credit_changes = [], [], 0
             async with transactions.batch(app, touched) as live:
-                for msg, value in dead:
+                for msg, value, error in dead:
                     if (msg.topic, msg.partition) in live:
                         await transactions.send(
                             app, msg.topic, msg.partition, dlq, msg.key or b"", value
                         )
+                        errors.append(error)
                 for outcome, msg in zip(outcomes, sources, strict=True):
                     if (msg.topic, msg.partition) not in live:
                         continue
                     key = outcome.payment.user_id.encode()
                     out = [(credit_limits, m) for m in outcome.credit_messages]
+                    credit_changes += len(outcome.credit_messages)
                     if outcome.publish:
+                        published.append(outcome)
                         out.insert(0, (decisions, outcome.decision))
                         if outcome.alert is not None:
                             out.insert(1, (alerts, outcome.alert))
@@ -72,3 +76,10 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         await transactions.send(app, msg.topic, msg.partition, topic, key, value)
                 for event in events:
                     await stream.ack(event)
+            # a partition lost mid-batch is counted by its new owner, not here
+            mine = [(m.topic, m.partition) in live for m in sources]
+            handled = sum((e.message.topic, e.message.partition) in live for e in events)
+            duplicates = sum(not o.publish for o, ok in zip(outcomes, mine, strict=True) if ok)
+            runtime.metrics.payments_done(handled, published, duplicates)
+            runtime.metrics.dead_lettered(payments_topic.get_topic_name(), errors)
+            runtime.metrics.credit_lines_changed(credit_changes)

@@ -15,6 +15,7 @@ from riskstream.agents.runtime import Runtime
 from riskstream.config import Settings
 from riskstream.errors import StackError
 from riskstream.gateway import views
+from riskstream.ops import web as ops_web
 from riskstream.streams import topics
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def build(settings: Settings) -> tuple[faust.App, Runtime]:
     settle_repayments.register(app, runtime)
     views.register(app, runtime)
     learner.register(app, runtime)
+    ops_web.register(app, runtime)
 
     @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
     async def refresh_model() -> None:

@@ -14,7 +14,8 @@ import contextlib
 import importlib.resources
 import math
 import struct
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,12 +219,18 @@ class FeatureStore:
         self._merchant = client.register_script(_source("merchant_features.lua"))
         self._decision = client.register_script(_source("record_decision.lua"))
         self._claim = client.register_script(_source("claim_label.lua"))
+        # called with the seconds of each pipelined round trip (the worker's metrics set it)
+        self.on_round_trip: Callable[[float], None] | None = None
 
     async def _pipeline(self, calls: Sequence[_Call]) -> list[Any]:
         async with self.client.pipeline(transaction=False) as pipe:
             for script, script_keys, args in calls:
                 pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
-            return await pipe.execute(raise_on_error=False)
+            started = time.perf_counter()
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if self.on_round_trip is not None:
+                self.on_round_trip(time.perf_counter() - started)
+            return replies
 
     async def _run(self, calls: Sequence[_Call]) -> list[Any]:
         """EVALSHA every call in one round trip; load scripts and rerun only on NOSCRIPT.

@@ -1,0 +1,292 @@
+"""A worker's Prometheus metrics: what it did (counters, per process), and what it reads.
+
+Counters and histograms count this process's own work, so Prometheus sums them across
+workers. Lag and model quality describe the whole group (read from Kafka and from the
+learner's checkpoint in Redis): every worker reports the same values, so aggregate them with
+``max``, never ``sum``. Names follow Prometheus conventions: ``riskstream_*``, base units
+(seconds), ``_total`` on counters.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.samples import Sample
+
+from riskstream.ops.lag import PartitionLag
+from riskstream.service import Outcome
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+VERDICTS = ("approve", "review", "decline")
+THRESHOLDS = ("review", "decline")
+RECENT_ALERTS = 20
+# event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+REDIS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+def reason_of(error: str) -> str:
+    """A dead letter's error as a short label value (few distinct values, unlike the text).
+
+    >>> reason_of("amount: must be > 0, got -1; currency: not accepted, got 'XXX'")
+    'invalid_amount'
+    >>> reason_of("message is not JSON: unexpected character")
+    'not_json'
+    >>> reason_of("txn_id t-9: no scored payment (unknown or expired)")
+    'unknown_payment'
+    """
+    for marker, reason in (
+        ("byte limit", "too_large"),
+        ("not UTF-8", "not_utf8"),
+        ("not JSON", "not_json"),
+        ("not a JSON object", "not_object"),
+        ("no scored payment", "unknown_payment"),
+    ):
+        if marker in error:
+            return reason
+    field, sep, _ = error.partition(":")
+    return f"invalid_{field}" if sep and field.isidentifier() else "invalid"
+
+
+class WorkerMetrics:
+    """Every metric of one worker process, in its own registry."""
+
+    def __init__(self) -> None:
+        # no `_created` series beside each counter (noise for ops); unannotated upstream
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = r = CollectorRegistry()
+        ProcessCollector(registry=r)  # CPU seconds, resident memory, open files of the worker
+        PlatformCollector(registry=r)
+        self.payments = Counter(
+            "riskstream_payments_processed",
+            "Payment messages this worker handled: decided, already decided, or dead-lettered",
+            registry=r,
+        )
+        self.labels = Counter(
+            "riskstream_labels_processed", "Label messages this worker handled", registry=r
+        )
+        self.decisions = Counter(
+            "riskstream_decisions",
+            "Decisions this worker published on risk-decisions, by outcome",
+            ["decision"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "riskstream_duplicate_payments",
+            "Payments whose txn_id was decided before (answered with that decision, not re-sent)",
+            registry=r,
+        )
+        self.alerts = Counter(
+            "riskstream_alerts", "Alerts this worker published on risk-alerts", registry=r
+        )
+        self.dead_letters = Counter(
+            "riskstream_dead_letters",
+            "Messages this worker sent to a dead-letter topic, by input topic and reason",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.credit_changes = Counter(
+            "riskstream_credit_lines_changed",
+            "Credit lines this worker changed (published on credit-limits)",
+            registry=r,
+        )
+        self.decision_latency = Histogram(
+            "riskstream_decision_latency_seconds",
+            "Payment event time (ts) to decision (decided_ts)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.redis_round_trip = Histogram(
+            "riskstream_redis_round_trip_seconds",
+            "One pipelined Redis round trip of the feature store (one per batch step)",
+            buckets=REDIS_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "riskstream_model_info", "The model version this worker scores with", ["version"],
+            registry=r,
+        )  # fmt: skip
+        self.model_labels = Gauge(
+            "riskstream_model_labels_learned",
+            "Labels the model this worker scores with has learned",
+            registry=r,
+        )
+        self.roc_auc = Gauge(
+            "riskstream_model_roc_auc",
+            "Progressive ROC AUC over labelled payments (group-wide, from the last checkpoint)",
+            registry=r,
+        )
+        self.precision = Gauge(
+            "riskstream_model_precision",
+            "Progressive precision at the review / decline threshold (group-wide)",
+            ["threshold"],
+            registry=r,
+        )
+        self.recall = Gauge(
+            "riskstream_model_recall",
+            "Progressive recall at the review / decline threshold (group-wide)",
+            ["threshold"],
+            registry=r,
+        )
+        self.evaluated = Gauge(
+            "riskstream_model_evaluated_labels",
+            "Labels the progressive quality figures are computed over (group-wide)",
+            registry=r,
+        )
+        self.lag = Gauge(
+            "riskstream_consumer_lag",
+            "Log end offset minus the group's committed offset (group-wide, read from Kafka)",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.lag_updated = Gauge(
+            "riskstream_consumer_lag_updated_timestamp_seconds",
+            "When this worker last read the lag from Kafka",
+            registry=r,
+        )
+        self.lag_errors = Counter(
+            "riskstream_consumer_lag_errors",
+            "Failed reads of the lag from Kafka (the last values are kept)",
+            registry=r,
+        )
+        self.assigned = Gauge(
+            "riskstream_partition_assigned",
+            "1 for each input partition this worker consumes",
+            ["topic", "partition"],
+            registry=r,
+        )
+        for verdict in VERDICTS:
+            self.decisions.labels(verdict)
+        for name in THRESHOLDS:
+            self.precision.labels(name)
+            self.recall.labels(name)
+        self.recent_alerts: collections.deque[bytes] = collections.deque(maxlen=RECENT_ALERTS)
+        self._model_version: str | None = None
+
+    # --- the hot path: once per batch (one histogram observation per decision)
+
+    def payments_done(self, handled: int, published: Sequence[Outcome], duplicates: int) -> None:
+        """A batch of payments: how many were handled, the decisions published."""
+        self.payments.inc(handled)
+        if duplicates:
+            self.duplicates.inc(duplicates)
+        verdicts = collections.Counter(o.verdict for o in published)
+        for verdict, count in verdicts.items():
+            self.decisions.labels(verdict).inc(count)
+        observe = self.decision_latency.observe
+        alerts = 0
+        for o in published:
+            observe(max(0.0, (o.decided_ts - o.payment.ts) / 1000))
+            if o.alert is not None:
+                alerts += 1
+                self.recent_alerts.append(o.alert)
+        if alerts:
+            self.alerts.inc(alerts)
+
+    def credit_lines_changed(self, count: int) -> None:
+        """Credit-limits messages published (one per change of a line)."""
+        if count:
+            self.credit_changes.inc(count)
+
+    def dead_lettered(self, topic: str, errors: Iterable[str]) -> None:
+        """Messages of one input topic sent to its dead-letter topic."""
+        for reason, count in collections.Counter(reason_of(e) for e in errors).items():
+            self.dead_letters.labels(topic, reason).inc(count)
+
+    # --- read from elsewhere, on a timer or at scrape time
+
+    def set_lag(self, rows: Sequence[PartitionLag], now_s: float) -> None:
+        """The group's lag as just read from Kafka (partitions no longer there are dropped)."""
+        self.lag.clear()
+        for row in rows:
+            self.lag.labels(row.topic, str(row.partition)).set(row.lag)
+        self.lag_updated.set(now_s)
+
+    def set_assignment(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """The input partitions this worker consumes now."""
+        self.assigned.clear()
+        for topic, partition in partitions:
+            self.assigned.labels(topic, str(partition)).set(1)
+
+    def set_model(self, version: str, labels_learned: int) -> None:
+        """The model this worker scores with."""
+        if version != self._model_version:
+            self.model_info.clear()
+            self.model_info.labels(version).set(1)
+            self._model_version = version
+        self.model_labels.set(labels_learned)
+
+    def set_quality(self, quality: Mapping[str, float]) -> None:
+        """The learner's progressive quality figures (``ModelQuality.as_dict``)."""
+        if not quality:
+            return
+        labels, frauds = quality.get("labels", 0.0), quality.get("frauds", 0.0)
+        # undefined (NaN) until both classes have been seen, rather than River's 0
+        self.roc_auc.set(quality.get("roc_auc", 0.0) if 0 < frauds < labels else math.nan)
+        self.evaluated.set(labels)
+        for name in THRESHOLDS:
+            self.precision.labels(name).set(quality.get(f"{name}_precision", 0.0))
+            self.recall.labels(name).set(quality.get(f"{name}_recall", 0.0))
+
+    # --- output
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
+
+    def summary(self) -> dict[str, Any]:
+        """What the dashboard polls: cumulative figures (the page computes rates) and alerts."""
+        value = self._sample
+        latency = [  # le of +Inf as null (JSON has no infinity)
+            [le if math.isfinite(le := float(s.labels["le"])) else None, s.value]
+            for s in _samples(self.decision_latency)
+            if s.name.endswith("_bucket")
+        ]
+        lag = [
+            {"topic": s.labels["topic"], "partition": int(s.labels["partition"]), "lag": s.value}
+            for s in _samples(self.lag)
+        ]
+        dead = sum(s.value for s in _samples(self.dead_letters) if s.name.endswith("_total"))
+        fields = ("txn_id", "user_id", "decision", "risk_score", "reasons", "decided_ts")
+        alerts = [{k: orjson.loads(raw).get(k) for k in fields} for raw in self.recent_alerts]
+        evaluated = value("riskstream_model_evaluated_labels")
+        auc = value("riskstream_model_roc_auc") if evaluated else math.nan
+        return {
+            "payments": value("riskstream_payments_processed_total"),
+            "decisions": {
+                v: value("riskstream_decisions_total", {"decision": v}) for v in VERDICTS
+            },
+            "alerts": value("riskstream_alerts_total"),
+            "dead_letters": dead,
+            "latency_buckets": latency,
+            "lag": lag,
+            "model": {
+                "version": self._model_version,
+                # no figure before the learner's first checkpoint with labels
+                "roc_auc": None if math.isnan(auc) else auc,
+                "evaluated": evaluated,
+            },
+            "recent_alerts": alerts[::-1],
+        }
+
+    def _sample(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def _samples(metric: Counter | Gauge | Histogram) -> list[Sample]:
+    return [s for family in metric.collect() for s in family.samples]

@@ -1,0 +1,122 @@
+// riskstream ops dashboard: polls /v1/ops/summary every second, turns its cumulative
+// counters into rates and latency quantiles, and draws them with uPlot (vendored, MIT).
+"use strict";
+
+const POLL_MS = 1000;
+const KEEP = 600; // points per chart (10 minutes)
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+const charts = {}; // id -> {plot, keys, data}
+let prev = null;
+
+function chart(id, labels, colors) {
+  const el = document.getElementById(id);
+  const old = charts[id];
+  if (old && old.keys.join() === labels.join()) return old;
+  if (old) old.plot.destroy();
+  const series = [{}].concat(labels.map((label, i) => ({
+    label, stroke: (colors || COLORS)[i % COLORS.length], width: 1.5, spanGaps: false,
+  })));
+  const data = [[]].concat(labels.map(() => []));
+  const plot = new uPlot({
+    width: Math.max(200, el.clientWidth), height: 200, series,
+    scales: { x: { time: true } }, legend: { live: false },
+  }, data, el);
+  charts[id] = { plot, keys: labels, data };
+  return charts[id];
+}
+
+function push(id, labels, t, values, colors) {
+  const c = chart(id, labels, colors);
+  c.data[0].push(t);
+  values.forEach((v, i) => c.data[i + 1].push(v));
+  if (c.data[0].length > KEEP) c.data.forEach((s) => s.shift());
+  c.plot.setData(c.data);
+  const points = c.data.slice(1).reduce(
+    (n, s) => Math.max(n, s.filter((v) => v !== null && Number.isFinite(v)).length), 0);
+  document.getElementById(id).dataset.points = String(points);
+}
+
+// histogram_quantile over the buckets observed between two polls (linear within a bucket)
+function quantile(q, buckets, before) {
+  const delta = buckets.map(([le, n], i) => [le, n - (before ? before[i][1] : 0)]);
+  const total = delta.length ? delta[delta.length - 1][1] : 0;
+  if (total <= 0) return null;
+  const rank = q * total;
+  let lower = 0, below = 0;
+  for (const [le, n] of delta) {
+    if (n >= rank) {
+      if (!Number.isFinite(le)) return lower;
+      return lower + (le - lower) * ((rank - below) / Math.max(n - below, 1e-9));
+    }
+    lower = le; below = n;
+  }
+  return lower;
+}
+
+function text(id, value) { document.getElementById(id).textContent = value; }
+
+function render(s) {
+  const t = s.ts / 1000;
+  const lagTotal = s.lag.reduce((n, r) => n + r.lag, 0);
+  text("group", "group " + s.group);
+  text("n-payments", s.payments.toLocaleString());
+  text("n-lag", lagTotal.toLocaleString());
+  text("n-alerts", s.alerts.toLocaleString());
+  text("n-dead", s.dead_letters.toLocaleString());
+  const auc = s.model.roc_auc === null ? "no labels yet" : s.model.roc_auc.toFixed(3);
+  text("n-model", (s.model.version || "-") + " (" + auc + ")");
+  const lagKeys = s.lag.map((r) => r.topic + "[" + r.partition + "]");
+  push("c-lag", lagKeys, t, s.lag.map((r) => r.lag));
+  push("c-auc", ["ROC AUC"], t, [s.model.roc_auc]);
+  const restarted = prev && s.payments < prev.payments; // a new worker process: counters reset
+  if (prev && !restarted && s.ts > prev.ts) {
+    const dt = (s.ts - prev.ts) / 1000;
+    const rate = (s.payments - prev.payments) / dt;
+    text("n-rate", rate.toFixed(1));
+    push("c-rate", ["payments/s"], t, [rate]);
+    const latency = [0.5, 0.99].map((q) => quantile(q, s.latency_buckets, prev.latency_buckets));
+    push("c-latency", ["p50", "p99"], t, latency);
+    const verdicts = ["approve", "review", "decline"];
+    push("c-mix", verdicts, t, verdicts.map((v) => (s.decisions[v] - prev.decisions[v]) / dt),
+      ["#2ca02c", "#ff7f0e", "#d62728"]);
+    push("c-alerts", ["alerts/min"], t, [((s.alerts - prev.alerts) / dt) * 60]);
+  }
+  const rows = s.recent_alerts.map((a) => {
+    const when = new Date(a.decided_ts).toLocaleTimeString();
+    const cells = [when, a.txn_id, a.user_id, a.decision, a.risk_score, (a.reasons || []).join(", ")];
+    const tr = document.createElement("tr");
+    cells.forEach((v, i) => {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      if (i === 3) td.className = String(v);
+      tr.appendChild(td);
+    });
+    return tr;
+  });
+  document.querySelector("#alerts tbody").replaceChildren(...rows);
+  prev = s;
+}
+
+async function poll() {
+  const status = document.getElementById("status");
+  try {
+    const response = await fetch("/v1/ops/summary", { cache: "no-store" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    render(await response.json());
+    status.textContent = "live, updated " + new Date().toLocaleTimeString();
+    status.className = "status ok";
+  } catch (err) {
+    status.textContent = "worker unreachable: " + err.message;
+    status.className = "status down";
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+window.addEventListener("resize", () => {
+  for (const [id, c] of Object.entries(charts)) {
+    c.plot.setSize({ width: Math.max(200, document.getElementById(id).clientWidth), height: 200 });
+  }
+});
+window.riskstreamCharts = charts; // for tests and the curious
+poll();

@@ -1,0 +1,113 @@
+"""The worker's ops endpoints: ``GET /metrics``, ``GET /`` (dashboard), its JSON feed and files.
+
+Lag and model quality are read on a one-second timer (lag from Kafka in a thread, so the
+event loop never waits on it); a scrape only renders what is in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+import time
+from typing import Any
+
+import faust
+from redis.exceptions import RedisError
+
+from riskstream.agents.runtime import Runtime
+from riskstream.errors import StackError
+from riskstream.ops.lag import LagProbe
+from riskstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
+from riskstream.streams import topics
+
+log = logging.getLogger(__name__)
+REFRESH_S = 1.0
+LAG_TIMEOUT_S = 5.0
+STATIC = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    "uPlot.iife.min.js": "text/javascript",
+    "uPlot.min.css": "text/css",
+}
+
+
+def _static(name: str) -> bytes:
+    return importlib.resources.files("riskstream.ops").joinpath("static", name).read_bytes()
+
+
+class OpsReader:
+    """Keeps the read-from-elsewhere metrics fresh: lag, model, assignment."""
+
+    def __init__(self, app: faust.App, runtime: Runtime, metrics: WorkerMetrics) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.metrics = metrics
+        self.inputs = {runtime.settings.topic(t) for t in topics.INPUTS}
+        # never closed: it joins no group, and closing it under a read in the executor
+        # thread at shutdown would race; the process exit closes it
+        self.probe: LagProbe | None = None
+
+    async def refresh(self) -> None:
+        """Read lag from Kafka and quality from Redis; a failure keeps the last values."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.probe is None:
+                self.probe = LagProbe(self.runtime.settings, LAG_TIMEOUT_S)
+            rows = await loop.run_in_executor(None, self.probe.measure)
+            self.metrics.set_lag(rows, time.time())
+        except StackError as exc:
+            self.metrics.lag_errors.inc()
+            log.warning("lag: %s", exc)
+        try:
+            self.metrics.set_quality(await self.runtime.models.quality())
+        except RedisError as exc:
+            log.warning("model quality: %s", exc)
+
+    def local(self) -> None:
+        """What this process knows by itself: its model and its partitions (cheap)."""
+        model = self.runtime.scorer
+        self.metrics.set_model(model.model_version, model.model.n_labels)
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:  # no consumer yet while the worker starts
+            assigned = set()
+        self.metrics.set_assignment(
+            (tp.topic, tp.partition) for tp in assigned if tp.topic in self.inputs
+        )
+
+
+def register(app: faust.App, runtime: Runtime) -> OpsReader:
+    """Add the ops views and the refresh timer to the worker's app."""
+    metrics = runtime.metrics
+    reader = OpsReader(app, runtime, metrics)
+    runtime.features.on_round_trip = metrics.redis_round_trip.observe
+
+    @app.timer(REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
+    async def refresh_ops_metrics() -> None:
+        await reader.refresh()
+
+    @app.page("/metrics")  # type: ignore[untyped-decorator]  # faust is untyped
+    async def prometheus_metrics(view: Any, request: Any) -> Any:
+        reader.local()
+        return view.bytes(metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    @app.page("/v1/ops/summary")  # type: ignore[untyped-decorator]  # faust is untyped
+    async def ops_summary(view: Any, request: Any) -> Any:
+        reader.local()
+        body = metrics.summary()
+        body["ts"] = int(time.time() * 1000)
+        body["group"] = runtime.settings.group_id
+        return view.json(body, headers={"Cache-Control": "no-store"})
+
+    @app.page("/")  # type: ignore[untyped-decorator]  # faust is untyped
+    async def dashboard(view: Any, request: Any) -> Any:
+        return view.html(_static("dashboard.html").decode())
+
+    @app.page("/ops/static/{name}")  # type: ignore[untyped-decorator]  # faust is untyped
+    async def static_file(view: Any, request: Any, name: str) -> Any:
+        if name not in STATIC:
+            return view.error(404, f"no such file: {name}")
+        return view.bytes(_static(name), content_type=STATIC[name])
+
+    return reader

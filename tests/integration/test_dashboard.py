@@ -1,0 +1,137 @@
+"""The dashboard in a real browser (Debian's headless Chromium via Selenium and chromedriver):
+while payments and labels flow, every chart has data and the numbers move.
+
+The screenshot is kept as a test artifact in ``artifacts/dashboard.png`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from riskstream.agents.worker import ensure_topics
+from riskstream.config import Settings
+from riskstream.streams import topics
+
+from .conftest import WorkerProcess, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# what Chromium needs on this machine (no sandbox, no GPU, never phoning home)
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1400,1400")  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHARTS = ("c-rate", "c-latency", "c-lag", "c-mix", "c-alerts", "c-auc")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium with a fresh profile; no browser or driver is downloaded."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(
+            "Chromium is not installed: run `make chromium` "
+            "(apt-get install chromium chromium-driver)",
+            pytrace=False,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to check for JS errors
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()
+
+
+class Gateway(threading.Thread):
+    """Payments at about 100/s with the clock's event time, a few card-testing fraudsters,
+    and each payment's label two seconds later (so the learner checkpoints a ROC AUC)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        rng = random.Random(5)
+        producer = Producer({"bootstrap.servers": self.settings.kafka_brokers, "linger.ms": 5})
+        pending: list[tuple[float, bytes, bytes]] = []
+        i = 0
+        while not self.stopped.is_set():
+            now = time.time()
+            for _ in range(10):
+                i += 1
+                is_fraud = rng.random() < 0.1
+                user = f"f-{rng.randrange(5)}" if is_fraud else f"u-{rng.randrange(300)}"
+                amount = round(rng.uniform(1, 4), 2) if is_fraud else round(rng.uniform(20, 400))
+                body = {"txn_id": f"t-{i}", "user_id": user, "merchant_id": f"m-{i % 17}",
+                        "amount": amount, "currency": "CNY", "ts": int(now * 1000)}  # fmt: skip
+                producer.produce(self.settings.topic(topics.PAYMENTS), orjson.dumps(body), user)
+                verdict = "fraud" if is_fraud else "legit"
+                label = {"txn_id": body["txn_id"], "user_id": user, "source": "review",
+                         "label": verdict, "ts": int(now * 1000)}  # fmt: skip
+                pending.append((now + 2, user.encode(), orjson.dumps(label)))
+            while pending and pending[0][0] <= now:
+                _, key, value = pending.pop(0)
+                producer.produce(self.settings.topic(topics.LABELS), value, key)
+            producer.poll(0)
+            self.stopped.wait(0.1)
+        producer.flush(10)
+
+
+def test_dashboard_charts_fill_and_update_while_payments_flow(
+    settings: Settings, start_worker: Callable[..., WorkerProcess], browser: webdriver.Chrome
+) -> None:
+    ensure_topics(settings)
+    worker = start_worker(RISKSTREAM_CHECKPOINT_EVERY_S="1")
+    gateway = Gateway(settings)
+    gateway.start()
+    try:
+        url = f"http://127.0.0.1:{worker.port}/"
+        wait_for(lambda: _get(url), 60, "the worker's web server")
+        browser.get(url)
+        points_js = (
+            "return Array.from(document.querySelectorAll('.chart'))"
+            ".map(e => [e.id, Number(e.dataset.points || 0)])"
+        )
+
+        def every_chart_has_data() -> dict[str, int] | None:
+            points = dict(browser.execute_script(points_js))
+            return points if set(points) == set(CHARTS) and min(points.values()) >= 3 else None
+
+        points = wait_for(every_chart_has_data, 120, "every chart to show data")
+        first = browser.find_element("id", "n-payments").text
+        wait_for(
+            lambda: browser.find_element("id", "n-payments").text != first,
+            15,
+            "the payments count to change",
+        )
+        rows = browser.find_elements("css selector", "#alerts tbody tr")
+        assert rows, "no alert listed"
+        assert rows[0].find_elements("tag name", "td")[5].text, "an alert without reasons"
+        assert browser.find_element("id", "status").text.startswith("live")
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        assert all(n >= 3 for n in points.values())
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        gateway.stopped.set()
+        gateway.join(15)
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body

@@ -1,0 +1,73 @@
+"""The provisioned Grafana dashboard is valid JSON whose queries name metrics that a worker's
+/metrics exposes (rendered by the same code the worker serves, parsed by prometheus-client)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from riskstream.ops.lag import PartitionLag
+from riskstream.ops.metrics import WorkerMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "riskstream.json"
+DATASOURCE = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+METRIC = re.compile(r"\b((?:riskstream|process)_[a-z0-9_]+)\b")
+
+
+def exposed_names() -> set[str]:
+    """Every sample name of /metrics, with each labelled family given one sample."""
+    metrics = WorkerMetrics()
+    metrics.set_lag([PartitionLag("payments", 0, 5, 9, 4)], 1.0)
+    metrics.set_assignment([("payments", 0)])
+    metrics.set_model("m-7", 7)
+    metrics.dead_lettered("payments", ["message is not JSON: x"])
+    text = metrics.render().decode()
+    return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def queries() -> list[str]:
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_dashboard_is_valid_and_every_panel_has_a_query() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"]
+    assert dashboard["title"]
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    uid = re.search(r"uid: (\S+)", DATASOURCE.read_text())
+    assert uid is not None
+    for panel in panels:
+        if panel["type"] == "text":
+            continue
+        assert panel["targets"], panel["title"]
+        assert panel["datasource"]["uid"] == uid.group(1), panel["title"]
+        for target in panel["targets"]:
+            assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
+
+
+def test_dashboard_queries_name_only_exposed_metrics() -> None:
+    named = {m for expr in queries() for m in METRIC.findall(expr)}
+    exposed = exposed_names()
+    assert named, "no riskstream metric in the dashboard"
+    assert named <= exposed, sorted(named - exposed)
+
+
+def test_dashboard_shows_the_issues_panels() -> None:
+    named = {m for expr in queries() for m in METRIC.findall(expr)}
+    for wanted in (
+        "riskstream_payments_processed_total",
+        "riskstream_decision_latency_seconds_bucket",
+        "riskstream_consumer_lag",
+        "riskstream_decisions_total",
+        "riskstream_alerts_total",
+        "riskstream_model_roc_auc",
+        "riskstream_dead_letters_total",
+    ):
+        assert wanted in named, wanted

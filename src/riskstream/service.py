@@ -18,8 +18,8 @@ import orjson
 
 from riskstream.config import Settings
 from riskstream.model.online import OnlineModel
-from riskstream.scoring import decide, rule_probability
-from riskstream.scoring.rules import RuleConfig, apply_rules
+from riskstream.scoring.judge import judge
+from riskstream.scoring.rules import RuleConfig
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
 from riskstream.streams.records import CreditBlock, Decision, Payment
@@ -98,17 +98,11 @@ class Scorer:
         return outcomes
 
     def _decide(self, payment: Payment, x: dict[str, float]) -> bytes:
-        if self.model.is_warm:
-            probability = self.model.score_one(x)
-            contributions = self.model.contributions(x)
-            version = self.model_version
-        else:
-            probability, contributions = rule_probability(x)
-            version = f"rules+{self.model_version}"
-        hits = apply_rules(payment, x, self.rules)
-        verdict = decide(
-            probability, contributions, hits, self.settings.review_at, self.settings.decline_at
+        judged = judge(
+            self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at
         )
+        probability, verdict = judged.probability, judged.verdict
+        version = f"rules+{self.model_version}" if judged.by_rules else self.model_version
         decision = Decision(
             txn_id=payment.txn_id,
             user_id=payment.user_id,

@@ -41,6 +41,19 @@ class Outcome:
     publish: bool
 
 
+def rule_config(settings: Settings) -> RuleConfig:
+    """The rules layer as the settings configure it."""
+    return RuleConfig(
+        block_users=RuleConfig.parse_set(settings.block_users),
+        block_devices=RuleConfig.parse_set(settings.block_devices),
+        block_merchants=RuleConfig.parse_set(settings.block_merchants),
+        block_countries=RuleConfig.parse_set(settings.block_countries),
+        allow_users=RuleConfig.parse_set(settings.allow_users),
+        card_testing_count=settings.card_testing_count,
+        amount_caps=RuleConfig.parse_caps(settings.amount_caps),
+    )
+
+
 class Scorer:
     """Scores batches of payments with the latest model checkpoint."""
 
@@ -52,15 +65,7 @@ class Scorer:
         self.models = models
         self.model = model
         self.model_version = "m-0"
-        self.rules = RuleConfig(
-            block_users=RuleConfig.parse_set(settings.block_users),
-            block_devices=RuleConfig.parse_set(settings.block_devices),
-            block_merchants=RuleConfig.parse_set(settings.block_merchants),
-            block_countries=RuleConfig.parse_set(settings.block_countries),
-            allow_users=RuleConfig.parse_set(settings.allow_users),
-            card_testing_count=settings.card_testing_count,
-            amount_caps=RuleConfig.parse_caps(settings.amount_caps),
-        )
+        self.rules = rule_config(settings)
 
     async def refresh_model(self) -> bool:
         """Load a newer checkpoint if the learner saved one; True when the model changed."""

@@ -9,7 +9,7 @@ from riskstream.model.evaluate import Trace
 from riskstream.model.metrics import roc_points
 
 COLUMNS = (
-    ("model", "{:<12}"),
+    ("model", "{:<17}"),
     ("us/score", "{:>8.1f}"),
     ("us/learn", "{:>8.1f}"),
     ("ROC AUC", "{:>7.4f}"),
@@ -72,8 +72,8 @@ def table(summary: dict[str, Any]) -> str:
 def _width(fmt: str) -> int:
     """The width of a cell format.
 
-    >>> _width("{:>8.1f}"), _width("{:<12}")
-    (8, 12)
+    >>> _width("{:>8.1f}"), _width("{:<17}")
+    (8, 17)
     """
     return int("".join(ch for ch in fmt.split(".")[0] if ch.isdigit()))
 
@@ -87,7 +87,7 @@ def plot(summary: dict[str, Any], traces: dict[str, Trace], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, (roc, over) = plt.subplots(1, 2, figsize=(10, 4), dpi=90)
+    fig, (roc, over) = plt.subplots(1, 2, figsize=(10, 4), dpi=80)
     for name, trace in traces.items():
         s = summary["models"][name]
         points = roc_points(trace.ys, trace.ps)

@@ -22,7 +22,12 @@ DEFAULT_LIMIT_SIM = 30_000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The evaluation's flags."""
-    parser.add_argument("--dataset", choices=["sim", "ulb"], required=True)
+    parser.add_argument(
+        "--dataset",
+        choices=["sim", "ulb"],
+        required=True,
+        help="sim: the simulator, features from the Redis feature store; ulb: ULB credit cards",
+    )
     parser.add_argument(
         "--delay", type=int, default=1000, help="payments between a score and its label"
     )

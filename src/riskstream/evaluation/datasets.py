@@ -157,7 +157,8 @@ def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> lis
     try:
         features = asyncio.run(_features(settings, [p for p, _, _ in stream], batch))
     except FeatureStoreError as exc:
-        msg = str(exc).splitlines()[0]
+        first = str(exc).splitlines()[0]
+        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
         raise FeatureStoreError(msg) from exc
     return [
         Example(x, y, tag, payment) for (payment, y, tag), x in zip(stream, features, strict=True)

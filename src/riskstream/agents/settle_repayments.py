@@ -55,7 +55,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             good: list[tuple[Repayment, str]] = []
             sources: list[Any] = []
-            dead: list[tuple[Any, bytes]] = []
+            dead: list[tuple[Any, bytes, str]] = []
             for event in events:
                 msg = event.message
                 try:
@@ -68,22 +68,23 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     value = dead_letter(
                         msg.topic, msg.partition, msg.offset, event.value, str(exc), now_ms()
                     )
-                    dead.append((msg, value))
+                    dead.append((msg, value, str(exc)))
             published = await with_backoff("settling repayments", functools.partial(settle, good))
             touched = {(e.message.topic, e.message.partition) for e in events}
+            credit_changes = 0
             async with transactions.batch(app, touched) as live:
-                for msg, value in dead:
-                    if (msg.topic, msg.partition) in live:
-                        await transactions.send(
-                            app, msg.topic, msg.partition, dlq, msg.key or b"", value
-                        )
+                errors = await transactions.send_dead_letters(app, dlq, dead, live)
                 for (repayment, _), msg in zip(good, sources, strict=True):
                     if (msg.topic, msg.partition) not in live:
                         continue
                     key = repayment.user_id.encode()
-                    for message in published.get((f"r:{repayment.repayment_id}", origin(msg)), []):
+                    messages = published.get((f"r:{repayment.repayment_id}", origin(msg)), [])
+                    credit_changes += len(messages)
+                    for message in messages:
                         await transactions.send(
                             app, msg.topic, msg.partition, credit_limits, key, message
                         )
                 for event in events:
                     await stream.ack(event)
+            runtime.metrics.dead_lettered(repayments_topic.get_topic_name(), errors)
+            runtime.metrics.credit_lines_changed(credit_changes)

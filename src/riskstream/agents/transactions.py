@@ -94,3 +94,16 @@ async def send(
         topic, key, value, source_partition, None, None, transactional_id=tid
     )
     return fut
+
+
+async def send_dead_letters(
+    app: faust.App, dlq: str, dead: Iterable[tuple[Any, bytes, str]], live: set[tuple[str, int]]
+) -> list[str]:
+    """Send (message, dead-letter record, error) of live partitions to ``dlq`` (in ``batch``);
+    the errors of those sent, for the metrics."""
+    sent = []
+    for msg, value, error in dead:
+        if (msg.topic, msg.partition) in live:
+            await send(app, msg.topic, msg.partition, dlq, msg.key or b"", value)
+            sent.append(error)
+    return sent

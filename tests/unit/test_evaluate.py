@@ -250,7 +250,6 @@ def test_unknown_dataset_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_plot_is_a_small_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib", reason="the optional `eval` extra draws the plot")
     from riskstream.evaluation.report import plot
 
     model = Counting()

@@ -303,6 +303,26 @@ class FeatureStore:
             replies = await self._run(calls) if calls else []
         return [reply == 1 for reply in replies]
 
+    async def decisions(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The recorded decision (origin, newline, JSON) of each (user_id, txn_id); None if none."""
+        with _wrapped(f"read {len(items)} decisions"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.get(keys.txn(self.ns, user_id, txn_id))
+                records = await pipe.execute()
+        return [_parse_record(r)[3] or None if r is not None else None for r in records]
+
+    async def mark_published(self, user_id: str, txn_id: str) -> bool:
+        """Mark a decision made over HTTP as published; False if it was marked before."""
+        key = keys.published(self.ns, user_id, txn_id)
+        with _wrapped(f"mark {txn_id} published"):
+            return bool(await self.client.set(key, b"1", nx=True, px=self.snapshot_ttl_ms))
+
+    async def is_published(self, user_id: str, txn_id: str) -> bool:
+        """Whether ``mark_published`` marked this decision."""
+        with _wrapped(f"read the published mark of {txn_id}"):
+            return bool(await self.client.exists(keys.published(self.ns, user_id, txn_id)))
+
     async def _with_merchant_part(
         self, found: Sequence[tuple[bytes, bytes, str] | None]
     ) -> list[dict[str, float] | None]:

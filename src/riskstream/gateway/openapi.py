@@ -35,7 +35,12 @@ def _payment(currencies: list[str]) -> dict[str, Any]:
             "txn_id": ID,
             "user_id": ID,
             "merchant_id": ID,
-            "amount": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
+            "amount": {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": MAX_AMOUNT,
+            },
             "currency": {"type": "string", "enum": currencies},
             "ts": {"type": "integer", "minimum": 0, "description": "epoch milliseconds"},
             "channel": {"type": "string", "enum": sorted(CHANNELS), "default": "ecommerce"},

@@ -21,6 +21,7 @@ from riskstream.streams.partitioning import partition_for, producer_config
 from .conftest import WorkerProcess, consume_until, wait_for
 
 LOCAL = "127.0.0.1"
+
 READY_S = 90.0
 
 
@@ -141,6 +142,13 @@ def test_http_on_the_other_worker_equals_the_stream_and_is_published_once(
     decisions_of(settings, {p2["txn_id"]}, has_txn(p2["txn_id"]))
     two = httpx.post(url(a, "/v1/score"), content=orjson.dumps(p2), timeout=10)
     assert two.status_code == 200
+    # a credit payment over HTTP moves the line once: one credit-limits message, re-sent or not
+    borrower = owned_by(settings, mine_b, "c")
+    p3 = payment(borrower, f"{borrower}-t1", "m-c", ts, funding="credit")
+    lent = [httpx.post(url(a, "/v1/score"), content=orjson.dumps(p3), timeout=10) for _ in "ab"]
+    assert lent[0].json()["decision"] == "approve"
+    assert lent[0].content == lent[1].content
+    assert lent[0].json()["credit"]["available"] == lent[0].json()["credit"]["limit"] - 42.5
     # a sentinel on every partition, after them: once all are decided, so are the copies
     sentinels = []
     for part in range(settings.partitions):
@@ -158,6 +166,15 @@ def test_http_on_the_other_worker_equals_the_stream_and_is_published_once(
     txns = [orjson.loads(v)["txn_id"] for _, v in every]
     for txn in (http_pay["txn_id"], stream_pay["txn_id"], p1["txn_id"], p2["txn_id"]):
         assert txns.count(txn) == 1, (txn, txns.count(txn))
+    assert txns.count(p3["txn_id"]) == 1
+    # both answers came after their records were acknowledged: all of them are in the log
+    lines = consume_until(
+        settings,
+        topics.CREDIT_LIMITS,
+        lambda got: any(k == borrower.encode() for k, _ in got),
+        deadline_s=30,
+    )
+    assert [k for k, _ in lines].count(borrower.encode()) == 1
     published = [orjson.loads(v) for _, v in every if orjson.loads(v)["txn_id"] == p1["txn_id"]]
     assert published[0] == one.json()
     stream_p2 = [orjson.loads(v) for _, v in every if orjson.loads(v)["txn_id"] == p2["txn_id"]]

@@ -49,11 +49,18 @@ class DecisionPublisher:
             return self._producer
 
     async def publish(self, partition: int, outcome: Outcome) -> None:
-        """Send the outcome's records and wait for the broker's acknowledgement of each."""
+        """Send the outcome's records and wait for the broker's acknowledgement of each.
+
+        The decision and alert when the outcome is to be published; the credit-limits
+        messages always (they are this origin's: a scorer that lost the decision's record
+        race may still have been the one to move the line).
+        """
         s = self.settings
-        records = [(s.topic(topics.DECISIONS), outcome.decision)]
-        if outcome.alert is not None:
-            records.append((s.topic(topics.ALERTS), outcome.alert))
+        records = []
+        if outcome.publish:
+            records.append((s.topic(topics.DECISIONS), outcome.decision))
+            if outcome.alert is not None:
+                records.append((s.topic(topics.ALERTS), outcome.alert))
         records += [(s.topic(topics.CREDIT_LIMITS), m) for m in outcome.credit_messages]
         key = outcome.payment.user_id.encode()
         try:

@@ -53,11 +53,14 @@ class HttpScoring:
         features = self.runtime.features
         [outcome] = await self.runtime.scorer.score([payment], [HTTP_ORIGIN])
         published: list[Outcome] = []
-        if outcome.publish and not await features.is_published(payment.user_id, payment.txn_id):
+        credit_changes = 0
+        owed = outcome.publish or bool(outcome.credit_messages)
+        if owed and not await features.is_published(payment.user_id, payment.txn_id):
             await self.publisher.publish(partition, outcome)
             await features.mark_published(payment.user_id, payment.txn_id)
-            published.append(outcome)
+            published += [outcome] if outcome.publish else []
+            credit_changes = len(outcome.credit_messages)
         metrics = self.runtime.metrics
         metrics.payments_done(1, published, 0 if published else 1)
-        metrics.credit_lines_changed(len(outcome.credit_messages) if published else 0)
+        metrics.credit_lines_changed(credit_changes)
         return outcome.decision

@@ -48,6 +48,7 @@ class Outcome:
     verdict: str
     decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
+    is_new: bool = False  # decided by this call (not a stored decision answered again)
 
 
 def rule_config(settings: Settings) -> RuleConfig:
@@ -128,10 +129,13 @@ class Scorer:
                 decided,
             )  # fmt: skip
         published = await self.credit_lines.commit(list(ledgers.values()))
+        fresh = {i for i in new_at if decided[i][0] is first_in_batch.get(payments[i].txn_id)}
         return [
-            self._outcome(p, decision, result, publish, published.get((p.txn_id, origin), []))
-            for p, origin, result, (decision, publish) in zip(
-                payments, origins, applied, decided, strict=True
+            self._outcome(
+                p, decision, result, publish, published.get((p.txn_id, origin), []), i in fresh
+            )
+            for i, (p, origin, result, (decision, publish)) in enumerate(
+                zip(payments, origins, applied, decided, strict=True)
             )
         ]
 
@@ -203,15 +207,21 @@ class Scorer:
 
     @staticmethod
     def _outcome(
-        payment: Payment, decision: bytes, result: Applied, publish: bool, messages: list[bytes]
+        payment: Payment,
+        decision: bytes,
+        result: Applied,
+        publish: bool,
+        messages: list[bytes],
+        is_new: bool,
     ) -> Outcome:
         body = orjson.loads(decision)
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
         return Outcome(
-            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages
-        )
+            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages,
+            is_new,
+        )  # fmt: skip
 
 
 def _marks_to_read(payments: Sequence[Payment], applied: Sequence[Applied]) -> dict[str, list[str]]:

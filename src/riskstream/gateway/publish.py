@@ -10,6 +10,7 @@ the broker has acknowledged every record; a failure raises ``PublishError``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -48,27 +49,31 @@ class DecisionPublisher:
                 self._producer = producer
             return self._producer
 
-    async def publish(self, partition: int, outcome: Outcome) -> None:
-        """Send the outcome's records and wait for the broker's acknowledgement of each.
+    async def publish(self, outcomes: Sequence[tuple[int, Outcome]]) -> None:
+        """Send each (partition, outcome)'s records; return when the broker acknowledged all.
 
         The decision and alert when the outcome is to be published; the credit-limits
         messages always (they are this origin's: a scorer that lost the decision's record
         race may still have been the one to move the line).
         """
         s = self.settings
-        records = []
-        if outcome.publish:
-            records.append((s.topic(topics.DECISIONS), outcome.decision))
-            if outcome.alert is not None:
-                records.append((s.topic(topics.ALERTS), outcome.alert))
-        records += [(s.topic(topics.CREDIT_LIMITS), m) for m in outcome.credit_messages]
-        key = outcome.payment.user_id.encode()
+        records: list[tuple[str, bytes, bytes, int]] = []
+        for partition, outcome in outcomes:
+            key = outcome.payment.user_id.encode()
+            if outcome.publish:
+                records.append((s.topic(topics.DECISIONS), outcome.decision, key, partition))
+                if outcome.alert is not None:
+                    records.append((s.topic(topics.ALERTS), outcome.alert, key, partition))
+            records += [(s.topic(topics.CREDIT_LIMITS), m, key, partition)
+                        for m in outcome.credit_messages]  # fmt: skip
+        if not records:
+            return
         try:
             producer = await self._started()
-            sent = [await producer.send(t, v, key=key, partition=partition) for t, v in records]
+            sent = [await producer.send(t, v, key=k, partition=p) for t, v, k, p in records]
             await asyncio.wait_for(asyncio.gather(*sent), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            msg = f"publishing the decision of {outcome.payment.txn_id} failed: {exc!r}"
+            msg = f"publishing {len(outcomes)} decisions failed: {exc!r}"
             raise PublishError(msg) from None
 
     async def stop(self) -> None:

@@ -1,24 +1,31 @@
-"""Score one payment that came over HTTP on the worker that owns its user, and publish it.
+"""Score payments that came over HTTP on the worker that owns their users, and publish them.
 
-The one decision path (``Scorer.score``) with the origin ``http`` for every HTTP request:
+Requests are decided in batches, as the stream does: while one batch is being decided, the
+requests that arrive wait and form the next one (at most ``RISKSTREAM_BATCH_MAX``), so under
+load one Redis round trip per step and one produce serve many payments. One batch at a time,
+and each txn_id once per batch (its copies get the same answer), so requests with the same
+txn_id never race each other.
+
+Each batch goes through the one decision path (``Scorer.score``) with the origin ``http``:
 
 - New txn_id: features and credit applied once, decision recorded (first wins) with origin
-  ``http``; then published (``publish``: acknowledged, idempotent) and marked published in
-  Redis (``FeatureStore.mark_published``); then answered.
+  ``http``; then published (``DecisionPublisher``: acknowledged, idempotent), answered, and
+  marked published in Redis (``FeatureStore.mark_published``) before the next batch starts.
 - Re-sent txn_id decided over HTTP: ``Scorer.score`` hands back the stored decision with
-  ``publish`` (same origin); it is published only if it is not marked yet, so a retry after a
-  failed publication publishes it, and a retry after a good one publishes nothing.
+  ``publish`` (same origin); it is published only if it is not marked, so a retry after a
+  failed publication (answered 503) publishes it, and a retry after a good one does not.
 - A txn_id decided by the stream first (origin ``payments:P:O``): answered, nothing published;
   and the stream path, seeing a decision with origin ``http``, publishes nothing either.
 
-Requests with the same txn_id are handled one at a time on the owner. The one gap: a crash
-(or a Redis failure) after the broker acknowledged the decision and before the mark is set
-leaves it unmarked, and a retry over HTTP would publish it a second time.
+The one gap: a crash (or a Redis failure) after the broker acknowledged a batch and before
+its marks are set leaves them unmarked, and a retry over HTTP of one of those txn_ids would
+publish its decision a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from riskstream.agents.runtime import Runtime
 from riskstream.gateway.publish import DecisionPublisher
@@ -26,41 +33,75 @@ from riskstream.service import Outcome
 from riskstream.streams.records import Payment
 
 HTTP_ORIGIN = "http"
+_Waiting = tuple[Payment, int, "asyncio.Future[bytes]"]
 
 
 class HttpScoring:
-    """Decides HTTP payments on the owner; one request per txn_id at a time."""
+    """Decides HTTP payments on the owner, in batches, one batch at a time."""
 
     def __init__(self, runtime: Runtime, publisher: DecisionPublisher) -> None:
         self.runtime = runtime
         self.publisher = publisher
-        self._inflight: dict[str, asyncio.Future[None]] = {}
+        self.batch_max = runtime.settings.batch_max
+        self._waiting: list[_Waiting] = []
+        self._runner: asyncio.Task[None] | None = None
 
     async def decide(self, payment: Payment, partition: int) -> bytes:
-        """The decision (JSON bytes); published before it is returned."""
-        txn_id = payment.txn_id
-        while (running := self._inflight.get(txn_id)) is not None:
-            await asyncio.shield(running)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[txn_id] = done
-        try:
-            return await self._decide(payment, partition)
-        finally:
-            del self._inflight[txn_id]
-            done.set_result(None)
+        """The decision (JSON bytes), published before it is returned."""
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting.append((payment, partition, answer))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return await answer
 
-    async def _decide(self, payment: Payment, partition: int) -> bytes:
-        features = self.runtime.features
-        [outcome] = await self.runtime.scorer.score([payment], [HTTP_ORIGIN])
-        published: list[Outcome] = []
-        credit_changes = 0
-        owed = outcome.publish or bool(outcome.credit_messages)
-        if owed and not await features.is_published(payment.user_id, payment.txn_id):
-            await self.publisher.publish(partition, outcome)
-            await features.mark_published(payment.user_id, payment.txn_id)
-            published += [outcome] if outcome.publish else []
-            credit_changes = len(outcome.credit_messages)
+    async def _run(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.batch_max]
+            del self._waiting[: self.batch_max]
+            try:
+                decisions, published = await self._decide([(p, part) for p, part, _ in batch])
+            except Exception as exc:  # every request of the batch gets the error
+                for _, _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for payment, _, answer in batch:
+                if not answer.done():  # a client that went away cancelled it
+                    answer.set_result(decisions[payment.txn_id])
+            # answered as soon as Kafka acknowledged; marked before the next batch starts,
+            # so a retry (which waits for that batch) finds the mark
+            with contextlib.suppress(Exception):  # unmarked: see the module's one gap
+                await self.runtime.features.mark_published(published)
+
+    async def _decide(
+        self, batch: list[tuple[Payment, int]]
+    ) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+        unique: dict[str, tuple[Payment, int]] = {}
+        for payment, partition in batch:
+            unique.setdefault(payment.txn_id, (payment, partition))
+        payments = [p for p, _ in unique.values()]
+        outcomes = await self.runtime.scorer.score(payments, [HTTP_ORIGIN] * len(payments))
+        owed = [o for o in outcomes if o.publish or o.credit_messages]
+        # a decision made just now cannot have been published: ask Redis about the others
+        again = [o for o in owed if not o.is_new]
+        marks = await self.runtime.features.are_published(
+            [(o.payment.user_id, o.payment.txn_id) for o in again]
+        )
+        done = {o.payment.txn_id for o, is_marked in zip(again, marks, strict=True) if is_marked}
+        todo = [o for o in owed if o.payment.txn_id not in done]
+        await self.publisher.publish([(unique[o.payment.txn_id][1], o) for o in todo])
+        self._count(todo, len(batch))
+        decisions = {o.payment.txn_id: o.decision for o in outcomes}
+        return decisions, [(o.payment.user_id, o.payment.txn_id) for o in todo]
+
+    def _count(self, published: list[Outcome], requests: int) -> None:
+        decisions = [o for o in published if o.publish]
         metrics = self.runtime.metrics
-        metrics.payments_done(1, published, 0 if published else 1)
-        metrics.credit_lines_changed(credit_changes)
-        return outcome.decision
+        metrics.payments_done(requests, decisions, requests - len(decisions))
+        metrics.credit_lines_changed(sum(len(o.credit_messages) for o in published))
+
+    async def close(self) -> None:
+        """Let the batch in flight finish (worker shutdown)."""
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await self._runner

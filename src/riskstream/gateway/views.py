@@ -73,6 +73,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
     async def close_gateway(app: Any, **kwargs: Any) -> None:
+        await scoring.close()
         await forwarder.close()
         await publisher.stop()
 

@@ -312,16 +312,22 @@ class FeatureStore:
                 records = await pipe.execute()
         return [_parse_record(r)[3] or None if r is not None else None for r in records]
 
-    async def mark_published(self, user_id: str, txn_id: str) -> bool:
-        """Mark a decision made over HTTP as published; False if it was marked before."""
-        key = keys.published(self.ns, user_id, txn_id)
-        with _wrapped(f"mark {txn_id} published"):
-            return bool(await self.client.set(key, b"1", nx=True, px=self.snapshot_ttl_ms))
+    async def mark_published(self, items: Sequence[tuple[str, str]]) -> None:
+        """Mark decisions made over HTTP, (user_id, txn_id), as published (one round trip)."""
+        with _wrapped(f"mark {len(items)} decisions published"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.set(keys.published(self.ns, user_id, txn_id), b"1",
+                             px=self.snapshot_ttl_ms)  # fmt: skip
+                await pipe.execute()
 
-    async def is_published(self, user_id: str, txn_id: str) -> bool:
-        """Whether ``mark_published`` marked this decision."""
-        with _wrapped(f"read the published mark of {txn_id}"):
-            return bool(await self.client.exists(keys.published(self.ns, user_id, txn_id)))
+    async def are_published(self, items: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether ``mark_published`` marked each (user_id, txn_id) (one round trip)."""
+        with _wrapped(f"read {len(items)} published marks"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.exists(keys.published(self.ns, user_id, txn_id))
+                return [bool(n) for n in await pipe.execute()]
 
     async def _with_merchant_part(
         self, found: Sequence[tuple[bytes, bytes, str] | None]

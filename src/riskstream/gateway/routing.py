@@ -45,14 +45,20 @@ class Owners:
         self.app = app
         self.settings = settings
         self.topic = settings.topic(topics.PAYMENTS)
+        self._seen: object = None
+        self._by_partition: dict[int, str] = {}
 
     def _urls(self) -> dict[int, str]:
+        """Partition -> owner URL; rebuilt only when the assignor has a new distribution."""
         metadata: Mapping[str, Mapping[str, Any]] = self.app.assignor.external_topics_metadata()
-        return {
-            partition: url
-            for url, by_topic in metadata.items()
-            for partition in by_topic.get(self.topic, ())
-        }
+        if metadata is not self._seen:
+            self._seen = metadata
+            self._by_partition = {
+                partition: url
+                for url, by_topic in metadata.items()
+                for partition in by_topic.get(self.topic, ())
+            }
+        return self._by_partition
 
     def is_assigned(self) -> bool:
         """The group has given out the partitions of ``payments`` (and is not rebalancing)."""

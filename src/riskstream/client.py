@@ -9,18 +9,14 @@
 
 from __future__ import annotations
 
-from riskstream.gateway.client import (
-    AsyncRiskClient,
+from riskstream.errors import (
     AuthError,
-    FallbackDecision,
     InvalidPaymentError,
     PayloadTooLargeError,
-    Policy,
-    Result,
-    RiskClient,
     RiskClientError,
     RiskUnavailableError,
 )
+from riskstream.gateway.client import AsyncRiskClient, FallbackDecision, Policy, Result, RiskClient
 from riskstream.streams.records import CreditBlock, Decision, Payment
 
 __all__ = [

@@ -40,34 +40,21 @@ from typing import Any, Literal
 import httpx
 import orjson
 
-from riskstream.errors import RiskstreamError
-from riskstream.gateway.kafka_client import KafkaSubmitter, SubmitTimeoutError
+from riskstream.errors import (
+    AuthError,
+    InvalidPaymentError,
+    PayloadTooLargeError,
+    RiskClientError,
+    RiskUnavailableError,
+    SubmitTimeoutError,
+)
+from riskstream.gateway.kafka_client import KafkaSubmitter
 from riskstream.streams.partitioning import Partitioner
 from riskstream.streams.records import Decision, DecisionKind, Payment
 
 Policy = Literal["closed", "open", "raise"]
 UNAVAILABLE_REASON = "riskstream_unavailable"
 RETRY_PAUSE_S = 0.002  # before retrying a 503 (a rebalance); a dead URL is skipped at once
-
-
-class RiskClientError(RiskstreamError):
-    """Base of the client's errors."""
-
-
-class InvalidPaymentError(RiskClientError):
-    """The worker rejected the payment (400); the message names every broken field rule."""
-
-
-class AuthError(RiskClientError):
-    """The bearer token is missing or wrong (401)."""
-
-
-class PayloadTooLargeError(RiskClientError):
-    """The payment's JSON is over 64 KiB (413)."""
-
-
-class RiskUnavailableError(RiskClientError):
-    """No worker answered within the budget (policy ``raise``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,10 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from riskstream.errors import RiskstreamError
+from riskstream.errors import RiskClientError, SubmitTimeoutError
 from riskstream.streams import topics
 from riskstream.streams.partitioning import Partitioner, partition_for, producer_config
 from riskstream.streams.records import Decision
-
-
-class SubmitTimeoutError(RiskstreamError):
-    """No decision for the txn_id came on risk-decisions within the timeout."""
 
 
 class KafkaSubmitter:
@@ -67,7 +63,7 @@ class KafkaSubmitter:
             found = metadata.topics.get(self.payments)
             if found is None or found.error is not None or not found.partitions:
                 msg = f"topic {self.payments} is not there"
-                raise RiskstreamError(msg)
+                raise RiskClientError(msg)
             self._partitions = len(found.partitions)
         return self._partitions
 

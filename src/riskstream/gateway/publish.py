@@ -17,13 +17,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from riskstream.config import Settings
-from riskstream.errors import RiskstreamError
+from riskstream.errors import PublishError
 from riskstream.service import Outcome
 from riskstream.streams import topics
-
-
-class PublishError(RiskstreamError):
-    """A decision could not be published on risk-decisions."""
 
 
 class DecisionPublisher:

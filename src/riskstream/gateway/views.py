@@ -20,9 +20,9 @@ import faust
 from aiohttp import web
 
 from riskstream.agents.runtime import Runtime, now_ms
-from riskstream.errors import CreditStoreError, FeatureStoreError, ValidationError
+from riskstream.errors import CreditStoreError, FeatureStoreError, PublishError, ValidationError
 from riskstream.gateway import openapi
-from riskstream.gateway.publish import DecisionPublisher, PublishError
+from riskstream.gateway.publish import DecisionPublisher
 from riskstream.gateway.routing import FORWARDED, Forwarder, Owners
 from riskstream.gateway.scoring import HttpScoring
 from riskstream.gateway.security import json_error

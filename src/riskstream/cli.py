@@ -28,7 +28,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
         env = f"RISKSTREAM_{name.upper()}"
         default = field.default
-        shown = "***" if "url" in name else default
+        shown = "***" if "url" in name or "token" in name else default
         group.add_argument(
             f"--{name.replace('_', '-')}",
             dest=f"setting_{name}",

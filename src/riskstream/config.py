@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,18 @@ class Settings(BaseSettings):
         "", description="prepended to every topic name and to the consumer group id"
     )
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of a worker")
+    web_host: str = Field(
+        "",
+        description="host name the other workers reach this one at (default: the machine's name)",
+    )
+    api_token: SecretStr | None = Field(
+        None, description="bearer token every HTTP endpoint but /healthz requires (none: open)"
+    )
+    partitioner: Literal["murmur2", "crc32"] = Field(
+        "murmur2",
+        description="how payments are partitioned by user_id: murmur2 (Java, aiokafka, "
+        "confluent-kafka murmur2_random) or crc32 (confluent-kafka consistent_random)",
+    )
     review_at: int = Field(65, ge=0, le=99, description="risk_score at or above which: review")
     decline_at: int = Field(75, ge=0, le=99, description="risk_score at or above which: decline")
     currencies: str = Field(

@@ -33,3 +33,31 @@ class CreditError(RiskstreamError):
 
 class CreditStoreError(RiskstreamError):
     """Redis could not read or update a credit line."""
+
+
+class PublishError(RiskstreamError):
+    """A decision made over HTTP could not be published on risk-decisions."""
+
+
+class RiskClientError(RiskstreamError):
+    """Base of the errors ``riskstream.client`` raises."""
+
+
+class InvalidPaymentError(RiskClientError):
+    """The worker rejected the payment (400); the message names every broken field rule."""
+
+
+class AuthError(RiskClientError):
+    """The bearer token is missing or wrong (401)."""
+
+
+class PayloadTooLargeError(RiskClientError):
+    """The payment's JSON is over 64 KiB (413)."""
+
+
+class RiskUnavailableError(RiskClientError):
+    """No worker answered within the budget (policy ``raise``)."""
+
+
+class SubmitTimeoutError(RiskClientError):
+    """No decision for the txn_id came on risk-decisions within the timeout."""

@@ -48,6 +48,7 @@ class Outcome:
     verdict: str
     decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
+    is_new: bool = False  # decided by this call (not a stored decision answered again)
 
 
 def rule_config(settings: Settings) -> RuleConfig:
@@ -101,6 +102,7 @@ class Scorer:
         ledgers = await self.credit_lines.read(_marks_to_read(payments, applied))
         decided: list[tuple[bytes, bool]] = []
         new: list[tuple[str, str, bytes]] = []
+        new_at: list[int] = []  # where each of `new` is in the batch
         first_in_batch: dict[str, bytes] = {}
         for payment, origin, result in zip(payments, origins, applied, strict=True):
             ledger = ledgers[payment.user_id]
@@ -117,17 +119,44 @@ class Scorer:
                 continue
             decision = self._decide(payment, result.features, ledger, origin)
             first_in_batch[payment.txn_id] = decision
+            new_at.append(len(decided))
             new.append((payment.user_id, payment.txn_id, origin.encode() + b"\n" + decision))
             decided.append((decision, True))
         if new:
-            await self.features.record_decisions(new)
+            stored_now = await self.features.record_decisions(new)
+            await self._take_winners(
+                [i for i, ok in zip(new_at, stored_now, strict=True) if not ok], payments, origins,
+                decided,
+            )  # fmt: skip
         published = await self.credit_lines.commit(list(ledgers.values()))
+        fresh = {i for i in new_at if decided[i][0] is first_in_batch.get(payments[i].txn_id)}
         return [
-            self._outcome(p, decision, result, publish, published.get((p.txn_id, origin), []))
-            for p, origin, result, (decision, publish) in zip(
-                payments, origins, applied, decided, strict=True
+            self._outcome(
+                p, decision, result, publish, published.get((p.txn_id, origin), []), i in fresh
+            )
+            for i, (p, origin, result, (decision, publish)) in enumerate(
+                zip(payments, origins, applied, decided, strict=True)
             )
         ]
+
+    async def _take_winners(
+        self,
+        lost: list[int],
+        payments: Sequence[Payment],
+        origins: Sequence[str],
+        decided: list[tuple[bytes, bool]],
+    ) -> None:
+        """Where another scorer recorded a decision first (the stream agent and the HTTP view
+        deciding one txn_id at once), answer and publish its decision, not ours."""
+        if not lost:
+            return
+        found = await self.features.decisions(
+            [(payments[i].user_id, payments[i].txn_id) for i in lost]
+        )
+        for i, record in zip(lost, found, strict=True):
+            if record is not None:
+                stored_origin, _, decision = record.partition(b"\n")
+                decided[i] = (decision, stored_origin.decode() == origins[i])
 
     def _credit_event(
         self, payment: Payment, origin: str, kind: str, x: dict[str, float]
@@ -178,15 +207,21 @@ class Scorer:
 
     @staticmethod
     def _outcome(
-        payment: Payment, decision: bytes, result: Applied, publish: bool, messages: list[bytes]
+        payment: Payment,
+        decision: bytes,
+        result: Applied,
+        publish: bool,
+        messages: list[bytes],
+        is_new: bool,
     ) -> Outcome:
         body = orjson.loads(decision)
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
         return Outcome(
-            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages
-        )
+            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages,
+            is_new,
+        )  # fmt: skip
 
 
 def _marks_to_read(payments: Sequence[Payment], applied: Sequence[Applied]) -> dict[str, list[str]]:

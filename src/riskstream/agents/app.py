@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from riskstream.config import Settings
+from riskstream.gateway import security
 from riskstream.streams import topics
 
 
@@ -18,6 +19,9 @@ def create_app(settings: Settings) -> faust.App:
         store="memory://",
         web_port=settings.web_port,
         web_bind="0.0.0.0",
+        # the URL the group's assignor gives the others, to forward POST /v1/score here
+        **({"web_host": settings.web_host} if settings.web_host else {}),
+        web_application_options=security.application_options(settings),
         # Kafka transactions: offsets and outputs commit together; read_committed consumers.
         processing_guarantee="exactly_once",
         topic_partitions=settings.partitions,

@@ -24,6 +24,7 @@ from riskstream.sim.config import DEFAULT_START_TS, SimConfig, SimEvent
 from riskstream.sim.population import generate
 from riskstream.sim.scenarios import SCENARIO_MIX, SCENARIOS
 from riskstream.sim.summary import Tally
+from riskstream.streams.partitioning import producer_config
 
 UNPACED_RATE = 1000.0  # payments per second of simulated density when --rate is 0
 _PROGRESS_EVERY_S = 0.25  # on a terminal; a log gets a line every _LOG_EVERY_S
@@ -161,8 +162,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         msg = f"no Kafka broker at {settings.kafka_brokers}"
         raise StackError(msg) from None
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True, "linger.ms": 5}
-    )
+        {"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True, "linger.ms": 5,
+         # users land where POST /v1/score looks for their owner (streams.partitioning)
+         **producer_config(settings.partitioner)}
+    )  # fmt: skip
 
     def send(event: SimEvent) -> None:
         producer.produce(settings.topic(event.topic), key=event.key, value=event.value)

@@ -303,6 +303,32 @@ class FeatureStore:
             replies = await self._run(calls) if calls else []
         return [reply == 1 for reply in replies]
 
+    async def decisions(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The recorded decision (origin, newline, JSON) of each (user_id, txn_id); None if none."""
+        with _wrapped(f"read {len(items)} decisions"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.get(keys.txn(self.ns, user_id, txn_id))
+                records = await pipe.execute()
+        return [_parse_record(r)[3] or None if r is not None else None for r in records]
+
+    async def mark_published(self, items: Sequence[tuple[str, str]]) -> None:
+        """Mark decisions made over HTTP, (user_id, txn_id), as published (one round trip)."""
+        with _wrapped(f"mark {len(items)} decisions published"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.set(keys.published(self.ns, user_id, txn_id), b"1",
+                             px=self.snapshot_ttl_ms)  # fmt: skip
+                await pipe.execute()
+
+    async def are_published(self, items: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether ``mark_published`` marked each (user_id, txn_id) (one round trip)."""
+        with _wrapped(f"read {len(items)} published marks"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for user_id, txn_id in items:
+                    pipe.exists(keys.published(self.ns, user_id, txn_id))
+                return [bool(n) for n in await pipe.execute()]
+
     async def _with_merchant_part(
         self, found: Sequence[tuple[bytes, bytes, str] | None]
     ) -> list[dict[str, float] | None]:

@@ -35,6 +35,11 @@ def user_tag(ns: str, user_id: str) -> str:
     return f"{ns}{{u:{user_id}}}"
 
 
+def published(ns: str, user_id: str, txn_id: str) -> str:
+    """String: set once a decision made over HTTP is on risk-decisions (see gateway.scoring)."""
+    return f"{user_tag(ns, user_id)}:pub:{txn_id}"
+
+
 def txn(ns: str, user_id: str, txn_id: str) -> str:
     """String: a payment's record: feature snapshot, merchant id, label claim, decision."""
     return f"{user_tag(ns, user_id)}:t:{txn_id}"

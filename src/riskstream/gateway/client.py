@@ -1,0 +1,263 @@
+"""The gateway's Python client: ``RiskClient`` (sync) and ``AsyncRiskClient``, over HTTP.
+
+``score(payment)`` posts to ``/v1/score`` of one of several workers (any worker forwards to
+the owner of the user) over keep-alive connections, and returns the contract's decision
+(``Decision``). Within the payment's time budget (``timeout``, whole seconds for all tries)
+it retries at most ``attempts`` times, on the next worker URL, when a worker answers 503 or
+cannot be reached or does not answer in time; a re-sent txn_id is answered with the decision
+already made, so retrying is safe. A bad payment (400), a missing token (401) or a body over
+64 KiB (413) is not retried: it raises ``InvalidPaymentError`` / ``AuthError`` /
+``PayloadTooLargeError``.
+
+When no worker answers within the budget, ``policy`` decides:
+
+- ``"closed"`` (default): a ``FallbackDecision`` with ``decision="decline"`` (fail closed:
+  no payment goes through unchecked);
+- ``"open"``: a ``FallbackDecision`` with ``decision="approve"`` (fail open: availability
+  first; pair it with a low amount cap on your side);
+- ``"raise"``: ``RiskUnavailableError``.
+
+A fallback is the client's, not riskstream's: it carries the reason
+``riskstream_unavailable`` and ``is_fallback=True``, and nothing records it. A worker may
+still have decided the payment (the answer lost in a timeout), and a later ``score`` of the
+same txn_id returns that decision.
+
+``submit(payment)`` is the Kafka way (``riskstream.gateway.kafka_client``; give
+``kafka_brokers``, ``topic_prefix`` and the workers' ``partitioner``): produce to ``payments``
+and wait for that txn_id's decision on ``risk-decisions`` for ``submit_timeout`` seconds;
+when none comes, the same policy applies. For low-rate or batch use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from riskstream.errors import (
+    AuthError,
+    InvalidPaymentError,
+    PayloadTooLargeError,
+    RiskClientError,
+    RiskUnavailableError,
+    SubmitTimeoutError,
+)
+from riskstream.gateway.kafka_client import KafkaSubmitter
+from riskstream.streams.partitioning import Partitioner
+from riskstream.streams.records import Decision, DecisionKind, Payment
+
+Policy = Literal["closed", "open", "raise"]
+UNAVAILABLE_REASON = "riskstream_unavailable"
+RETRY_PAUSE_S = 0.002  # before retrying a 503 (a rebalance); a dead URL is skipped at once
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackDecision:
+    """The client's own decision when no worker answered in time (policy open or closed)."""
+
+    txn_id: str
+    user_id: str
+    decision: DecisionKind
+    reasons: tuple[str, ...] = (UNAVAILABLE_REASON,)
+    is_fallback: bool = field(default=True, init=False)
+
+
+Result = Decision | FallbackDecision
+
+
+def _body(payment: Payment | Mapping[str, Any]) -> tuple[bytes, str, str]:
+    data = payment.to_dict() if isinstance(payment, Payment) else dict(payment)
+    return orjson.dumps(data), str(data.get("txn_id", "")), str(data.get("user_id", ""))
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        return str(orjson.loads(response.content)["error"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return response.text[:200]
+
+
+def _answer(response: httpx.Response) -> Decision | None:
+    """The decision of a 200; None when the answer calls for a retry (503, 5xx)."""
+    if response.status_code == 200:
+        return Decision.from_dict(orjson.loads(response.content))
+    if response.status_code == 400:
+        raise InvalidPaymentError(_error(response))
+    if response.status_code == 401:
+        raise AuthError(_error(response))
+    if response.status_code == 413:
+        raise PayloadTooLargeError(_error(response))
+    if response.status_code >= 500:
+        return None
+    msg = f"unexpected answer {response.status_code}: {_error(response)}"
+    raise RiskClientError(msg)
+
+
+class _Base:
+    """What both clients share: URLs, budget, attempts, policy, the token."""
+
+    def __init__(
+        self,
+        urls: Sequence[str] | str = (),
+        *,
+        token: str | None = None,
+        timeout: float = 0.25,
+        attempts: int = 3,
+        policy: Policy = "closed",
+        kafka_brokers: str | None = None,
+        topic_prefix: str = "",
+        partitioner: Partitioner = "murmur2",
+        submit_timeout: float = 10.0,
+    ) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        if not self.urls and not kafka_brokers:
+            msg = "give at least one worker URL (score) or kafka_brokers (submit)"
+            raise ValueError(msg)
+        if timeout <= 0 or attempts < 1 or policy not in ("closed", "open", "raise"):
+            msg = f"bad client settings: timeout={timeout}, attempts={attempts}, policy={policy}"
+            raise ValueError(msg)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.policy = policy
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self._next = itertools.cycle(range(max(1, len(self.urls))))
+        self.submit_timeout = submit_timeout
+        self._kafka_options = (kafka_brokers, topic_prefix, partitioner)
+        self._submitter: KafkaSubmitter | None = None
+
+    def _kafka(self) -> KafkaSubmitter:
+        brokers, prefix, partitioner = self._kafka_options
+        if brokers is None:
+            msg = "submit() needs kafka_brokers"
+            raise ValueError(msg)
+        if self._submitter is None:
+            self._submitter = KafkaSubmitter(brokers, topic_prefix=prefix, partitioner=partitioner)
+        return self._submitter
+
+    def _submit(self, payment: Payment | Mapping[str, Any]) -> Result:
+        body, txn_id, user_id = _body(payment)
+        try:
+            return self._kafka().submit(body, txn_id, user_id, self.submit_timeout)
+        except SubmitTimeoutError as exc:
+            return self._give_up(txn_id, user_id, str(exc))
+
+    def _close_kafka(self) -> None:
+        if self._submitter is not None:
+            self._submitter.close()
+            self._submitter = None
+
+    def _targets(self) -> list[str]:
+        """The URLs of one call's attempts, starting at the next one round-robin."""
+        if not self.urls:
+            msg = "score() needs at least one worker URL"
+            raise ValueError(msg)
+        first = next(self._next)
+        return [
+            self.urls[(first + i) % len(self.urls)].rstrip("/") + "/v1/score"
+            for i in range(self.attempts)
+        ]
+
+    def _give_up(self, txn_id: str, user_id: str, last: str) -> FallbackDecision:
+        if self.policy == "raise":
+            msg = f"no riskstream answer for txn {txn_id} in time ({last})"
+            raise RiskUnavailableError(msg)
+        kind: DecisionKind = "approve" if self.policy == "open" else "decline"
+        return FallbackDecision(txn_id, user_id, kind)
+
+
+class RiskClient(_Base):
+    """Synchronous client; one instance per process, reused (keep-alive connections)."""
+
+    def __init__(self, urls: Sequence[str] | str = (), **kwargs: Any) -> None:
+        super().__init__(urls, **kwargs)
+        self._http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=32))
+
+    def score(self, payment: Payment | Mapping[str, Any]) -> Result:
+        """The payment's decision, retried within the budget; see the module for the policy."""
+        body, txn_id, user_id = _body(payment)
+        deadline = time.monotonic() + self.timeout
+        last = "no attempt"
+        for url in self._targets():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                response = self._http.post(url, content=body, headers=self.headers, timeout=left)
+            except httpx.TransportError as exc:
+                last = f"{url}: {type(exc).__name__}"
+                continue
+            decision = _answer(response)
+            if decision is not None:
+                return decision
+            last = f"{url}: {response.status_code} {_error(response)}"
+            time.sleep(max(0.0, min(RETRY_PAUSE_S, deadline - time.monotonic())))
+        return self._give_up(txn_id, user_id, last)
+
+    def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
+        """The Kafka way: produce to payments, await the txn_id's decision (low-rate use)."""
+        return self._submit(payment)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+        self._close_kafka()
+
+    def __enter__(self) -> RiskClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncRiskClient(_Base):
+    """Asyncio client; one instance per event loop, reused (keep-alive connections)."""
+
+    def __init__(self, urls: Sequence[str] | str = (), **kwargs: Any) -> None:
+        super().__init__(urls, **kwargs)
+        self._http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=32))
+
+    async def score(self, payment: Payment | Mapping[str, Any]) -> Result:
+        """The payment's decision, retried within the budget; see the module for the policy."""
+        body, txn_id, user_id = _body(payment)
+        deadline = time.monotonic() + self.timeout
+        last = "no attempt"
+        for url in self._targets():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                response = await self._http.post(
+                    url, content=body, headers=self.headers, timeout=left
+                )
+            except httpx.TransportError as exc:
+                last = f"{url}: {type(exc).__name__}"
+                continue
+            decision = _answer(response)
+            if decision is not None:
+                return decision
+            last = f"{url}: {response.status_code} {_error(response)}"
+            await asyncio.sleep(max(0.0, min(RETRY_PAUSE_S, deadline - time.monotonic())))
+        return self._give_up(txn_id, user_id, last)
+
+    async def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
+        """The Kafka way, in a thread: produce to payments, await the txn_id's decision."""
+        return await asyncio.to_thread(self._submit, payment)
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+        await asyncio.to_thread(self._close_kafka)
+
+    async def __aenter__(self) -> AsyncRiskClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,211 @@
+"""The OpenAPI 3 document of the worker's API, served at ``GET /openapi.json``.
+
+Built from the settings, so it states what this worker accepts (its currencies, whether a
+bearer token is required). Field rules are the contract's (``streams.codec``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riskstream.config import Settings
+from riskstream.streams.codec import CHANNELS, FUNDINGS, MAX_AMOUNT
+
+ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _payment(currencies: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["txn_id", "user_id", "merchant_id", "amount", "currency", "ts"],
+        "properties": {
+            "txn_id": ID,
+            "user_id": ID,
+            "merchant_id": ID,
+            "amount": {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": MAX_AMOUNT,
+            },
+            "currency": {"type": "string", "enum": currencies},
+            "ts": {"type": "integer", "minimum": 0, "description": "epoch milliseconds"},
+            "channel": {"type": "string", "enum": sorted(CHANNELS), "default": "ecommerce"},
+            "funding": {"type": "string", "enum": sorted(FUNDINGS), "default": "balance"},
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "device_id": {"type": "string", "maxLength": 128},
+            "ip": {"type": "string", "description": "an IPv4 or IPv6 address"},
+            "mcc": {"type": "string", "pattern": "^[0-9]{4}$"},
+        },
+    }
+
+
+DECISION = {
+    "type": "object",
+    "required": [
+        "txn_id", "user_id", "decision", "fraud_probability", "risk_score", "reasons",
+        "credit", "model_version", "event_ts", "decided_ts",
+    ],
+    "properties": {
+        "txn_id": ID,
+        "user_id": ID,
+        "decision": {"type": "string", "enum": ["approve", "review", "decline"]},
+        "fraud_probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "risk_score": {"type": "integer", "minimum": 0, "maximum": 99},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "credit": {
+            "type": "object",
+            "required": ["score", "limit", "available", "currency"],
+            "properties": {
+                "score": {"type": "integer"},
+                "limit": {"type": "number"},
+                "available": {"type": "number"},
+                "currency": {"type": "string"},
+            },
+        },
+        "model_version": {"type": "string"},
+        "event_ts": {"type": "integer"},
+        "decided_ts": {"type": "integer"},
+    },
+}  # fmt: skip
+
+CREDIT_LINE = {
+    "type": "object",
+    "required": ["user_id", "credit_score", "limit", "available", "currency", "version", "ts"],
+    "properties": {
+        "user_id": ID,
+        "credit_score": {"type": "integer", "minimum": 350, "maximum": 950},
+        "limit": {"type": "number"},
+        "available": {"type": "number"},
+        "currency": {"type": "string"},
+        "factors": {"type": "object"},
+        "version": {"type": "integer"},
+        "ts": {"type": "integer"},
+    },
+}
+
+FEATURES = {
+    "type": "object",
+    "required": ["user_id", "n_payments"],
+    "properties": {"user_id": ID, "n_payments": {"type": "integer", "minimum": 0}},
+    "additionalProperties": {"type": "number", "nullable": True},
+}
+
+HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+}
+
+
+def document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of this worker."""
+    user = [{"name": "user_id", "in": "path", "required": True, "schema": ID}]
+    guarded = {"401": _error("missing or wrong bearer token")} if settings.api_token else {}
+    unavailable = {"503": _error("not ready (Kafka assignment, Redis); retry")}
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "riskstream worker API",
+            "version": "1",
+            "description": "Score payments; read users' credit lines and features; health.",
+        },
+        "paths": {
+            "/v1/score": {
+                "post": {
+                    "summary": "Score one payment (the stream's path; a re-sent txn_id gets "
+                    "the decision already made)",
+                    "operationId": "score",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Payment"}}
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Decision"}, "the decision"),
+                        "400": _error("a bad payment: every broken field rule"),
+                        "413": _error("body over 64 KiB"),
+                        **guarded,
+                        **unavailable,
+                    },
+                }
+            },
+            "/v1/users/{user_id}/credit": {
+                "get": {
+                    "summary": "The user's current credit line",
+                    "operationId": "userCredit",
+                    "parameters": user,
+                    "responses": {
+                        "200": _json(CREDIT_LINE, "the newest credit-limits message"),
+                        "400": _error("a bad user_id"),
+                        **guarded,
+                        **unavailable,
+                    },
+                }
+            },
+            "/v1/users/{user_id}/features": {
+                "get": {
+                    "summary": "The user's current rolling features",
+                    "operationId": "userFeatures",
+                    "parameters": user,
+                    "responses": {
+                        "200": _json(FEATURES, "the rolling features"),
+                        "400": _error("a bad user_id"),
+                        **guarded,
+                        **unavailable,
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness (never needs the token)",
+                    "operationId": "healthz",
+                    "security": [],
+                    "responses": {"200": _json(HEALTH, "alive")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: Kafka assignment, Redis, a model (or cold-start rules)",
+                    "operationId": "readyz",
+                    "responses": {
+                        "200": _json(HEALTH, "ready"),
+                        **guarded,
+                        "503": _json(HEALTH, "not ready; checks says what is missing"),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3"), **guarded},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Payment": _payment(sorted(settings.currency_set)),
+                "Decision": DECISION,
+                "Error": ERROR,
+            }
+        },
+    }
+    if settings.api_token:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        doc["security"] = [{"bearer": []}]
+    return doc

@@ -1,0 +1,79 @@
+"""Publish a decision made over HTTP: an idempotent, acknowledged produce (acks=all).
+
+Not inside a consumer transaction (there is no input offset to commit), so the records are
+plain committed records that a ``read_committed`` reader sees at once. The decision goes to
+the same partition number of ``risk-decisions`` as its payment's partition of ``payments``,
+as on the stream path; then its alert and credit-limits messages. ``publish`` returns when
+the broker has acknowledged every record; a failure raises ``PublishError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from riskstream.config import Settings
+from riskstream.errors import PublishError
+from riskstream.service import Outcome
+from riskstream.streams import topics
+
+
+class DecisionPublisher:
+    """One idempotent producer per worker, started on first use."""
+
+    def __init__(self, settings: Settings, timeout_s: float = 5.0) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self._producer: Any = None
+        self._starting = asyncio.Lock()
+
+    async def _started(self) -> Any:
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_brokers.split(","),
+                    enable_idempotence=True,
+                    acks="all",
+                    linger_ms=0,
+                    request_timeout_ms=int(self.timeout_s * 1000),
+                )
+                await producer.start()
+                self._producer = producer
+            return self._producer
+
+    async def publish(self, outcomes: Sequence[tuple[int, Outcome]]) -> None:
+        """Send each (partition, outcome)'s records; return when the broker acknowledged all.
+
+        The decision and alert when the outcome is to be published; the credit-limits
+        messages always (they are this origin's: a scorer that lost the decision's record
+        race may still have been the one to move the line).
+        """
+        s = self.settings
+        records: list[tuple[str, bytes, bytes, int]] = []
+        for partition, outcome in outcomes:
+            key = outcome.payment.user_id.encode()
+            if outcome.publish:
+                records.append((s.topic(topics.DECISIONS), outcome.decision, key, partition))
+                if outcome.alert is not None:
+                    records.append((s.topic(topics.ALERTS), outcome.alert, key, partition))
+            records += [(s.topic(topics.CREDIT_LIMITS), m, key, partition)
+                        for m in outcome.credit_messages]  # fmt: skip
+        if not records:
+            return
+        try:
+            producer = await self._started()
+            sent = [await producer.send(t, v, key=k, partition=p) for t, v, k, p in records]
+            await asyncio.wait_for(asyncio.gather(*sent), self.timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            msg = f"publishing {len(outcomes)} decisions failed: {exc!r}"
+            raise PublishError(msg) from None
+
+    async def stop(self) -> None:
+        """Flush and close the producer (worker shutdown)."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

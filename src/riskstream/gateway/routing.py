@@ -1,0 +1,107 @@
+"""Find the worker that owns a user's partition of ``payments`` and forward a request there.
+
+Each user's state has a single writer: the worker the consumer group assigned the user's
+partition of ``payments`` to. The partition is the one a producer keyed by user_id picks
+(``streams.partitioning``, ``RISKSTREAM_PARTITIONER``); the owner's URL comes from Faust's
+partition assignor, which carries every member's ``canonical_url`` (``http://WEB_HOST:
+WEB_PORT``; ``RISKSTREAM_WEB_HOST`` sets the host the others reach this worker at).
+
+A forwarded request carries ``X-Riskstream-Forwarded``; a worker that gets one for a
+partition it does not own (the group is rebalancing) answers 503 with ``Retry-After``
+instead of forwarding again, so a request never loops, and the client retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from faust.types import TP
+
+from riskstream.config import Settings
+from riskstream.streams import topics
+from riskstream.streams.partitioning import partition_for
+
+FORWARDED = "X-Riskstream-Forwarded"
+FORWARD_TIMEOUT_S = 2.0
+_PASSED_HEADERS = ("Authorization", "Content-Type")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Where a user's payments are scored: the partition, and None (here) or the owner's URL."""
+
+    partition: int
+    url: str | None
+    is_local: bool
+
+
+class Owners:
+    """The group's partition-to-worker map of ``payments``, as the assignor last told it."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.topic = settings.topic(topics.PAYMENTS)
+        self._seen: object = None
+        self._by_partition: dict[int, str] = {}
+
+    def _urls(self) -> dict[int, str]:
+        """Partition -> owner URL; rebuilt only when the assignor has a new distribution."""
+        metadata: Mapping[str, Mapping[str, Any]] = self.app.assignor.external_topics_metadata()
+        if metadata is not self._seen:
+            self._seen = metadata
+            self._by_partition = {
+                partition: url
+                for url, by_topic in metadata.items()
+                for partition in by_topic.get(self.topic, ())
+            }
+        return self._by_partition
+
+    def is_assigned(self) -> bool:
+        """The group has given out the partitions of ``payments`` (and is not rebalancing)."""
+        return bool(self._urls()) and not self.app.rebalancing
+
+    def of(self, user_id: str) -> Owner | None:
+        """The owner of a user's partition; None while nobody owns it (rebalancing)."""
+        urls = self._urls()
+        count = max(max(urls, default=-1) + 1, self.settings.partitions)
+        partition = partition_for(user_id.encode(), count, self.settings.partitioner)
+        if TP(self.topic, partition) in self.app.consumer.assignment():
+            return Owner(partition, None, True)
+        url = urls.get(partition)
+        if url is None or url.rstrip("/") == str(self.app.conf.canonical_url).rstrip("/"):
+            return None
+        return Owner(partition, url, False)
+
+
+class Forwarder:
+    """Forwards requests to other workers over keep-alive connections."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S),
+                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
+            )
+        return self._session
+
+    async def forward(
+        self, base_url: str, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, bytes, str]:
+        """(status, body, content type) of the same request sent to ``base_url``."""
+        sent = {h: headers[h] for h in _PASSED_HEADERS if h in headers}
+        sent[FORWARDED] = "1"
+        url = base_url.rstrip("/") + path
+        async with self._client().post(url, data=body, headers=sent) as response:
+            return response.status, await response.read(), response.content_type
+
+    async def close(self) -> None:
+        """Close the connections (worker shutdown)."""
+        if self._session is not None:
+            await self._session.close()

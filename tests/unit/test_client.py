@@ -1,0 +1,206 @@
+"""riskstream.client over HTTP against an in-process aiohttp server: answers, retries within
+the budget, fail-open / fail-closed, typed errors. No Kafka, no Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from riskstream.client import (
+    AsyncRiskClient,
+    AuthError,
+    Decision,
+    FallbackDecision,
+    InvalidPaymentError,
+    PayloadTooLargeError,
+    RiskClient,
+    RiskUnavailableError,
+)
+
+PAYMENT = {"txn_id": "t-1", "user_id": "u-1", "merchant_id": "m-1", "amount": 10.0,
+           "currency": "CNY", "ts": 1}  # fmt: skip
+DECISION = {
+    "txn_id": "t-1", "user_id": "u-1", "decision": "approve", "fraud_probability": 0.01,
+    "risk_score": 1, "reasons": [], "model_version": "m-1", "event_ts": 1, "decided_ts": 2,
+    "credit": {"score": 650, "limit": 2000.0, "available": 2000.0, "currency": "CNY"},
+}  # fmt: skip
+Reply = Callable[[web.Request], Any]
+
+
+class Server:
+    """An aiohttp server in a thread whose answers follow a script (one reply per request)."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = replies
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(started,), daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((dict(request.headers), await request.read()))
+        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
+        result = reply(request)
+        if asyncio.iscoroutine(result):
+            result = await result
+        assert isinstance(result, web.StreamResponse)
+        return result
+
+    def _run(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_post("/v1/score", self._handle)
+        runner = web.AppRunner(app)
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner = runner
+        started.set()
+        self.loop.run_forever()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def ok(request: web.Request) -> web.Response:
+    return web.json_response(DECISION)
+
+
+def status(code: int, error: str = "x") -> Reply:
+    return lambda request: web.json_response({"error": error}, status=code)
+
+
+def slow(seconds: float) -> Reply:
+    async def reply(request: web.Request) -> web.Response:
+        await asyncio.sleep(seconds)
+        return web.json_response(DECISION)
+
+    return reply
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(*replies: Reply) -> Server:
+        servers.append(Server(list(replies)))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def dead_url() -> str:
+    """A URL where nothing listens (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_score_returns_the_contract_decision_and_sends_the_token(serve: Any) -> None:
+    server = serve(ok)
+    with RiskClient(server.url, token="s3cret") as client:
+        result = client.score(PAYMENT)
+    assert isinstance(result, Decision)
+    assert result.to_dict() == DECISION
+    headers, body = server.requests[0]
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert orjson.loads(body) == PAYMENT
+
+
+def test_a_503_is_retried_on_the_next_worker(serve: Any) -> None:
+    busy, good = serve(status(503, "rebalancing")), serve(ok)
+    with RiskClient([busy.url, good.url], attempts=2) as client:
+        assert isinstance(client.score(PAYMENT), Decision)
+    assert len(busy.requests) == 1
+    assert len(good.requests) == 1
+
+
+def test_a_worker_that_refuses_connections_is_skipped(serve: Any) -> None:
+    good = serve(ok)
+    with RiskClient([dead_url(), good.url], attempts=2) as client:
+        assert isinstance(client.score(PAYMENT), Decision)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(400, InvalidPaymentError), (401, AuthError), (413, PayloadTooLargeError)]
+)
+def test_client_errors_raise_typed_errors_without_retry(serve: Any, code: int, error: type) -> None:
+    server = serve(status(code, "amount: must be > 0"))
+    with RiskClient([server.url], attempts=3) as client, pytest.raises(error, match="must be"):
+        client.score(PAYMENT)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("policy", "kind"), [("closed", "decline"), ("open", "approve")])
+def test_policy_when_every_worker_is_unavailable(serve: Any, policy: Any, kind: str) -> None:
+    server = serve(status(503))
+    with RiskClient([server.url, dead_url()], attempts=3, policy=policy) as client:
+        result = client.score(PAYMENT)
+    assert result == FallbackDecision("t-1", "u-1", kind)  # type: ignore[arg-type]
+    assert result.is_fallback
+    assert result.reasons == ("riskstream_unavailable",)
+    assert len(server.requests) == 2  # attempts 1 and 3 of 3, round robin
+
+
+def test_policy_raise(serve: Any) -> None:
+    with (
+        RiskClient([dead_url()], policy="raise") as client,
+        pytest.raises(RiskUnavailableError, match="t-1"),
+    ):
+        client.score(PAYMENT)
+
+
+def test_the_budget_bounds_the_whole_call(serve: Any) -> None:
+    server = serve(slow(2.0))
+    with RiskClient([server.url], timeout=0.2, attempts=5, policy="closed") as client:
+        started = time.monotonic()
+        result = client.score(PAYMENT)
+        elapsed = time.monotonic() - started
+    assert isinstance(result, FallbackDecision)
+    assert result.decision == "decline"
+    assert elapsed < 0.6  # 0.2 s budget, noisy 2-core CI
+    assert len(server.requests) == 1  # no time was left for a second try
+
+
+def test_async_client_retries_and_falls_back(serve: Any) -> None:
+    busy, good = serve(status(503)), serve(ok)
+
+    async def run() -> tuple[Any, Any]:
+        async with AsyncRiskClient([busy.url, good.url], attempts=2) as client:
+            first = await client.score(PAYMENT)
+        async with AsyncRiskClient([dead_url()], policy="open", timeout=0.2) as client:
+            second = await client.score(PAYMENT)
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert isinstance(first, Decision)
+    assert first.decision == "approve"
+    assert second == FallbackDecision("t-1", "u-1", "approve")
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="worker URL"):
+        RiskClient([])
+    with pytest.raises(ValueError, match="policy"):
+        RiskClient(["http://x"], policy="maybe")  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -100,7 +101,7 @@ class Scorer:
         """Decide a batch; origins name each input message (topic:partition:offset or http)."""
         applied = await self.features.apply(payments)
         ledgers = await self.credit_lines.read(_marks_to_read(payments, applied))
-        decided: list[tuple[bytes, bool]] = []
+        decided: list[tuple[bytes, dict[str, Any], bool]] = []  # JSON, its dict, publish?
         new: list[tuple[str, str, bytes]] = []
         new_at: list[int] = []  # where each of `new` is in the batch
         first_in_batch: dict[str, bytes] = {}
@@ -111,17 +112,17 @@ class Scorer:
             )
             if stored is not None:
                 stored_origin, decision = stored
-                kind = orjson.loads(decision)["decision"]
-                event = self._credit_event(payment, origin, kind, result.features)
+                body = orjson.loads(decision)
+                event = self._credit_event(payment, origin, body["decision"], result.features)
                 if event is not None:
                     ledger.apply(event)
-                decided.append((decision, stored_origin == origin))
+                decided.append((decision, body, stored_origin == origin))
                 continue
-            decision = self._decide(payment, result.features, ledger, origin)
+            decision, body = self._decide(payment, result.features, ledger, origin)
             first_in_batch[payment.txn_id] = decision
             new_at.append(len(decided))
             new.append((payment.user_id, payment.txn_id, origin.encode() + b"\n" + decision))
-            decided.append((decision, True))
+            decided.append((decision, body, True))
         if new:
             stored_now = await self.features.record_decisions(new)
             await self._take_winners(
@@ -132,9 +133,15 @@ class Scorer:
         fresh = {i for i in new_at if decided[i][0] is first_in_batch.get(payments[i].txn_id)}
         return [
             self._outcome(
-                p, decision, result, publish, published.get((p.txn_id, origin), []), i in fresh
+                p,
+                decision,
+                body,
+                result,
+                publish,
+                published.get((p.txn_id, origin), []),
+                i in fresh,
             )
-            for i, (p, origin, result, (decision, publish)) in enumerate(
+            for i, (p, origin, result, (decision, body, publish)) in enumerate(
                 zip(payments, origins, applied, decided, strict=True)
             )
         ]
@@ -144,7 +151,7 @@ class Scorer:
         lost: list[int],
         payments: Sequence[Payment],
         origins: Sequence[str],
-        decided: list[tuple[bytes, bool]],
+        decided: list[tuple[bytes, dict[str, Any], bool]],
     ) -> None:
         """Where another scorer recorded a decision first (the stream agent and the HTTP view
         deciding one txn_id at once), answer and publish its decision, not ours."""
@@ -156,7 +163,8 @@ class Scorer:
         for i, record in zip(lost, found, strict=True):
             if record is not None:
                 stored_origin, _, decision = record.partition(b"\n")
-                decided[i] = (decision, stored_origin.decode() == origins[i])
+                body = orjson.loads(decision)
+                decided[i] = (decision, body, stored_origin.decode() == origins[i])
 
     def _credit_event(
         self, payment: Payment, origin: str, kind: str, x: dict[str, float]
@@ -172,8 +180,11 @@ class Scorer:
             )
         return None
 
-    def _decide(self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str) -> bytes:
-        """The decision, with the credit line as this payment leaves it (applied to ledger)."""
+    def _decide(
+        self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The decision (JSON and its dict), with the credit line as this payment leaves it
+        (applied to ledger)."""
         short = payment.funding == "credit" and not self._credit_fits(payment, ledger)
         judged = judge(
             self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at,
@@ -196,7 +207,8 @@ class Scorer:
             event_ts=payment.ts,
             decided_ts=int(time.time() * 1000),
         )
-        return orjson.dumps(decision.to_dict())
+        body = decision.to_dict()
+        return orjson.dumps(body), body
 
     def _credit_fits(self, payment: Payment, ledger: Ledger) -> bool:
         """A credit payment fits when it is in the line's currency and within available."""
@@ -209,12 +221,12 @@ class Scorer:
     def _outcome(
         payment: Payment,
         decision: bytes,
+        body: dict[str, Any],
         result: Applied,
         publish: bool,
         messages: list[bytes],
         is_new: bool,
     ) -> Outcome:
-        body = orjson.loads(decision)
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})

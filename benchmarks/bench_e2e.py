@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 import redis
+from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from riskstream.agents.worker import ensure_topics
 from riskstream.config import Settings
@@ -214,26 +214,6 @@ def main() -> int:
         return bench(args, run, base, logs)
     finally:
         clean_up(base, run)
-
-
-def clean_up(base: Settings, run: str) -> None:
-    """Remove the run's topics and Redis keys (they are most of the stack's disk and memory)."""
-    admin = AdminClient({"bootstrap.servers": base.kafka_brokers})
-    mine = [t for t in admin.list_topics(timeout=30).topics if t.startswith(run)]
-    for future in (admin.delete_topics(mine, operation_timeout=60) if mine else {}).values():
-        future.result()
-    client = redis.Redis.from_url(base.redis_url.get_secret_value())
-    try:
-        batch = []
-        for key in client.scan_iter(match=f"{run}*", count=10_000):
-            batch.append(key)
-            if len(batch) >= 10_000:
-                client.unlink(*batch)
-                batch.clear()
-        if batch:
-            client.unlink(*batch)
-    finally:
-        client.close()
 
 
 def bench(args: argparse.Namespace, run: str, base: Settings, logs: Path) -> int:

@@ -173,8 +173,7 @@ def main() -> int:
         return 0
 
     import httpx
-    import redis
-    from confluent_kafka.admin import AdminClient
+    from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 
     from riskstream.agents.worker import ensure_topics
     from riskstream.config import Settings
@@ -243,16 +242,7 @@ def main() -> int:
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(60)
-        client = redis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = list(client.scan_iter(match=f"{run}*", count=1000))
-        for i in range(0, len(keys), 1000):
-            client.delete(*keys[i : i + 1000])
-        client.close()
-        admin = AdminClient({"bootstrap.servers": settings.kafka_brokers})
-        mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
-        if mine:
-            for f in admin.delete_topics(mine, operation_timeout=30).values():
-                f.result()
+        clean_up(settings, run)
     return 0
 
 

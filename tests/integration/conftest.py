@@ -44,6 +44,24 @@ def base_settings() -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis of the stack, checked once: for tests that need Redis and not Kafka."""
+    url = Settings().redis_url.get_secret_value()
+    client = redis.Redis.from_url(url, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"no Redis at {url} ({exc}): start it with `riskstream stack up` "
+            "or point RISKSTREAM_REDIS_URL at one",
+            pytrace=False,
+        )
+    finally:
+        client.close()
+    return url
+
+
 @pytest.fixture
 def settings(base_settings: Settings) -> Iterator[Settings]:
     """Fresh topic prefix, consumer group and Redis namespace; all removed after the test."""

@@ -24,7 +24,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
 
-from riskstream.config import Settings
 from riskstream.errors import FeatureStoreError
 from riskstream.state import keys
 from riskstream.state.client import connect
@@ -42,23 +41,6 @@ TIGHT = Limits(retention_s=20 * 86_400, lateness_s=3_600, max_payments=6, max_se
 
 def limits_kwargs(limits: Limits) -> dict[str, int]:
     return {name: getattr(limits, name) for name in Limits.__dataclass_fields__}
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = Settings().redis_url.get_secret_value()
-    client = redis.Redis.from_url(url, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(
-            f"no Redis at {url} ({exc}): start it with `riskstream stack up` "
-            "or point RISKSTREAM_REDIS_URL at one",
-            pytrace=False,
-        )
-    finally:
-        client.close()
-    return url
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 
 import aiohttp
@@ -26,10 +25,9 @@ from riskstream.gateway.publish import DecisionPublisher
 from riskstream.gateway.routing import FORWARDED, Forwarder, Owners
 from riskstream.gateway.scoring import HttpScoring
 from riskstream.gateway.security import json_error
-from riskstream.streams.codec import decode_payment
+from riskstream.streams.codec import decode_payment, is_id
 
 log = logging.getLogger(__name__)
-_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JSON = "application/json"
 REDIS_PING_TIMEOUT_S = 1.0
 RETRY = {"Retry-After": "1"}
@@ -118,7 +116,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
     @app.page("/v1/users/{user_id}/credit")  # type: ignore[untyped-decorator]  # faust is untyped
     async def user_credit(view: Any, request: Any, user_id: str) -> Any:
         """The user's credit line: the newest credit-limits message (a new user's starting line)."""
-        if not _ID.fullmatch(user_id):
+        if not is_id(user_id):
             return json_error(400, "user_id: must be 1-64 chars of A-Za-z0-9._:-")
         try:
             body = await runtime.credit_lines.message(user_id, now_ms())
@@ -130,7 +128,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
     @app.page("/v1/users/{user_id}/features")  # type: ignore[untyped-decorator]  # faust is untyped
     async def user_features(view: Any, request: Any, user_id: str) -> Any:
         """The user's current rolling features (zeros for a user never seen)."""
-        if not _ID.fullmatch(user_id):
+        if not is_id(user_id):
             return json_error(400, "user_id: must be 1-64 chars of A-Za-z0-9._:-")
         try:
             return view.json(await runtime.features.current(user_id))

@@ -29,6 +29,15 @@ LABELS = frozenset({"fraud", "legit"})
 SOURCES = frozenset({"chargeback", "review", "customer"})
 
 
+def is_id(value: str) -> bool:
+    """Does a txn, user or merchant id follow the contract (1-64 chars of A-Za-z0-9._:-)?
+
+    >>> is_id("u-1"), is_id("u 1"), is_id("")
+    (True, False, False)
+    """
+    return _ID.fullmatch(value) is not None
+
+
 def _object(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_MESSAGE_BYTES:
         msg = f"message is {len(raw)} bytes, over the {MAX_MESSAGE_BYTES} byte limit"
@@ -63,7 +72,7 @@ class _Fields:
 
     def ident(self, name: str) -> str:
         value = self.data.get(name)
-        if isinstance(value, str) and _ID.fullmatch(value):
+        if isinstance(value, str) and is_id(value):
             return value
         self.fail(name, "must be 1-64 chars of A-Za-z0-9._:-")
         return ""

@@ -11,12 +11,9 @@ but with the user's own device and amounts).
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
 
+from riskstream.sim.simulation import Simulation
 from riskstream.sim.world import CHANNELS, COUNTRIES, DAY_MS, User, amount, device, happens, ip
-
-if TYPE_CHECKING:
-    from riskstream.sim.population import Simulation
 
 TRIP_EVERY_DAYS = 120.0
 NEW_PHONE_EVERY_DAYS = 400.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
+GRACE_MS = 10 * DAY_MS  # from a credit statement to its due date
 CHANNELS = ("ecommerce", "card_present", "wallet", "transfer")
 # country: UTC offset (hours), first octet of its IPv4 addresses, share of the users
 COUNTRIES = {"CN": (8, 36, 0.62), "HK": (8, 42, 0.06), "SG": (8, 43, 0.04), "JP": (9, 126, 0.04),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 from typing import Any
 
 import orjson
@@ -13,7 +14,11 @@ from hypothesis import strategies as st
 
 from riskstream.errors import ValidationError
 from riskstream.streams.codec import (
+    MAX_DEAD_LETTER_ERROR,
+    MAX_DEAD_LETTER_PAYLOAD,
     MAX_MESSAGE_BYTES,
+    MAX_TS,
+    MIN_TS,
     dead_letter,
     decode_label,
     decode_payment,
@@ -66,11 +71,22 @@ def test_optional_fields_and_unknown_ones() -> None:
         ({"currency": "cny"}, "currency"),
         ({"ts": 1.5}, "ts"),
         ({"ts": "1"}, "ts"),
+        ({"ts": 0}, "ts"),
+        ({"ts": MIN_TS - 1}, "ts"),
+        ({"ts": MAX_TS + 1}, "ts"),
+        ({"ts": 2**63}, "ts"),
+        ({"ts": True}, "ts"),
+        ({"ts": float(MIN_TS)}, "ts"),
         ({"channel": "phone"}, "channel"),
         ({"funding": "loan"}, "funding"),
         ({"country": "cn"}, "country"),
         ({"device_id": "d" * 129}, "device_id"),
         ({"ip": "999.1.1.1"}, "ip"),
+        ({"ip": "::1%eth0"}, "ip"),
+        ({"ip": "::1%" + "x" * 60_000}, "ip"),
+        ({"ip": " ::1"}, "ip"),
+        ({"ip": 167772161}, "ip"),
+        ({"ip": ["::1"]}, "ip"),
         ({"mcc": "54111"}, "mcc"),
     ],
 )
@@ -100,22 +116,24 @@ def test_unreadable_messages(raw: bytes, reason: str) -> None:
         decode_payment(raw, CURRENCIES)
 
 
+LABEL: dict[str, Any] = {"txn_id": "t", "user_id": "u", "label": "fraud", "source": "review",
+                         "ts": 1_732_240_000_000}  # fmt: skip
+REPAYMENT: dict[str, Any] = {"repayment_id": "r-1", "user_id": "u", "amount": 120.5,
+                             "currency": "CNY", "due_ts": MIN_TS, "ts": MIN_TS}  # fmt: skip
+
+
 def test_label() -> None:
-    raw = orjson.dumps(
-        {"txn_id": "t", "user_id": "u", "label": "fraud", "source": "review", "ts": 5}
-    )
+    raw = orjson.dumps(LABEL)
     assert decode_label(raw).is_fraud
     with pytest.raises(ValidationError, match="label: "):
         decode_label(raw.replace(b"fraud", b"maybe"))
 
 
 def test_repayment() -> None:
-    good = {"repayment_id": "r-1", "user_id": "u", "amount": 120.5, "currency": "CNY",
-            "due_ts": 1_000, "ts": 1_000}  # fmt: skip
-    repayment = decode_repayment(orjson.dumps(good), CURRENCIES)
+    repayment = decode_repayment(orjson.dumps(REPAYMENT), CURRENCIES)
     assert (repayment.amount, repayment.is_late) == (120.5, False)
-    assert decode_repayment(orjson.dumps({**good, "ts": 1_001}), CURRENCIES).is_late
-    bad = {**good, "amount": 0, "due_ts": "soon", "currency": "XXX"}
+    assert decode_repayment(orjson.dumps({**REPAYMENT, "ts": MIN_TS + 1}), CURRENCIES).is_late
+    bad = {**REPAYMENT, "amount": 0, "due_ts": "soon", "currency": "XXX"}
     with pytest.raises(ValidationError) as caught:
         decode_repayment(orjson.dumps(bad), CURRENCIES)
     assert [e.split(":")[0] for e in str(caught.value).split("; ")] == [
@@ -125,13 +143,132 @@ def test_repayment() -> None:
     ]
 
 
+def test_every_time_is_in_the_contracts_range_inclusive() -> None:
+    """ts 2**63 once passed here and crashed the agent packing it (struct 'q')."""
+    for ts in (MIN_TS, MAX_TS):
+        assert decode(ts=ts).ts == ts
+        assert decode_label(orjson.dumps({**LABEL, "ts": ts})).ts == ts
+        assert decode_repayment(orjson.dumps({**REPAYMENT, "due_ts": ts, "ts": ts}), CURRENCIES)
+    for ts in (MIN_TS - 1, MAX_TS + 1, 2**63, -(2**63), 0):
+        with pytest.raises(ValidationError, match=f"ts: .*from {MIN_TS} to {MAX_TS}"):
+            decode(ts=ts)
+        with pytest.raises(ValidationError, match=r"^ts: "):
+            decode_label(orjson.dumps({**LABEL, "ts": ts}))
+        for name in ("ts", "due_ts"):
+            with pytest.raises(ValidationError, match=rf"^{name}: "):
+                decode_repayment(orjson.dumps({**REPAYMENT, name: ts}), CURRENCIES)
+
+
+@pytest.mark.parametrize(
+    ("ip", "stored"),
+    [
+        ("10.0.0.1", "10.0.0.1"),
+        ("::1", "::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        (
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ),
+    ],
+)
+def test_an_ip_is_stored_in_its_compressed_form(ip: str, stored: str) -> None:
+    """One address, one spelling: ``::1`` and ``0:0:0:0:0:0:0:1`` are the same IP for is_new_ip."""
+    assert decode(ip=ip).ip == stored
+
+
+def test_a_long_ip_is_refused_before_parsing_and_shown_bounded() -> None:
+    with pytest.raises(ValidationError) as caught:
+        decode(ip="1" * 46)
+    assert len(str(caught.value)) < 120
+
+
+def test_the_kafka_key_must_be_the_user_id() -> None:
+    raw = orjson.dumps(GOOD)
+    assert decode_payment(raw, CURRENCIES, key=b"u-1").user_id == "u-1"
+    assert decode_payment(raw, CURRENCIES, key=None).user_id == "u-1"  # HTTP: no key
+    assert decode_payment(raw, CURRENCIES).user_id == "u-1"
+    with pytest.raises(ValidationError, match=r"^key: must equal user_id 'u-1', got b'u-2'$"):
+        decode_payment(raw, CURRENCIES, key=b"u-2")
+    for key in (b"", b"U-1", b"u-1 ", b"\xff" * 10_000):
+        with pytest.raises(ValidationError, match=r"^key: ") as caught:
+            decode_payment(raw, CURRENCIES, key=key)
+        assert len(str(caught.value)) < 120  # a hostile key is shown bounded
+    with pytest.raises(ValidationError) as caught:  # with the other faults, in field order
+        decode_payment(orjson.dumps({**GOOD, "amount": 0}), CURRENCIES, key=b"x")
+    assert [e.split(":")[0] for e in str(caught.value).split("; ")] == ["key", "amount"]
+
+
+def test_labels_and_repayments_check_their_key_too() -> None:
+    assert decode_label(orjson.dumps(LABEL), key=b"u").user_id == "u"
+    with pytest.raises(ValidationError, match=r"^key: must equal user_id 'u'"):
+        decode_label(orjson.dumps(LABEL), key=b"v")
+    assert decode_repayment(orjson.dumps(REPAYMENT), CURRENCIES, key=b"u").user_id == "u"
+    with pytest.raises(ValidationError, match=r"^key: must equal user_id 'u'"):
+        decode_repayment(orjson.dumps(REPAYMENT), CURRENCIES, key=b"v")
+
+
+def test_a_bad_user_id_is_reported_once_whatever_the_key() -> None:
+    with pytest.raises(ValidationError, match=r"^user_id: [^;]*$"):
+        decode_payment(orjson.dumps({**GOOD, "user_id": "a b"}), CURRENCIES, key=b"a b")
+
+
 def test_dead_letter_keeps_the_payload() -> None:
     text = orjson.loads(dead_letter("payments", 1, 2, b'{"x": 1}', "bad", 3))
     assert text["payload"] == '{"x": 1}'
     assert "payload_encoding" not in text
+    assert "payload_truncated" not in text
     binary = orjson.loads(dead_letter("payments", 1, 2, b"\xff\x00", "bad", 3))
     assert base64.b64decode(binary["payload"]) == b"\xff\x00"
     assert binary["payload_encoding"] == "base64"
+    assert "size" not in binary
+
+
+def payload_bytes(record: dict[str, Any]) -> bytes:
+    if record.get("payload_encoding") == "base64":
+        return base64.b64decode(record["payload"], validate=True)
+    return str(record["payload"]).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (b"\x01" * 170_000, None),  # JSON-escaped to 1 MB once: MessageSizeTooLargeError
+        (b"\xff" * 800_000, "base64"),  # not UTF-8: 1.07 MB of base64 once
+        (("a" + "\u00e9" * 50_000).encode(), None),  # the bound falls inside a character
+        (("\u20ac" * 30_000).encode(), None),  # three-byte characters: likewise
+        (("\U0001f4b3" * 10_000).encode(), None),  # four-byte characters
+        (b'"\\' * 100_000, None),  # every byte escaped as two
+    ],
+    ids=["control", "binary", "2-byte", "3-byte", "4-byte", "quotes"],
+)
+def test_a_big_payload_is_cut_with_its_size_and_hash(raw: bytes, encoding: str | None) -> None:
+    out = dead_letter("payments", 0, 9, raw, "message is over the limit", 1)
+    assert len(out) < 128 * 1024
+    record = orjson.loads(out)
+    kept = payload_bytes(record)
+    assert record.get("payload_encoding") == encoding
+    assert raw.startswith(kept)
+    assert MAX_DEAD_LETTER_PAYLOAD - 4 < len(kept) <= MAX_DEAD_LETTER_PAYLOAD
+    assert record["payload_truncated"] is True
+    assert record["size"] == len(raw)
+    assert record["sha256"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_a_payload_at_the_bound_is_kept_whole() -> None:
+    whole = orjson.loads(dead_letter("p", 0, 0, b"a" * MAX_DEAD_LETTER_PAYLOAD, "e", 1))
+    assert len(whole["payload"]) == MAX_DEAD_LETTER_PAYLOAD
+    assert "payload_truncated" not in whole
+    cut = orjson.loads(dead_letter("p", 0, 0, b"a" * (MAX_DEAD_LETTER_PAYLOAD + 1), "e", 1))
+    assert len(cut["payload"]) == MAX_DEAD_LETTER_PAYLOAD
+    assert cut["payload_truncated"] is True
+
+
+def test_a_dead_letters_error_is_bounded_and_always_encodable() -> None:
+    record = orjson.loads(dead_letter("p", 0, 0, b"x", "e" * 100_000, 1))
+    assert len(record["error"]) == MAX_DEAD_LETTER_ERROR
+    record = orjson.loads(dead_letter("p", 0, 0, b"x", "lone \ud800 surrogate", 1))
+    assert record["error"] == "lone \\ud800 surrogate"
 
 
 @given(st.binary(max_size=300))

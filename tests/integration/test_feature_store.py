@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import math
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -24,10 +26,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
 
-from riskstream.errors import FeatureStoreError
-from riskstream.state import keys
+from riskstream.errors import FeatureStoreError, RedisUnavailableError
+from riskstream.state import features, keys
 from riskstream.state.client import connect
-from riskstream.state.features import FEATURE_NAMES, Applied, FeatureStore, _source
+from riskstream.state.features import FEATURE_NAMES, Applied, FeatureStore
+from riskstream.state.scripts import Script
+from riskstream.streams.codec import MAX_TS, MIN_TS
 from riskstream.streams.records import Payment
 
 from ..reference_features import Limits, ReferenceFeatures
@@ -35,6 +39,7 @@ from ..reference_features import Limits, ReferenceFeatures
 T = TypeVar("T")
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+YEAR = 365 * DAY
 TIGHT = Limits(retention_s=20 * 86_400, lateness_s=3_600, max_payments=6, max_seen=5,
                max_merchant_payments=5, max_merchant_users=2)  # fmt: skip
 
@@ -105,6 +110,8 @@ def random_stream(rng: random.Random, n: int, users: int = 5, merchants: int = 4
         ts = clock
         if rng.random() < 0.12:  # late: mostly within the lateness allowance, some far beyond
             ts -= rng.choice([rng.randint(0, 20 * HOUR), rng.randint(8 * DAY, 12 * DAY)])
+        elif rng.random() < 0.01:  # hostile: the contract's extremes, decades away
+            ts = rng.choice([MIN_TS, MAX_TS, START + 50 * YEAR])
         txn_id = f"t{i}"
         if out and rng.random() < 0.03:  # a re-sent txn_id with other content: first one wins
             txn_id = rng.choice(out).txn_id
@@ -113,7 +120,7 @@ def random_stream(rng: random.Random, n: int, users: int = 5, merchants: int = 4
                 txn_id=txn_id,
                 user_id=f"u{rng.randrange(users)}",
                 merchant_id=f"m{rng.randrange(merchants)}",
-                amount=rng.choice([round(rng.lognormvariate(3, 1.5), 2) + 0.01, 0.1, 1e9]),
+                amount=rng.choice([round(rng.lognormvariate(3, 1.5), 2) + 0.01, 0.1, 1e9, 5e-324]),
                 currency="CNY",
                 ts=ts,
                 channel=rng.choice(["card_present", "ecommerce", "wallet", "transfer"]),
@@ -148,6 +155,7 @@ def check_against_reference(
         assert got.is_duplicate == was_applied, (n, p)
         assert list(got.features) == list(FEATURE_NAMES)
         assert got.features == expected, (n, p)
+        assert all(math.isfinite(v) for v in got.features.values()), (n, p)
 
 
 @pytest.mark.parametrize("limits", [Limits(), TIGHT], ids=["default-limits", "tight-limits"])
@@ -177,10 +185,11 @@ _payment_specs = st.lists(
         st.integers(0, 2),  # user
         st.integers(0, 2),  # merchant
         st.sampled_from([0, 1, 299_999, 300_000, HOUR, DAY, 7 * DAY, 20 * DAY, -HOUR, -9 * DAY]),
-        st.sampled_from([0.01, 0.1, 3.3333333333333335, 250.0, 1e9]),
+        st.sampled_from([0.01, 0.1, 3.3333333333333335, 250.0, 1e9, 5e-324]),
         st.sampled_from([None, "d1", "d|2"]),
         st.sampled_from([None, "CN", "US"]),
         st.sampled_from([None, "10.0.0.1", "::1"]),
+        st.sampled_from([None] * 8 + [MIN_TS, MAX_TS, START + 50 * YEAR]),  # a hostile ts
     ),
     min_size=1,
     max_size=40,
@@ -189,10 +198,10 @@ _payment_specs = st.lists(
 
 def _payments_from(specs: list[tuple[Any, ...]]) -> list[Payment]:
     out, clock = [], START
-    for txn, user, merchant, step, amount, device, country, ip in specs:
+    for txn, user, merchant, step, amount, device, country, ip, outlier in specs:
         clock += step
-        out.append(Payment(f"t{txn}", f"u{user}", f"m{merchant}", amount, "CNY", clock,
-                           device_id=device, country=country, ip=ip))  # fmt: skip
+        out.append(Payment(f"t{txn}", f"u{user}", f"m{merchant}", amount, "CNY",
+                           outlier or clock, device_id=device, country=country, ip=ip))  # fmt: skip
     return out
 
 
@@ -283,7 +292,7 @@ def test_record_decisions_keeps_the_first_and_creates_no_key(
     client.close()
 
 
-def test_snapshots_and_a_label_teaches_once(redis_url: str, namespace: str) -> None:
+def test_snapshots_are_what_was_scored(redis_url: str, namespace: str) -> None:
     payments = random_stream(random.Random(8), 30, users=2)
     distinct = list({p.txn_id: p for p in payments}.values())
 
@@ -292,16 +301,11 @@ def test_snapshots_and_a_label_teaches_once(redis_url: str, namespace: str) -> N
         applied = await store.apply(distinct)
         got = await store.snapshots([(p.user_id, p.txn_id) for p in distinct])
         assert got == [a.features for a in applied]
-        p, x = distinct[4], applied[4].features
-        assert await store.snapshot(p.user_id, "unknown") is None
-        assert await store.snapshot("someone-else", p.txn_id) is None
-        assert await store.take_snapshot_for_label(p.user_id, p.txn_id, "labels:0:17") == x
-        assert await store.take_snapshot_for_label(p.user_id, p.txn_id, "labels:1:99") is None
-        assert await store.take_snapshot_for_label(p.user_id, p.txn_id, "labels:0:17") == x
-        assert await store.take_snapshot_for_label(p.user_id, "unknown", "labels:0:18") is None
-        assert await store.snapshot(p.user_id, p.txn_id) == x  # a claim does not delete it
-        with pytest.raises(ValueError, match="1-255 bytes"):
-            await store.take_snapshot_for_label(p.user_id, p.txn_id, "")
+        p = distinct[4]
+        assert await store.snapshots([(p.user_id, "unknown"), ("someone-else", p.txn_id)]) == [
+            None,
+            None,
+        ]
 
     run(redis_url, body)
 
@@ -336,18 +340,23 @@ class CountingConnection(Connection):
         await super().send_packed_command(command, check_health)
 
 
+def unseen(script: Script) -> Script:
+    """The same script under a SHA this Redis has never seen (as after a restart)."""
+    source = f"{script.source}\n-- {uuid.uuid4().hex}"
+    return Script(script.name, source, hashlib.sha1(source.encode()).hexdigest())
+
+
 def test_one_round_trip_per_batch_and_scripts_reloaded_when_missing(
-    redis_url: str, namespace: str
+    redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     payments = random_stream(random.Random(13), 120)
-    tag = uuid.uuid4().hex
+    # scripts this Redis has never seen (a restarted Redis): NOSCRIPT, load, rerun
+    monkeypatch.setattr(features, "_USER_SCRIPT", unseen(features._USER_SCRIPT))
+    monkeypatch.setattr(features, "_MERCHANT_SCRIPT", unseen(features._MERCHANT_SCRIPT))
 
     async def body() -> tuple[list[int], list[Applied]]:
         client = aioredis.Redis.from_url(redis_url, connection_class=CountingConnection)
         store = FeatureStore(client, namespace)
-        # scripts this Redis has never seen (a restarted Redis): NOSCRIPT, load, rerun
-        store._user = client.register_script(_source("user_features.lua") + f"\n-- {tag}")
-        store._merchant = client.register_script(_source("merchant_features.lua") + f"\n-- {tag}")
         await client.ping()
         sends, applied = [], []
         for i in range(0, len(payments), 40):
@@ -378,6 +387,103 @@ def test_a_late_payment_counts_by_its_own_time(redis_url: str, namespace: str) -
     assert late.features["account_age_s"] == 3600
     assert late.features["amt_mean"] == 15.0  # previous in arrival order: a and b
     assert late.features["n_devices_24h"] == 2  # d1 and d3, not d2 (seen later)
+
+
+def test_tiny_amounts_keep_every_feature_finite(redis_url: str, namespace: str) -> None:
+    """amount 5e-324 then 1.0 once stored amt_ratio +inf: it reached the learner as null."""
+    amounts = [5e-324, 1.0, 5e-324, 5e-324, 1e9, 5e-324, 1e-300, 1e9]
+    stream = [Payment(f"t{i}", "u1", "m1", amount, "CNY", START + i * MINUTE)
+              for i, amount in enumerate(amounts)]  # fmt: skip
+
+    async def body(client: aioredis.Redis) -> tuple[list[Applied], list[Any]]:
+        store = FeatureStore(client, namespace)
+        applied = await store.apply(stream)
+        return applied, await store.snapshots([("u1", p.txn_id) for p in stream])
+
+    applied, stored = run(redis_url, body)
+    for x in [a.features for a in applied] + stored:
+        assert all(math.isfinite(v) for v in x.values()), x
+    assert applied[1].features["amt_ratio"] == 1.0 / 0.01  # the mean is floored at 0.01
+    assert min(a.features["amt_z"] for a in applied) >= -10
+    assert max(a.features["amt_z"] for a in applied) <= 10
+    check_against_reference(stream, applied, ReferenceFeatures())
+
+
+# Every 40 minutes for two days, one user at one merchant, with a few devices and countries.
+NORMAL = [
+    Payment(f"n{i}", "u1", "m1", 10.0 + i, "CNY", START + i * 40 * MINUTE,
+            device_id=f"d{i % 3}", country="CN" if i % 5 else "US", ip=f"10.0.0.{i % 4}")
+    for i in range(72)
+]  # fmt: skip
+USER_FEATURES = ("cnt_5m", "cnt_1h", "cnt_24h", "cnt_7d", "sum_5m", "sum_1h", "sum_24h",
+                 "sum_7d", "secs_since_prev", "n_merchants_24h", "n_devices_24h",
+                 "n_countries_24h", "is_new_device", "is_new_merchant", "is_new_country",
+                 "is_new_ip", "account_age_s")  # fmt: skip
+
+
+def features_of(url: str, stream: Sequence[Payment]) -> dict[str, dict[str, float]]:
+    """Each payment's features when the stream is applied alone, in a fresh namespace."""
+    with fresh_namespace(url) as ns:
+        applied = run(url, lambda c: FeatureStore(c, ns).apply(stream))
+    assert not any(a.is_duplicate for a in applied)
+    return {p.txn_id: a.features for p, a in zip(stream, applied, strict=True)}
+
+
+@pytest.mark.parametrize("outlier_ts", [MAX_TS, START + 50 * YEAR, START + 30 * DAY])
+def test_a_far_future_payment_freezes_no_window(redis_url: str, outlier_ts: int) -> None:
+    """Trimmed relative to the newest ts, one payment in 2099 once emptied the user's and the
+    merchant's windows at every later payment: counts read 1 and every value read new."""
+    outliers = [
+        Payment("f1", "u1", "m1", 99.0, "CNY", outlier_ts, device_id="dF", country="ZZ",
+                ip="192.0.2.1"),  # the user's own, at the same merchant
+        Payment("f2", "u9", "m1", 99.0, "CNY", outlier_ts - HOUR),  # another user's
+    ]  # fmt: skip
+    stream = [*NORMAL[:30], outliers[0], *NORMAL[30:50], outliers[1], *NORMAL[50:]]
+    plain, hostile = features_of(redis_url, NORMAL), features_of(redis_url, stream)
+    for p in NORMAL:
+        for name in (*USER_FEATURES, "m_cnt_1h", "m_cnt_24h", "m_users_24h"):
+            assert hostile[p.txn_id][name] == plain[p.txn_id][name], (p.txn_id, name)
+    assert [hostile[p.txn_id]["cnt_24h"] for p in NORMAL[30:40]] == [31, 32, 33, 34, 35, 36,
+                                                                     36, 36, 36, 36]  # fmt: skip
+    assert hostile["n71"]["n_payments"] == plain["n71"]["n_payments"] + 1  # it did arrive
+    assert hostile["f1"]["cnt_24h"] == 1  # alone in its own window
+    if outlier_ts - NORMAL[29].ts > 180 * DAY:  # nor can it make itself look old
+        assert hostile["f1"]["account_age_s"] == 0
+
+
+def test_a_far_past_payment_neither_ages_the_account_nor_evicts(redis_url: str) -> None:
+    """ts 0 once made an account 55 years old; the contract's earliest is still 26 years."""
+    past = Payment("p1", "u1", "m1", 99.0, "CNY", MIN_TS, device_id="dP", country="ZZ")
+    stream = [*NORMAL[:30], past, *NORMAL[30:]]
+    plain, hostile = features_of(redis_url, NORMAL), features_of(redis_url, stream)
+    for p in NORMAL:
+        for name in (*USER_FEATURES, "m_cnt_1h", "m_cnt_24h", "m_users_24h"):
+            assert hostile[p.txn_id][name] == plain[p.txn_id][name], (p.txn_id, name)
+    assert hostile["p1"]["account_age_s"] == 0  # earlier than the account: 0, not -26 years
+    assert hostile["p1"]["secs_since_prev"] == -1  # nothing kept before it
+
+
+def test_an_account_starts_anew_after_a_gap_longer_than_the_retention(
+    redis_url: str,
+) -> None:
+    """A first payment in 2000 would make every later payment's account 26 years old."""
+    first = Payment("p0", "u1", "m1", 5.0, "CNY", MIN_TS)
+    hostile = features_of(redis_url, [first, *NORMAL[:3]])
+    assert [hostile[p.txn_id]["account_age_s"] for p in NORMAL[:3]] == [0, 2400, 4800]
+    # while within the retention, a gap is only a gap
+    later = Payment("p2", "u1", "m1", 5.0, "CNY", START + 179 * DAY)
+    assert features_of(redis_url, [NORMAL[0], later])["p2"]["account_age_s"] == 179 * 86_400
+
+
+def test_an_earlier_payment_moves_the_account_start_only_within_the_window(
+    redis_url: str,
+) -> None:
+    late = [Payment("l1", "u1", "m1", 5.0, "CNY", START - 7 * DAY),  # within 7 d + lateness
+            Payment("l2", "u1", "m1", 5.0, "CNY", START - 30 * DAY)]  # fmt: skip
+    x = features_of(redis_url, [NORMAL[0], *late, NORMAL[1]])
+    assert x["l1"]["account_age_s"] == 0
+    assert x["l2"]["account_age_s"] == 0  # 30 days before it: ignored, not negative
+    assert x["n1"]["account_age_s"] == 7 * 86_400 + 2_400  # from l1, not from l2
 
 
 def test_first_seen_forgets_after_the_retention(redis_url: str, namespace: str) -> None:
@@ -443,7 +549,8 @@ def test_memory_usage_counts_the_users_keys(redis_url: str, namespace: str) -> N
     assert prefix_of_u1 == 0
 
 
-def test_redis_errors_become_feature_store_errors(redis_url: str, namespace: str) -> None:
+def test_redis_errors_are_wrapped_once_by_kind(redis_url: str, namespace: str) -> None:
+    """An outage is a RedisUnavailableError (waited out), any other fault a FeatureStoreError."""
     p = Payment("t1", "u1", "m1", 10.0, "CNY", START)
     with socket_free_port() as port:
 
@@ -454,9 +561,9 @@ def test_redis_errors_become_feature_store_errors(redis_url: str, namespace: str
             finally:
                 await dead.aclose()
 
-        with pytest.raises(FeatureStoreError, match="cannot apply 1 payments") as caught:
+        with pytest.raises(RedisUnavailableError, match="cannot apply 1 payments") as outage:
             asyncio.run(body())
-        assert isinstance(caught.value.__cause__, redis.ConnectionError)
+        assert isinstance(outage.value.__cause__, redis.ConnectionError)
 
     client = redis.Redis.from_url(redis_url)
     client.set(keys.window(namespace, "u1"), b"not a sorted set")  # a permanent fault

@@ -5,24 +5,34 @@
 --       3 ts (epoch ms), 4 user_id
 -- Returns the packed {m_cnt_1h, m_cnt_24h, m_users_24h} (features.py's _MERCHANT struct),
 -- the stored one when this txn_id was applied before.
+-- Hostile event times (docs/features.md): trims are anchored at the payment's predecessor
+-- (the merchant's newest kept payment at or before its ts), and users are counted up to
+-- ts + lateness only, so no payment far in the future or past freezes the merchant.
 local done = redis.call('GET', KEYS[1])
 if done then return done end
 
 local DAY = 86400000
 local marker_ttl, kept, max_kept, max_users = struct.unpack('<dddd', ARGV[1])
-local ts = tonumber(ARGV[3])
+local lateness = kept - DAY
+local ts, user = tonumber(ARGV[3]), ARGV[4]
 local win, users = KEYS[2], KEYS[3]
+local row = redis.call('ZREVRANGEBYSCORE', win, ts, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local prev = tonumber(row[2])
 redis.call('ZADD', win, ts, ARGV[2])
-redis.call('ZADD', users, 'GT', ts, ARGV[4])
+-- the user's last payment here: raised, or replaced when beyond ts + lateness (an outlier's
+-- time, outside every window counted here; this payment is the better evidence)
+local last = tonumber(redis.call('ZSCORE', users, user))
+if not last or last < ts or last > ts + lateness then redis.call('ZADD', users, ts, user) end
 local packed = struct.pack('<I4I4I4',
   redis.call('ZCOUNT', win, '(' .. (ts - 3600000), ts),
   redis.call('ZCOUNT', win, '(' .. (ts - DAY), ts),
-  redis.call('ZCOUNT', users, '(' .. (ts - DAY), '+inf'))
+  redis.call('ZCOUNT', users, '(' .. (ts - DAY), ts + lateness))
 
-local cutoff = tonumber(redis.call('ZREVRANGE', win, 0, 0, 'WITHSCORES')[2]) - kept
-redis.call('ZREMRANGEBYSCORE', win, '-inf', cutoff)
+if prev then
+  redis.call('ZREMRANGEBYSCORE', win, '-inf', prev - kept)
+  redis.call('ZREMRANGEBYSCORE', users, '-inf', prev - kept)
+end
 redis.call('ZREMRANGEBYRANK', win, 0, -max_kept - 1)
-redis.call('ZREMRANGEBYSCORE', users, '-inf', cutoff)
 redis.call('ZREMRANGEBYRANK', users, 0, -max_users - 1)
 redis.call('SET', KEYS[1], packed, 'PX', marker_ttl)
 redis.call('PEXPIRE', win, kept)

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(
         "rs:", description="prefix of every Redis key (one deployment or test run each)"
     )
+    http_queue_max: int = Field(
+        2000,
+        ge=1,
+        description="HTTP payments that may wait on a worker for a batch to score them; "
+        "one more is answered 429 with Retry-After",
+    )
     stack_dir: Path = Field(
         Path(".stack"), description="where `riskstream stack` keeps jars, data, logs and pids"
     )

@@ -39,6 +39,10 @@ class PublishError(RiskstreamError):
     """A decision made over HTTP could not be published on risk-decisions."""
 
 
+class OverloadedError(RiskstreamError):
+    """Too many HTTP payments already wait to be scored on this worker; retry later (429)."""
+
+
 class RiskClientError(RiskstreamError):
     """Base of the errors ``riskstream.client`` raises."""
 

@@ -9,6 +9,10 @@ txn_id never race each other. Different txn_ids of one user may be in concurrent
 ``Scorer.score`` is safe for that (each payment's features are one atomic step, credit lines
 replay lost races), as it is for the stream and HTTP deciding at once.
 
+At most ``RISKSTREAM_HTTP_QUEUE_MAX`` requests wait: one more that would have to wait raises
+``OverloadedError`` at once (answered 429) and is in no batch, so a flood costs bounded memory
+and does not delay the requests already waiting.
+
 Each batch goes through the one decision path (``Scorer.score``) with the origin ``http``:
 
 - New txn_id: features and credit applied once, decision recorded (first wins) with origin
@@ -32,6 +36,7 @@ import contextlib
 import functools
 
 from riskstream.agents.runtime import Runtime
+from riskstream.errors import OverloadedError
 from riskstream.gateway.publish import DecisionPublisher
 from riskstream.service import Outcome
 from riskstream.streams.records import Payment
@@ -48,15 +53,25 @@ class HttpScoring:
         self.runtime = runtime
         self.publisher = publisher
         self.batch_max = runtime.settings.batch_max
+        self.queue_max = runtime.settings.http_queue_max
         self._waiting: list[_Waiting] = []
         self._busy: set[str] = set()  # txn_ids of the batches in flight
         self._running: set[asyncio.Task[None]] = set()
 
     async def decide(self, payment: Payment, partition: int) -> bytes:
-        """The decision (JSON bytes), published before it is returned."""
+        """The decision (JSON bytes), published before it is returned.
+
+        Raises ``OverloadedError`` at once when the payment would have to wait while
+        ``queue_max`` others already do (it is then in no batch: nothing was done with it).
+        """
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting.append((payment, partition, answer))
         self._dispatch()
+        # still waiting, it is the last one (_dispatch keeps the order of those it leaves)
+        if len(self._waiting) > self.queue_max and self._waiting[-1][2] is answer:
+            self._waiting.pop()
+            msg = f"{self.queue_max} HTTP payments already wait to be scored on this worker"
+            raise OverloadedError(msg)
         return await answer
 
     def _dispatch(self) -> None:

@@ -19,7 +19,13 @@ import faust
 from aiohttp import web
 
 from riskstream.agents.runtime import Runtime, now_ms
-from riskstream.errors import CreditStoreError, FeatureStoreError, PublishError, ValidationError
+from riskstream.errors import (
+    CreditStoreError,
+    FeatureStoreError,
+    OverloadedError,
+    PublishError,
+    ValidationError,
+)
 from riskstream.gateway import openapi
 from riskstream.gateway.publish import DecisionPublisher
 from riskstream.gateway.routing import FORWARDED, Forwarder, Owners
@@ -109,6 +115,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
             except PublishError as exc:
                 log.warning("POST /v1/score: %s", exc)
                 return json_error(503, "the decision could not be published; retry", RETRY)
+            except OverloadedError as exc:
+                return json_error(429, str(exc), RETRY)
             return _json(decision)
 
     app.page("/v1/score")(Score)

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="HTTP payments that may wait on a worker for a batch to score them; "
         "one more is answered 429 with Retry-After",
     )
+    http_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="seconds an HTTP client may take to send a request's head, then its body, "
+        "or stay idle between requests, before its connection is closed",
+    )
     stack_dir: Path = Field(
         Path(".stack"), description="where `riskstream stack` keeps jars, data, logs and pids"
     )

@@ -26,7 +26,7 @@ import redis
 from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.sim.population import SimConfig, generate
 from riskstream.streams import topics
@@ -106,7 +106,7 @@ def noop_worker() -> None:
     from riskstream.agents.app import create_app, input_topic
 
     settings = Settings()
-    app = create_app(settings)
+    app = create_app(settings, {})
 
     @app.agent(input_topic(app, settings, topics.PAYMENTS), name="noop")
     async def noop(stream: Any) -> None:
@@ -120,11 +120,11 @@ def noop_worker() -> None:
 
 def plain_loop(group: str) -> None:
     """The scoring work in a plain confluent-kafka loop: consume, score a batch, produce."""
-    from riskstream.agents.runtime import Runtime
     from riskstream.streams.codec import decode_payment
+    from riskstream.worker import build
 
     settings = Settings()
-    runtime = Runtime.create(settings)
+    scorer = build(settings).scorer
     consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": group,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     producer = Producer({"bootstrap.servers": settings.kafka_brokers, "linger.ms": 5})
@@ -137,7 +137,7 @@ def plain_loop(group: str) -> None:
             continue
         payments = [decode_payment(m.value() or b"", settings.currency_set) for m in msgs]
         origins = [f"{m.topic()}:{m.partition()}:{m.offset()}" for m in msgs]
-        for o in loop.run_until_complete(runtime.scorer.score(payments, origins)):
+        for o in loop.run_until_complete(scorer.score(payments, origins)):
             producer.produce(out, key=o.payment.user_id, value=o.decision)
         producer.poll(0)
         consumer.commit(asynchronous=False)

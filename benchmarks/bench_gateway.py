@@ -126,11 +126,11 @@ def free_port() -> int:
 
 async def breakdown(settings: Any, count: int = 2000) -> dict[str, float]:
     """Median ms of each step of one HTTP decision, in-process, one payment at a time."""
-    from riskstream.agents.runtime import Runtime
-    from riskstream.gateway.publish import DecisionPublisher
+    from riskstream.api.publish import DecisionPublisher
     from riskstream.streams.codec import decode_payment
+    from riskstream.worker import build
 
-    runtime = Runtime.create(settings)
+    worker = build(settings)
     publisher = DecisionPublisher(settings)
     steps: dict[str, list[float]] = {"decode": [], "score": [], "are_published": [],
                                      "publish (acks=all)": [], "mark": []}  # fmt: skip
@@ -140,20 +140,20 @@ async def breakdown(settings: Any, count: int = 2000) -> dict[str, float]:
             t0 = time.perf_counter()
             p = decode_payment(payment(i, run), settings.currency_set)
             t1 = time.perf_counter()
-            [outcome] = await runtime.scorer.score([p], ["http"])
+            [outcome] = await worker.scorer.score([p], ["http"])
             t2 = time.perf_counter()
-            await runtime.features.are_published([(p.user_id, p.txn_id)])
+            await worker.features.are_published([(p.user_id, p.txn_id)])
             t3 = time.perf_counter()
             await publisher.publish([(0, outcome)])
             t4 = time.perf_counter()
-            await runtime.features.mark_published([(p.user_id, p.txn_id)])
+            await worker.features.mark_published([(p.user_id, p.txn_id)])
             t5 = time.perf_counter()
             for name, (a, b) in zip(steps, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)],
                                     strict=True):  # fmt: skip
                 steps[name].append((b - a) * 1000)
     finally:
         await publisher.stop()
-        await runtime.redis.aclose()
+        await worker.features.client.aclose()
     return {name: round(statistics.median(v), 3) for name, v in steps.items()}
 
 
@@ -175,7 +175,7 @@ def main() -> int:
     import httpx
     from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 
-    from riskstream.agents.worker import ensure_topics
+    from riskstream.agents.app import ensure_topics
     from riskstream.config import Settings
 
     run = f"bg{uuid.uuid4().hex[:8]}."

@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
-        from riskstream.agents import worker
+        from riskstream import worker
 
         return worker.run(settings, loglevel=args.loglevel)
     if args.command == "stack":

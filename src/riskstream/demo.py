@@ -18,7 +18,7 @@ import orjson
 import redis
 from confluent_kafka import Consumer
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.streams import topics
 

@@ -15,16 +15,28 @@ class StackError(RiskstreamError):
     """The local Kafka + Redis stack cannot be started, stopped or reached."""
 
 
-class ValidationError(RiskstreamError):
+class MessageError(RiskstreamError):
+    """This one message cannot be used; it goes to its dead-letter topic with this reason."""
+
+
+class ValidationError(MessageError):
     """An incoming event breaks the contract; it goes to the dead-letter topic."""
 
 
+class OutageError(RiskstreamError):
+    """A service cannot be reached or takes no work now: waited out with back-off, never skipped."""
+
+
+class RedisUnavailableError(OutageError):
+    """Redis is down, unreachable, loading, read-only, out of memory or refuses our commands."""
+
+
 class FeatureStoreError(RiskstreamError):
-    """Redis could not read or update the rolling features."""
+    """Redis refused a feature-store step for a reason other than an outage."""
 
 
 class ModelStoreError(RiskstreamError):
-    """A model checkpoint could not be saved or restored."""
+    """A model checkpoint or training example could not be saved or restored."""
 
 
 class CreditError(RiskstreamError):
@@ -32,10 +44,10 @@ class CreditError(RiskstreamError):
 
 
 class CreditStoreError(RiskstreamError):
-    """Redis could not read or update a credit line."""
+    """Redis refused a credit-line step for a reason other than an outage."""
 
 
-class PublishError(RiskstreamError):
+class PublishError(OutageError):
     """A decision made over HTTP could not be published on risk-decisions."""
 
 

@@ -25,7 +25,7 @@ from riskstream.config import Settings
 from riskstream.model.online import OnlineModel
 from riskstream.scoring.judge import judge
 from riskstream.scoring.rules import RuleConfig, RuleHit
-from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger
+from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger, event_id
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
 from riskstream.streams.records import Decision, Payment
@@ -39,14 +39,14 @@ INSUFFICIENT_CREDIT = RuleHit(credit.INSUFFICIENT_CREDIT, "decline", 95.0)
 class Outcome:
     """A payment's decision, whether to publish it, and its alert (review/decline only).
 
-    ``verdict`` and ``decided_ts`` repeat two fields of ``decision`` for the metrics.
+    ``kind`` and ``decided_ts`` repeat two fields of ``decision`` for the metrics.
     """
 
     payment: Payment
     decision: bytes
     alert: bytes | None
     publish: bool
-    verdict: str
+    kind: str  # approve, review or decline
     decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
     is_new: bool = False  # decided by this call (not a stored decision answered again)
@@ -138,7 +138,7 @@ class Scorer:
                 body,
                 result,
                 publish,
-                published.get((p.txn_id, origin), []),
+                published.get((event_id("payment", p.txn_id), origin), []),
                 i in fresh,
             )
             for i, (p, origin, result, (decision, body, publish)) in enumerate(
@@ -172,11 +172,12 @@ class Scorer:
         """What a decided payment does to the line: an approved credit payment draws on it,
         a review or decline freezes its increases; any other payment leaves it alone."""
         p = payment
+        mark = event_id("payment", p.txn_id)
         if kind != "approve":
-            return CreditEvent(p.txn_id, origin, p.ts, lambda s: credit.on_alert(s, p.ts))
+            return CreditEvent(mark, origin, p.ts, lambda s: credit.on_alert(s, p.ts))
         if p.funding == "credit" and p.currency == self.credit_lines.currency:
             return CreditEvent(
-                p.txn_id, origin, p.ts, lambda s: credit.on_payment(s, p.amount, p.ts, x), p.amount
+                mark, origin, p.ts, lambda s: credit.on_payment(s, p.amount, p.ts, x), p.amount
             )
         return None
 
@@ -186,12 +187,11 @@ class Scorer:
         """The decision (JSON and its dict), with the credit line as this payment leaves it
         (applied to ledger)."""
         short = payment.funding == "credit" and not self._credit_fits(payment, ledger)
-        judged = judge(
+        verdict = judge(
             self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at,
             [INSUFFICIENT_CREDIT] if short else [],
         )  # fmt: skip
-        probability, verdict = judged.probability, judged.verdict
-        version = f"rules+{self.model_version}" if judged.by_rules else self.model_version
+        version = f"rules+{self.model_version}" if verdict.by_rules else self.model_version
         event = self._credit_event(payment, origin, verdict.decision, x)
         if event is not None:
             ledger.apply(event)
@@ -199,7 +199,7 @@ class Scorer:
             txn_id=payment.txn_id,
             user_id=payment.user_id,
             decision=verdict.decision,
-            fraud_probability=round(probability, 6),
+            fraud_probability=round(verdict.probability, 6),
             risk_score=verdict.risk_score,
             reasons=verdict.reasons,
             credit=credit.credit_block(ledger.state, self.credit_lines.currency),
@@ -242,7 +242,7 @@ def _marks_to_read(payments: Sequence[Payment], applied: Sequence[Applied]) -> d
     for p, result in zip(payments, applied, strict=True):
         wanted.setdefault(p.user_id, [])
         if result.is_duplicate:
-            wanted[p.user_id].append(p.txn_id)
+            wanted[p.user_id].append(event_id("payment", p.txn_id))
     return wanted
 
 

@@ -19,7 +19,7 @@ from confluent_kafka import Producer
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.streams import topics
 

@@ -163,11 +163,6 @@ def test_no_hostile_request_gets_a_5xx(
         assert line not in log, "aiohttp logged a malformed request as an error"
 
 
-@pytest.mark.xfail(
-    reason="Faust's default /router blueprint raises KeyError on an unknown table (500); "
-    "create_app should pass web_router_enabled=False and web_tables_enabled=False",
-    strict=True,
-)
 def test_faust_default_pages_get_no_5xx(
     settings: Settings, start_worker: Callable[..., WorkerProcess]
 ) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import Producer
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.ops.lag import measure
 from riskstream.stack import Stack

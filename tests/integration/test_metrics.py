@@ -13,7 +13,7 @@ import orjson
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.streams import topics
 

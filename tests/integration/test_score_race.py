@@ -9,29 +9,29 @@ from collections.abc import Sequence
 
 import pytest
 
-from riskstream.agents.runtime import Runtime
+from riskstream.api.scoring import HttpScoring
 from riskstream.config import Settings
 from riskstream.errors import PublishError
-from riskstream.gateway.scoring import HttpScoring
 from riskstream.service import Outcome
 from riskstream.streams.records import Payment
+from riskstream.worker import build
 
 
 def test_concurrent_scorers_of_one_txn_agree(settings: Settings) -> None:
     async def run() -> list[tuple[Outcome, Outcome]]:
-        runtime = Runtime.create(settings)
+        worker = build(settings)
         try:
             pairs = []
             for i in range(20):
                 p = Payment(f"t-{i}", f"u-{i}", "m-1", 99.0, "CNY", 1_700_000_000_000 + i)
                 stream, http = await asyncio.gather(
-                    runtime.scorer.score([p], [f"payments:0:{i}"]),
-                    runtime.scorer.score([p], ["http"]),
+                    worker.scorer.score([p], [f"payments:0:{i}"]),
+                    worker.scorer.score([p], ["http"]),
                 )
                 pairs.append((stream[0], http[0]))
             return pairs
         finally:
-            await runtime.redis.aclose()
+            await worker.features.client.aclose()
 
     for stream, http in asyncio.run(run()):
         assert stream.decision == http.decision  # decided_ts included: one decision
@@ -55,9 +55,12 @@ class FlakyPublisher:
 
 def test_an_http_retry_publishes_only_what_was_not_published(settings: Settings) -> None:
     async def run() -> tuple[FlakyPublisher, list[bytes]]:
-        runtime = Runtime.create(settings)
+        worker = build(settings)
         publisher = FlakyPublisher()
-        scoring = HttpScoring(runtime, publisher)  # type: ignore[arg-type]  # a stand-in
+        scoring = HttpScoring(
+            worker.scorer, worker.features, publisher, worker.metrics,  # type: ignore[arg-type]  # a stand-in
+            batch_max=settings.batch_max, queue_max=settings.http_queue_max,
+        )  # fmt: skip
         p = Payment("t-r", "u-r", "m-1", 10.0, "CNY", 1_700_000_000_000)
         answers = []
         try:
@@ -65,9 +68,8 @@ def test_an_http_retry_publishes_only_what_was_not_published(settings: Settings)
                 await scoring.decide(p, 0)  # recorded, not published: answered 503
             for _ in range(3):
                 answers.append(await scoring.decide(p, 0))
-            await scoring.close()
         finally:
-            await runtime.redis.aclose()
+            await worker.features.client.aclose()
         return publisher, answers
 
     publisher, answers = asyncio.run(run())

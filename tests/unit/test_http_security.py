@@ -11,17 +11,17 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from riskstream.api import security
+from riskstream.api.scoring import MAX_BATCHES, HttpScoring
 from riskstream.config import Settings
 from riskstream.errors import OverloadedError
-from riskstream.gateway import security
-from riskstream.gateway.scoring import MAX_BATCHES, HttpScoring
 from riskstream.streams.records import Payment
 
 TOKEN = "s3cret"
@@ -247,22 +247,24 @@ class Nothing:
     async def publish(self, outcomes: list[Any]) -> None:
         return None
 
-    def payments_done(self, *args: Any) -> None:
+    def handled(self, *args: Any) -> None:
+        return None
+
+    def decided(self, *args: Any) -> None:
         return None
 
     def credit_lines_changed(self, count: int) -> None:
         return None
 
+    @property
+    def duplicates(self) -> Any:
+        return SimpleNamespace(inc=lambda n: None)
+
 
 def http_scoring(queue_max: int) -> tuple[HttpScoring, BlockingScorer]:
     scorer, nothing = BlockingScorer(), Nothing()
-    runtime = SimpleNamespace(
-        settings=Settings(http_queue_max=queue_max, batch_max=500),
-        scorer=scorer,
-        features=nothing,
-        metrics=nothing,
-    )
-    return HttpScoring(cast(Any, runtime), cast(Any, nothing)), scorer
+    parts: Any = (scorer, nothing, nothing, nothing)
+    return HttpScoring(*parts, batch_max=500, queue_max=queue_max), scorer
 
 
 def pay(txn_id: str) -> Payment:

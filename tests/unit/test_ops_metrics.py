@@ -10,17 +10,19 @@ from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Outcome
 from riskstream.streams.codec import decode_payment
 
+TS = 1_732_240_000_000
 
-def outcome(i: int, verdict: str, latency_ms: int) -> Outcome:
+
+def outcome(i: int, verdict: str, latency_ms: int, *, publish: bool = True) -> Outcome:
     body = {"txn_id": f"t-{i}", "user_id": "u-1", "merchant_id": "m-1", "amount": 5.0,
-            "currency": "CNY", "ts": 1_000_000}  # fmt: skip
+            "currency": "CNY", "ts": TS}  # fmt: skip
     payment = decode_payment(orjson.dumps(body), frozenset({"CNY"}))
-    decided = 1_000_000 + latency_ms
+    decided = TS + latency_ms
     fields = {"txn_id": f"t-{i}", "decision": verdict, "reasons": ["velocity"],
               "risk_score": 80, "user_id": "u-1", "decided_ts": decided}  # fmt: skip
     decision = orjson.dumps(fields)
     alert = None if verdict == "approve" else decision
-    return Outcome(payment, decision, alert, True, verdict, decided, [])
+    return Outcome(payment, decision, alert, publish, verdict, decided, [])
 
 
 def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -35,7 +37,8 @@ def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ..
 def test_a_batch_counts_decisions_alerts_and_latency() -> None:
     metrics = WorkerMetrics()
     published = [outcome(0, "approve", 20), outcome(1, "decline", 40), outcome(2, "review", 3000)]
-    metrics.payments_done(5, published, duplicates=1)
+    metrics.handled("payments", 5)
+    metrics.decided([*published, outcome(3, "review", 10, publish=False)])
     metrics.dead_lettered("payments", ["message is not JSON: x"])
     got = samples(metrics)
     assert got[("riskstream_payments_processed_total", ())] == 5

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from riskstream.agents.worker import ensure_topics
+from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.errors import StackError
 from riskstream.stack import Stack

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from riskstream.config import Settings
-from riskstream.gateway import security
+from riskstream.errors import StackError
 from riskstream.streams import topics
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust app whose consumer group and topics carry the deployment's prefix."""
+def create_app(settings: Settings, web_application_options: dict[str, Any]) -> faust.App:
+    """A Faust app whose consumer group and topics carry the deployment's prefix; its web
+    server is built with ``web_application_options`` (the API's middlewares and limits)."""
     app = faust.App(
         settings.group_id,
         broker=",".join(f"kafka://{b.strip()}" for b in settings.kafka_brokers.split(",")),
@@ -21,7 +25,10 @@ def create_app(settings: Settings) -> faust.App:
         web_bind="0.0.0.0",
         # the URL the group's assignor gives the others, to forward POST /v1/score here
         **({"web_host": settings.web_host} if settings.web_host else {}),
-        web_application_options=security.application_options(settings),
+        web_application_options=web_application_options,
+        # Faust's own /router and /table pages: unused, and they answer 5xx to unknown names
+        web_router_enabled=False,
+        web_tables_enabled=False,
         # Kafka transactions: offsets and outputs commit together; read_committed consumers.
         processing_guarantee="exactly_once",
         topic_partitions=settings.partitions,
@@ -54,3 +61,31 @@ def input_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
     """An input topic (payments, labels, repayments) with the configured partitions."""
     assert name in topics.INPUTS
     return topic(app, settings, name, partitions=settings.partitions)
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the contract's topics with matching partition counts (outputs share the
+    input's partition numbers, see agents.faust_private); existing ones are left alone."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_brokers})
+    try:
+        existing = admin.list_topics(timeout=timeout_s).topics
+    except KafkaException as exc:
+        msg = f"no Kafka broker at {settings.kafka_brokers} ({exc.args[0].str()})"
+        raise StackError(msg) from None
+    names = [*topics.INPUTS, *topics.OUTPUTS, *(topics.dlq(t) for t in topics.INPUTS)]
+    wanted = []
+    for name in names:
+        full = settings.topic(name)
+        if full in existing:
+            continue
+        config = {"cleanup.policy": "compact"} if name == topics.CREDIT_LIMITS else {}
+        wanted.append(NewTopic(full, num_partitions=settings.partitions, config=config))
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                msg = f"cannot create topic {name}: {exc.args[0].str()}"
+                raise StackError(msg) from None

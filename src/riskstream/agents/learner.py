@@ -3,34 +3,45 @@
 Prequential: each example is scored before it is learned, which feeds the live quality
 metrics. A checkpoint (model, quality, stream position) is saved every N labels or T seconds,
 so a restart, or another worker taking over the lease, resumes exactly where it left off.
+Nothing one example holds can stop learning: an example that is not a finite feature vector,
+or that makes the model raise, is skipped and counted
+(``riskstream_training_examples_skipped_total``); outages are waited out; any other failure
+of a step is logged and the step tried again after a back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import time
 import uuid
 
-import faust
-
-from riskstream.agents.runtime import Runtime
-from riskstream.errors import ModelStoreError
-from riskstream.model.online import ModelQuality, OnlineModel
-from riskstream.state.model_store import Checkpoint
+from riskstream.config import Settings
+from riskstream.errors import ModelStoreError, OutageError
+from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
+from riskstream.model.online import ModelQuality, OnlineModel, example_problem
+from riskstream.ops.metrics import WorkerMetrics
+from riskstream.state.model_store import Checkpoint, ModelStore, TrainingExample
 
 log = logging.getLogger(__name__)
 LEASE_MS = 10_000
 READ_COUNT = 500
 READ_BLOCK_MS = 500
+LOOP = "learner"
 
 
 class Learner:
     """Learns while it holds the lease; otherwise waits for it."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(
+        self, models: ModelStore, settings: Settings, metrics: WorkerMetrics, health: Health
+    ) -> None:
+        self.models = models
+        self.settings = settings
+        self.metrics = metrics
+        self.health = health
         self.owner = f"learner-{uuid.uuid4().hex}"
         self.model: OnlineModel | None = None
         self.quality = ModelQuality()
@@ -39,50 +50,74 @@ class Learner:
         self.last_checkpoint = time.monotonic()
 
     async def run(self) -> None:
-        """Loop until cancelled; Redis outages are waited out."""
-        delay = 0.1
-        while True:
-            try:
-                await self.step()
-                delay = 0.1
-            except ModelStoreError as exc:
-                self.model = None  # re-read the checkpoint once Redis is back
-                log.warning("learner: %s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """Loop until cancelled; on a clean stop the lease is given up at once."""
+        delay = BACKOFF_START_S
+        try:
+            while True:
+                try:
+                    await self.step()
+                    self.health.recover(LOOP)
+                    delay = BACKOFF_START_S
+                except Exception as exc:  # learning must go on: log, back off, try again
+                    self.model = None  # re-read the checkpoint before the next step
+                    if isinstance(exc, OutageError):
+                        self.health.fail(LOOP, str(exc))
+                        log.warning("learner: %s; retrying in %.1fs", exc, delay)
+                    else:
+                        log.error("learner: step failed; retrying in %.1fs", delay, exc_info=exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, BACKOFF_CAP_S)
+        finally:
+            with contextlib.suppress(ModelStoreError, OutageError):
+                await asyncio.shield(self.models.release_lease(self.owner))
 
     async def step(self) -> None:
         """Hold the lease, learn one batch, checkpoint when due."""
-        models = self.runtime.models
-        if not await models.acquire_lease(self.owner, LEASE_MS):
+        if not await self.models.acquire_lease(self.owner, LEASE_MS):
             self.model = None
             await asyncio.sleep(LEASE_MS / 4000)
             return
         if self.model is None:
             await self.restore()
         assert self.model is not None
-        examples, self.cursor = await models.read(self.cursor, READ_COUNT, READ_BLOCK_MS)
-        settings = self.runtime.settings
-        for ex in examples:
-            p = self.model.score_one(ex.features)
-            self.quality.update(ex.is_fraud, p, settings.review_at, settings.decline_at)
-            self.model.learn_one(ex.features, ex.is_fraud)
+        examples, unreadable, self.cursor = await self.models.read(
+            self.cursor, READ_COUNT, READ_BLOCK_MS
+        )
+        skipped = unreadable + sum(not self.learn(self.model, ex) for ex in examples)
+        if skipped:
+            self.metrics.training_skipped.inc(skipped)
         self.since_checkpoint += len(examples)
-        due = time.monotonic() - self.last_checkpoint >= settings.checkpoint_every_s
-        if self.since_checkpoint >= settings.checkpoint_every_labels or (
+        due = time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_every_s
+        if self.since_checkpoint >= self.settings.checkpoint_every_labels or (
             due and self.since_checkpoint
         ):
             await self.checkpoint()
 
+    def learn(self, model: OnlineModel, ex: TrainingExample) -> bool:
+        """Score, then learn one example; False (skipped) when it cannot be learned from."""
+        problem = example_problem(ex.features)
+        if problem is None:
+            try:
+                p = model.score_one(ex.features)
+                self.quality.update(
+                    ex.is_fraud, p, self.settings.review_at, self.settings.decline_at
+                )
+                model.learn_one(ex.features, ex.is_fraud)
+                return True
+            except Exception as exc:  # one example must not stop learning
+                problem = f"{type(exc).__name__}: {exc}"
+        log.warning("learner: skipped txn_id %s: %s", ex.txn_id, problem)
+        return False
+
     async def restore(self) -> None:
         """Start from the latest checkpoint (or a fresh model before the first one)."""
-        checkpoint = await self.runtime.models.load()
+        checkpoint = await self.models.load()
         if checkpoint is None:
             self.model, self.quality, self.cursor = OnlineModel(), ModelQuality(), "0"
         else:
             self.model = OnlineModel.loads(checkpoint.model)
             self.cursor = checkpoint.cursor
-            state = await self.runtime.models.quality_state()
+            state = await self.models.quality_state()
             self.quality = pickle.loads(state) if state else ModelQuality()  # our own data
         log.info("learner %s: resumed at %s", self.owner, self.cursor)
 
@@ -91,20 +126,7 @@ class Learner:
         assert self.model is not None
         version = f"m-{self.model.n_labels}"
         checkpoint = Checkpoint(self.model.dumps(), version, self.cursor)
-        await self.runtime.models.save(
-            checkpoint, self.quality.as_dict(), pickle.dumps(self.quality)
-        )
+        await self.models.save(checkpoint, self.quality.as_dict(), pickle.dumps(self.quality))
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
         log.info("learner: checkpoint %s at %s", version, self.cursor)
-
-
-def register(app: faust.App, runtime: Runtime) -> Learner:
-    """Run the learner as a task of the worker."""
-    learner = Learner(runtime)
-
-    @app.task  # type: ignore[untyped-decorator]  # faust is untyped
-    async def learn() -> None:
-        await learner.run()
-
-    return learner

@@ -1,80 +1,48 @@
-"""Agent score_payments: payments -> one decision each (+ an alert for review/decline, and
-the credit line on ``credit-limits`` when the payment moved it)."""
+"""Agent score_payments: a payment -> its decision (+ an alert for review or decline, and the
+credit line on ``credit-limits`` when the payment moved it)."""
 
 from __future__ import annotations
 
-import functools
-import logging
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import faust
-
-from riskstream.agents import transactions
-from riskstream.agents.app import input_topic
-from riskstream.agents.runtime import Runtime, now_ms, origin, with_backoff
-from riskstream.errors import ValidationError
+from riskstream.agents.batch import Inbound, Output, Outputs
+from riskstream.config import Settings
+from riskstream.service import Outcome, Scorer
 from riskstream.streams import topics
-from riskstream.streams.codec import dead_letter, decode_payment
 from riskstream.streams.records import Payment
 
-log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class DecisionTopics:
+    """Where a payment's outputs go (full topic names)."""
+
+    decisions: str
+    alerts: str
+    credit_limits: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> DecisionTopics:
+        t = settings.topic
+        return cls(t(topics.DECISIONS), t(topics.ALERTS), t(topics.CREDIT_LIMITS))
 
 
-def register(app: faust.App, runtime: Runtime) -> None:
-    """Attach the agent to the app."""
-    settings = runtime.settings
-    payments_topic = input_topic(app, settings, topics.PAYMENTS)
-    decisions = settings.topic(topics.DECISIONS)
-    alerts = settings.topic(topics.ALERTS)
-    credit_limits = settings.topic(topics.CREDIT_LIMITS)
-    dlq = settings.topic(topics.dlq(topics.PAYMENTS))
-    currencies = settings.currency_set
+def outputs(outcome: Outcome, to: DecisionTopics) -> Outputs:
+    """A decided payment's records: the decision and its alert when it is to be published
+    (not for a txn_id decided before), then the credit-line changes, oldest first."""
+    key = outcome.payment.user_id.encode()
+    records = []
+    if outcome.publish:
+        records.append(Output(to.decisions, key, outcome.decision))
+        if outcome.alert is not None:
+            records.append(Output(to.alerts, key, outcome.alert))
+    records += [Output(to.credit_limits, key, m) for m in outcome.credit_messages]
+    return Outputs(records, outcome=outcome)
 
-    @app.agent(payments_topic, name="score_payments")  # type: ignore[untyped-decorator]  # faust is untyped
-    async def score_payments(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            payments: list[Payment] = []
-            sources: list[Any] = []
-            dead: list[tuple[Any, bytes, str]] = []
-            for event in events:
-                msg = event.message
-                try:
-                    payments.append(decode_payment(event.value, currencies))
-                    sources.append(msg)
-                except ValidationError as exc:
-                    where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-                    log.warning("%s: dead-lettered: %s", where, exc)
-                    value = dead_letter(
-                        msg.topic, msg.partition, msg.offset, event.value, str(exc), now_ms()
-                    )
-                    dead.append((msg, value, str(exc)))
-            origins = [origin(m) for m in sources]
-            outcomes = await with_backoff(
-                "scoring a batch", functools.partial(runtime.scorer.score, payments, origins)
-            )
-            touched = {(e.message.topic, e.message.partition) for e in events}
-            published, credit_changes = [], 0
-            async with transactions.batch(app, touched) as live:
-                errors = await transactions.send_dead_letters(app, dlq, dead, live)
-                for outcome, msg in zip(outcomes, sources, strict=True):
-                    if (msg.topic, msg.partition) not in live:
-                        continue
-                    key = outcome.payment.user_id.encode()
-                    out = [(credit_limits, m) for m in outcome.credit_messages]
-                    credit_changes += len(outcome.credit_messages)
-                    if outcome.publish:
-                        published.append(outcome)
-                        out.insert(0, (decisions, outcome.decision))
-                        if outcome.alert is not None:
-                            out.insert(1, (alerts, outcome.alert))
-                    for topic, value in out:
-                        await transactions.send(app, msg.topic, msg.partition, topic, key, value)
-                for event in events:
-                    await stream.ack(event)
-            # a partition lost mid-batch is counted by its new owner, not here
-            mine = [(m.topic, m.partition) in live for m in sources]
-            handled = sum((e.message.topic, e.message.partition) in live for e in events)
-            duplicates = sum(not o.publish for o, ok in zip(outcomes, mine, strict=True) if ok)
-            runtime.metrics.payments_done(handled, published, duplicates)
-            runtime.metrics.dead_lettered(payments_topic.get_topic_name(), errors)
-            runtime.metrics.credit_lines_changed(credit_changes)
+
+async def score_payments(
+    scorer: Scorer, to: DecisionTopics, payments: Sequence[Inbound[Payment]]
+) -> list[Outputs]:
+    """Decide a batch of payments (features, model, rules, credit: ``Scorer.score``)."""
+    outcomes = await scorer.score([p.record for p in payments], [p.origin for p in payments])
+    return [outputs(o, to) for o in outcomes]

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from river import metrics as river_metrics
 
 from riskstream.model.metrics import pr_auc, recall_at_fpr, roc_auc
-from riskstream.scoring import decide
+from riskstream.scoring import Verdict, decide
 from riskstream.scoring.judge import Model, judge
 from riskstream.scoring.rules import RuleConfig
 from riskstream.streams.records import DecisionKind, Payment
@@ -41,16 +41,7 @@ class Learner(Protocol):
     def learn_one(self, x: Mapping[str, float], y: bool) -> None: ...
 
 
-@dataclass(frozen=True)
-class Judged:
-    """What was decided for one payment, and whether the model (not rules) gave it."""
-
-    probability: float
-    decision: DecisionKind
-    by_model: bool
-
-
-Judge = Callable[[Example], Judged]
+Judge = Callable[[Example], Verdict]
 
 
 def threshold_judge(model: Learner, review_at: int, decline_at: int) -> Judge:
@@ -59,13 +50,12 @@ def threshold_judge(model: Learner, review_at: int, decline_at: int) -> Judge:
     >>> class Half:
     ...     def score_one(self, x): return 0.7
     ...     def learn_one(self, x, y): pass
-    >>> threshold_judge(Half(), 65, 75)(Example({}, False))
-    Judged(probability=0.7, decision='review', by_model=True)
+    >>> threshold_judge(Half(), 65, 75)(Example({}, False)).decision
+    'review'
     """
 
-    def judge_one(ex: Example) -> Judged:
-        p = model.score_one(ex.x)
-        return Judged(p, decide(p, {}, [], review_at, decline_at).decision, True)
+    def judge_one(ex: Example) -> Verdict:
+        return decide(model.score_one(ex.x), {}, [], review_at, decline_at)
 
     return judge_one
 
@@ -73,12 +63,11 @@ def threshold_judge(model: Learner, review_at: int, decline_at: int) -> Judge:
 def worker_judge(model: Model, rules: RuleConfig, review_at: int, decline_at: int) -> Judge:
     """Exactly the worker's decision (``scoring.judge``): cold-start rules, model, rules layer."""
 
-    def judge_one(ex: Example) -> Judged:
+    def judge_one(ex: Example) -> Verdict:
         if ex.payment is None:
             msg = "the worker's rules need the payment of every example"
             raise ValueError(msg)
-        j = judge(model, ex.payment, ex.x, rules, review_at, decline_at)
-        return Judged(j.probability, j.verdict.decision, not j.by_rules)
+        return judge(model, ex.payment, ex.x, rules, review_at, decline_at)
 
     return judge_one
 
@@ -119,13 +108,13 @@ def prequential(examples: Iterable[Example], model: Learner, judge_one: Judge, d
     clock = time.perf_counter
     for ex in examples:
         t0 = clock()
-        judged = judge_one(ex)
+        verdict = judge_one(ex)
         trace.score_s += clock() - t0
         trace.ys.append(ex.y)
-        trace.ps.append(judged.probability)
-        trace.decisions.append(judged.decision)
+        trace.ps.append(verdict.probability)
+        trace.decisions.append(verdict.decision)
         trace.tags.append(ex.tag)
-        trace.by_model.append(judged.by_model)
+        trace.by_model.append(not verdict.by_rules)
         pending.append(ex)
         if len(pending) > delay:
             old = pending.popleft()

@@ -37,6 +37,22 @@ def prepare(x: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def example_problem(x: Mapping[str, object]) -> str | None:
+    """Why a feature vector cannot be learned from, or None: every value a finite number.
+
+    >>> example_problem({"amount": 1.0}), example_problem({"amt_ratio": None})
+    (None, 'amt_ratio is None, not a finite number')
+    >>> example_problem({})
+    'no features'
+    """
+    if not x:
+        return "no features"
+    for name, v in x.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return f"{name} is {v!r}, not a finite number"
+    return None
+
+
 def make_pipeline(fraud_weight: float = 5.0, lr: float = 0.02) -> Any:
     """The default pipeline; fraud examples weigh ``fraud_weight`` times a legit one."""
     return compose.Pipeline(

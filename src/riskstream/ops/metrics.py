@@ -32,8 +32,9 @@ from riskstream.ops.lag import PartitionLag
 from riskstream.service import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-VERDICTS = ("approve", "review", "decline")
+DECISION_KINDS = ("approve", "review", "decline")
 THRESHOLDS = ("review", "decline")
+AGENTS = ("score_payments", "learn_from_labels", "settle_repayments")
 RECENT_ALERTS = 20
 # event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -52,6 +53,7 @@ def reason_of(error: str) -> str:
     """
     for marker, reason in (
         ("byte limit", "too_large"),
+        ("no value", "tombstone"),
         ("not UTF-8", "not_utf8"),
         ("not JSON", "not_json"),
         ("not a JSON object", "not_object"),
@@ -79,6 +81,22 @@ class WorkerMetrics:
         )
         self.labels = Counter(
             "riskstream_labels_processed", "Label messages this worker handled", registry=r
+        )
+        self.repayments = Counter(
+            "riskstream_repayments_processed", "Repayment messages this worker handled",
+            registry=r,
+        )  # fmt: skip
+        self.agent_crashes = Counter(
+            "riskstream_agent_crashes",
+            "Agents that crashed and were restarted by Faust (an incident: every bad message "
+            "has its dead letter instead)",
+            ["agent"],
+            registry=r,
+        )
+        self.training_skipped = Counter(
+            "riskstream_training_examples_skipped",
+            "Training examples the learner could not learn from (not finite, unreadable)",
+            registry=r,
         )
         self.decisions = Counter(
             "riskstream_decisions",
@@ -170,8 +188,10 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=r,
         )
-        for verdict in VERDICTS:
-            self.decisions.labels(verdict)
+        for kind in DECISION_KINDS:
+            self.decisions.labels(kind)
+        for agent in AGENTS:
+            self.agent_crashes.labels(agent)
         for name in THRESHOLDS:
             self.precision.labels(name)
             self.recall.labels(name)
@@ -180,14 +200,21 @@ class WorkerMetrics:
 
     # --- the hot path: once per batch (one histogram observation per decision)
 
-    def payments_done(self, handled: int, published: Sequence[Outcome], duplicates: int) -> None:
-        """A batch of payments: how many were handled, the decisions published."""
-        self.payments.inc(handled)
-        if duplicates:
-            self.duplicates.inc(duplicates)
-        verdicts = collections.Counter(o.verdict for o in published)
-        for verdict, count in verdicts.items():
-            self.decisions.labels(verdict).inc(count)
+    def handled(self, topic: str, count: int) -> None:
+        """Input messages of one contract topic handled (decided, already decided, or
+        dead-lettered)."""
+        {"payments": self.payments, "labels": self.labels, "repayments": self.repayments}[
+            topic
+        ].inc(count)
+
+    def decided(self, outcomes: Sequence[Outcome]) -> None:
+        """Payments decided: those published, and those answered with an earlier decision."""
+        published = [o for o in outcomes if o.publish]
+        if len(published) < len(outcomes):
+            self.duplicates.inc(len(outcomes) - len(published))
+        kinds = collections.Counter(o.kind for o in published)
+        for kind, count in kinds.items():
+            self.decisions.labels(kind).inc(count)
         observe = self.decision_latency.observe
         alerts = 0
         for o in published:
@@ -269,7 +296,7 @@ class WorkerMetrics:
         return {
             "payments": value("riskstream_payments_processed_total"),
             "decisions": {
-                v: value("riskstream_decisions_total", {"decision": v}) for v in VERDICTS
+                k: value("riskstream_decisions_total", {"decision": k}) for k in DECISION_KINDS
             },
             "alerts": value("riskstream_alerts_total"),
             "dead_letters": dead,

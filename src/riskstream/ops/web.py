@@ -13,12 +13,13 @@ import time
 from typing import Any
 
 import faust
-from redis.exceptions import RedisError
 
-from riskstream.agents.runtime import Runtime
-from riskstream.errors import StackError
+from riskstream.config import Settings
+from riskstream.errors import ModelStoreError, OutageError, StackError
 from riskstream.ops.lag import LagProbe
 from riskstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
+from riskstream.service import Scorer
+from riskstream.state.model_store import ModelStore
 from riskstream.streams import topics
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,20 @@ def _static(name: str) -> bytes:
 class OpsReader:
     """Keeps the read-from-elsewhere metrics fresh: lag, model, assignment."""
 
-    def __init__(self, app: faust.App, runtime: Runtime, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        metrics: WorkerMetrics,
+        models: ModelStore,
+        scorer: Scorer,
+    ) -> None:
         self.app = app
-        self.runtime = runtime
+        self.settings = settings
         self.metrics = metrics
-        self.inputs = {runtime.settings.topic(t) for t in topics.INPUTS}
+        self.models = models
+        self.scorer = scorer
+        self.inputs = {settings.topic(t) for t in topics.INPUTS}
         # never closed: it joins no group, and closing it under a read in the executor
         # thread at shutdown would race; the process exit closes it
         self.probe: LagProbe | None = None
@@ -53,21 +63,20 @@ class OpsReader:
         loop = asyncio.get_running_loop()
         try:
             if self.probe is None:
-                self.probe = LagProbe(self.runtime.settings, LAG_TIMEOUT_S)
+                self.probe = LagProbe(self.settings, LAG_TIMEOUT_S)
             rows = await loop.run_in_executor(None, self.probe.measure)
             self.metrics.set_lag(rows, time.time())
         except StackError as exc:
             self.metrics.lag_errors.inc()
             log.warning("lag: %s", exc)
         try:
-            self.metrics.set_quality(await self.runtime.models.quality())
-        except RedisError as exc:
+            self.metrics.set_quality(await self.models.quality())
+        except (ModelStoreError, OutageError) as exc:
             log.warning("model quality: %s", exc)
 
     def local(self) -> None:
         """What this process knows by itself: its model and its partitions (cheap)."""
-        model = self.runtime.scorer
-        self.metrics.set_model(model.model_version, model.model.n_labels)
+        self.metrics.set_model(self.scorer.model_version, self.scorer.model.n_labels)
         try:
             assigned = self.app.consumer.assignment()
         except Exception:  # no consumer yet while the worker starts
@@ -77,11 +86,9 @@ class OpsReader:
         )
 
 
-def register(app: faust.App, runtime: Runtime) -> OpsReader:
+def register(app: faust.App, reader: OpsReader) -> None:
     """Add the ops views and the refresh timer to the worker's app."""
-    metrics = runtime.metrics
-    reader = OpsReader(app, runtime, metrics)
-    runtime.features.on_round_trip = metrics.redis_round_trip.observe
+    metrics = reader.metrics
 
     @app.timer(REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
     async def refresh_ops_metrics() -> None:
@@ -97,7 +104,7 @@ def register(app: faust.App, runtime: Runtime) -> OpsReader:
         reader.local()
         body = metrics.summary()
         body["ts"] = int(time.time() * 1000)
-        body["group"] = runtime.settings.group_id
+        body["group"] = reader.settings.group_id
         return view.json(body, headers={"Cache-Control": "no-store"})
 
     @app.page("/")  # type: ignore[untyped-decorator]  # faust is untyped
@@ -109,5 +116,3 @@ def register(app: faust.App, runtime: Runtime) -> OpsReader:
         if name not in STATIC:
             return view.error(404, f"no such file: {name}")
         return view.bytes(_static(name), content_type=STATIC[name])
-
-    return reader

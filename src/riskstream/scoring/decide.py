@@ -36,11 +36,13 @@ MAX_MODEL_REASONS = 3
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the scorer decided, and why."""
+    """What scoring decided for one payment, from what probability, and why."""
 
+    probability: float
     decision: DecisionKind
     risk_score: int
     reasons: tuple[str, ...]
+    by_rules: bool = False  # the cold-start rules gave the probability, not the model
 
 
 def risk_score(p: float) -> int:
@@ -85,10 +87,11 @@ def decide(
 ) -> Verdict:
     """Thresholds on the risk score, then rules; reasons strongest first.
 
-    >>> decide(0.9, {"amt_z": 2.0, "is_new_device": 0.5}, [], 65, 75)
-    Verdict(decision='decline', risk_score=90, reasons=('amount_unusual', 'new_device'))
-    >>> decide(0.1, {}, [], 65, 75)
-    Verdict(decision='approve', risk_score=10, reasons=())
+    >>> v = decide(0.9, {"amt_z": 2.0, "is_new_device": 0.5}, [], 65, 75)
+    >>> v.decision, v.risk_score, v.reasons
+    ('decline', 90, ('amount_unusual', 'new_device'))
+    >>> decide(0.1, {}, [], 65, 75).decision
+    'approve'
     """
     score = risk_score(probability)
     decision: DecisionKind = "approve"
@@ -119,4 +122,4 @@ def decide(
                 break
     if decision != "approve" and not reasons:
         reasons.append(FALLBACK_REASON)
-    return Verdict(decision, score, tuple(reasons))
+    return Verdict(probability, decision, score, tuple(reasons))

@@ -12,26 +12,27 @@ transaction aborted) gets the same messages back to publish again.
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from riskstream.credit import CreditState, Step, to_message
 from riskstream.errors import CreditError, CreditStoreError
 from riskstream.state import keys
+from riskstream.state.client import redis_errors
+from riskstream.state.scripts import Call, Script, ScriptRunner
 
 COMMIT_ATTEMPTS = 20
+_APPLY = Script.load("credit_apply.lua")
 
 
 @dataclass(frozen=True)
 class CreditEvent:
     """Something that moves a line: a decided payment, a repayment, a fraud label."""
 
-    event_id: str  # unique per effect: a txn_id, "r:<repayment_id>", "f:<txn_id>"
+    event_id: str  # unique per effect: ``event_id(kind, id)``
     origin: str  # the input message (topic:partition:offset), or "http"
     ts: int
     transition: Callable[[CreditState], Step]
@@ -106,8 +107,17 @@ class Ledger:
         return b""
 
 
-def _source(name: str) -> str:
-    return importlib.resources.files("riskstream.state").joinpath(name).read_text()
+def event_id(kind: str, ident: str) -> str:
+    """The mark name of an effect on a line: a kind and a contract id, joined by ``/``, which
+    no valid id contains, so a txn_id can never pass for a repayment or a reversal.
+
+    >>> event_id("payment", "t-1"), event_id("repayment", "r:1"), event_id("fraud", "t-1")
+    ('p/t-1', 'r/r:1', 'f/t-1')
+    """
+    return f"{_KINDS[kind]}/{ident}"
+
+
+_KINDS = {"payment": "p", "repayment": "r", "fraud": "f"}
 
 
 class CreditStore:
@@ -120,12 +130,12 @@ class CreditStore:
         self.ns = keys.check_namespace(namespace)
         self.currency = currency
         self.mark_ttl_ms = mark_ttl_s * 1000
-        self._apply = client.register_script(_source("credit_apply.lua"))
+        self.scripts = ScriptRunner(client)
 
     async def read(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Ledger]:
         """The ledgers of users (by user_id), with the marks of the given event ids."""
         asked = {user: list(dict.fromkeys(ids)) for user, ids in wanted.items()}
-        try:
+        with redis_errors(f"read the credit lines of {len(asked)} users", CreditStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user, ids in asked.items():
                     pipe.get(keys.credit(self.ns, user))
@@ -137,10 +147,11 @@ class CreditStore:
                 raw = next(replies) or b""
                 found = {event_id: next(replies) for event_id in ids}
                 marks = {i: Mark.decode(m) for i, m in found.items() if m is not None}
-                ledgers[user] = Ledger(user, self.currency, raw, marks)
-        except (RedisError, CreditError) as exc:
-            msg = f"cannot read the credit lines of {len(asked)} users: {exc}"
-            raise CreditStoreError(msg) from exc
+                try:
+                    ledgers[user] = Ledger(user, self.currency, raw, marks)
+                except CreditError as exc:
+                    msg = f"the credit line of user {user} is unreadable: {exc}"
+                    raise CreditStoreError(msg) from exc
         return ledgers
 
     async def commit(self, ledgers: Sequence[Ledger]) -> dict[tuple[str, str], list[bytes]]:
@@ -154,15 +165,12 @@ class CreditStore:
         for _ in range(COMMIT_ATTEMPTS):
             if not pending:
                 return published
-            try:
+            with redis_errors(f"write the credit lines of {len(pending)} users", CreditStoreError):
                 written = await self._write(pending)
-                lost = [ledger for ledger, ok in zip(pending, written, strict=True) if not ok]
-                again = await self.read(
-                    {ledger.user_id: [e.event_id for e in ledger.events] for ledger in lost}
-                )
-            except RedisError as exc:
-                msg = f"cannot write the credit lines of {len(pending)} users: {exc}"
-                raise CreditStoreError(msg) from exc
+            lost = [ledger for ledger, ok in zip(pending, written, strict=True) if not ok]
+            again = await self.read(
+                {ledger.user_id: [e.event_id for e in ledger.events] for ledger in lost}
+            )
             pending = []
             for ledger in lost:
                 fresh = again[ledger.user_id]
@@ -175,29 +183,26 @@ class CreditStore:
         raise CreditStoreError(msg)
 
     async def _write(self, ledgers: Sequence[Ledger]) -> list[bool]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for ledger in ledgers:
-                user = ledger.user_id
-                marks = list(ledger.new_marks.items())
-                script_keys = [keys.credit(self.ns, user), keys.credit_message(self.ns, user)]
-                script_keys += [keys.credit_event(self.ns, user, e) for e, _ in marks]
-                args: list[bytes | int] = [
-                    ledger.raw,
-                    ledger.state.to_bytes(),
-                    ledger.last_message,
-                    self.mark_ttl_ms,
-                ]
-                args += [mark.encode() for _, mark in marks]
-                await self._apply(keys=script_keys, args=args, client=pipe)  # queued
-            return [reply == 1 for reply in await pipe.execute()]
+        calls = []
+        for ledger in ledgers:
+            user = ledger.user_id
+            marks = list(ledger.new_marks.items())
+            script_keys = [keys.credit(self.ns, user), keys.credit_message(self.ns, user)]
+            script_keys += [keys.credit_event(self.ns, user, e) for e, _ in marks]
+            args: list[bytes | int] = [
+                ledger.raw,
+                ledger.state.to_bytes(),
+                ledger.last_message,
+                self.mark_ttl_ms,
+            ]
+            args += [mark.encode() for _, mark in marks]
+            calls.append(Call(_APPLY, script_keys, args))
+        return [reply == 1 for reply in await self.scripts.run(calls)]
 
     async def message(self, user_id: str, now_ms: int) -> bytes:
         """The user's newest ``credit-limits`` message, or the starting line's for a new user."""
-        try:
+        with redis_errors(f"read the credit line of user {user_id}", CreditStoreError):
             raw = await self.client.get(keys.credit_message(self.ns, user_id))
-        except RedisError as exc:
-            msg = f"cannot read the credit line of user {user_id}: {exc}"
-            raise CreditStoreError(msg) from exc
         if isinstance(raw, bytes):
             return raw
         return orjson.dumps(to_message(CreditState(), user_id, self.currency, now_ms))

@@ -10,21 +10,17 @@ Features, keys and edge cases: docs/features.md.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.resources
 import math
 import struct
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
 
 from riskstream.errors import FeatureStoreError
 from riskstream.state import keys
+from riskstream.state.client import redis_errors
+from riskstream.state.scripts import Call, Script, ScriptRunner
 from riskstream.streams.records import Payment
 
 SECOND_MS = 1000
@@ -62,10 +58,9 @@ _USER = struct.Struct(f"<{len(_USER_INTS)}I{len(_USER_FLAGS)}B{len(_USER_REALS)}
 _USER_NAMES = (*_USER_INTS, *_USER_FLAGS, *_USER_REALS)
 _MERCHANT = struct.Struct("<3I")
 _LEN16 = struct.Struct("<H")
-
-
-def _source(name: str) -> str:
-    return importlib.resources.files("riskstream.state").joinpath(name).read_text()
+_USER_SCRIPT = Script.load("user_features.lua")
+_MERCHANT_SCRIPT = Script.load("merchant_features.lua")
+_DECISION_SCRIPT = Script.load("record_decision.lua")
 
 
 @dataclass(frozen=True)
@@ -161,19 +156,6 @@ def decode_snapshot(user_raw: bytes, merchant_raw: bytes) -> dict[str, float]:
     return {name: x[name] for name in FEATURE_NAMES}
 
 
-@contextlib.contextmanager
-def _wrapped(what: str) -> Iterator[None]:
-    """Turn a Redis client error into a FeatureStoreError that keeps it as the cause."""
-    try:
-        yield
-    except RedisError as exc:
-        msg = f"cannot {what}: {exc}"
-        raise FeatureStoreError(msg) from exc
-
-
-_Call = tuple[AsyncScript, list[str], list[str | bytes | int]]
-
-
 class FeatureStore:
     """Rolling features, feature snapshots and decisions of every user, in one namespace.
 
@@ -215,53 +197,18 @@ class FeatureStore:
             "<4d", self.snapshot_ttl_ms, self.merchant_window_ms, max_merchant_payments,
             max_merchant_users,
         )  # fmt: skip
-        self._user = client.register_script(_source("user_features.lua"))
-        self._merchant = client.register_script(_source("merchant_features.lua"))
-        self._decision = client.register_script(_source("record_decision.lua"))
-        self._claim = client.register_script(_source("claim_label.lua"))
-        # called with the seconds of each pipelined round trip (the worker's metrics set it)
-        self.on_round_trip: Callable[[float], None] | None = None
+        self.scripts = ScriptRunner(client)
 
-    async def _pipeline(self, calls: Sequence[_Call]) -> list[Any]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for script, script_keys, args in calls:
-                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
-            started = time.perf_counter()
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            if self.on_round_trip is not None:
-                self.on_round_trip(time.perf_counter() - started)
-            return replies
-
-    async def _run(self, calls: Sequence[_Call]) -> list[Any]:
-        """EVALSHA every call in one round trip; load scripts and rerun only on NOSCRIPT.
-
-        redis-py's own script-in-pipeline support costs a SCRIPT EXISTS round trip per
-        execute; a NOSCRIPT reply (a restarted or failed-over Redis) changed nothing, so
-        rerunning exactly those calls is safe.
-        """
-        replies = await self._pipeline(calls)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            for script in {calls[i][0].sha: calls[i][0] for i in missing}.values():
-                await self.client.script_load(script.script)
-            again = await self._pipeline([calls[i] for i in missing])
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-        for reply in replies:
-            if isinstance(reply, RedisError):
-                raise reply
-        return replies
-
-    def _merchant_call(self, p: Payment) -> _Call:
-        return (
-            self._merchant,
+    def _merchant_call(self, p: Payment) -> Call:
+        return Call(
+            _MERCHANT_SCRIPT,
             keys.merchant_keys(self.ns, p.merchant_id, p.txn_id),
             [self._merchant_limits, p.txn_id, p.ts, p.user_id],
         )  # fmt: skip
 
-    def _user_call(self, p: Payment) -> _Call:
-        return (
-            self._user,
+    def _user_call(self, p: Payment) -> Call:
+        return Call(
+            _USER_SCRIPT,
             keys.user_keys(self.ns, p.user_id, p.txn_id),
             [self._user_limits, p.txn_id, p.ts, repr(float(p.amount)), p.merchant_id,
              p.device_id or "", p.country or "", p.ip or "", _head(p)],
@@ -276,11 +223,11 @@ class FeatureStore:
         have been applied: applying the whole batch again is safe (those come back as
         duplicates, undecided).
         """
-        calls: list[_Call] = []
+        calls: list[Call] = []
         for p in payments:
             calls += [self._merchant_call(p), self._user_call(p)]
-        with _wrapped(f"apply {len(payments)} payments"):
-            replies = await self._run(calls) if calls else []
+        with redis_errors(f"apply {len(payments)} payments", FeatureStoreError):
+            replies = await self.scripts.run(calls)
         applied = []
         for merchant, (is_duplicate, snapshot, decision) in zip(
             replies[::2], replies[1::2], strict=True
@@ -295,17 +242,17 @@ class FeatureStore:
         True where stored now; False where a decision was recorded first (it is kept) or the
         payment is unknown or expired (nothing is written then).
         """
-        calls: list[_Call] = [
-            (self._decision, [keys.txn(self.ns, user_id, txn_id)], [decision])
+        calls = [
+            Call(_DECISION_SCRIPT, [keys.txn(self.ns, user_id, txn_id)], [decision])
             for user_id, txn_id, decision in items
         ]
-        with _wrapped(f"record {len(items)} decisions"):
-            replies = await self._run(calls) if calls else []
+        with redis_errors(f"record {len(items)} decisions", FeatureStoreError):
+            replies = await self.scripts.run(calls)
         return [reply == 1 for reply in replies]
 
     async def decisions(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
         """The recorded decision (origin, newline, JSON) of each (user_id, txn_id); None if none."""
-        with _wrapped(f"read {len(items)} decisions"):
+        with redis_errors(f"read {len(items)} decisions", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
                     pipe.get(keys.txn(self.ns, user_id, txn_id))
@@ -314,7 +261,7 @@ class FeatureStore:
 
     async def mark_published(self, items: Sequence[tuple[str, str]]) -> None:
         """Mark decisions made over HTTP, (user_id, txn_id), as published (one round trip)."""
-        with _wrapped(f"mark {len(items)} decisions published"):
+        with redis_errors(f"mark {len(items)} decisions published", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
                     pipe.set(keys.published(self.ns, user_id, txn_id), b"1",
@@ -323,7 +270,7 @@ class FeatureStore:
 
     async def are_published(self, items: Sequence[tuple[str, str]]) -> list[bool]:
         """Whether ``mark_published`` marked each (user_id, txn_id) (one round trip)."""
-        with _wrapped(f"read {len(items)} published marks"):
+        with redis_errors(f"read {len(items)} published marks", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
                     pipe.exists(keys.published(self.ns, user_id, txn_id))
@@ -346,7 +293,7 @@ class FeatureStore:
 
     async def snapshots(self, items: Sequence[tuple[str, str]]) -> list[dict[str, float] | None]:
         """The features each (user_id, txn_id) was scored on; None if unknown or expired."""
-        with _wrapped(f"read {len(items)} snapshots"):
+        with redis_errors(f"read {len(items)} snapshots", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
                     pipe.get(keys.txn(self.ns, user_id, txn_id))
@@ -360,43 +307,15 @@ class FeatureStore:
                     found.append((snapshot, merchant, txn_id))
             return await self._with_merchant_part(found)
 
-    async def snapshot(self, user_id: str, txn_id: str) -> dict[str, float] | None:
-        """The features a payment was scored on (to learn from its late label)."""
-        return (await self.snapshots([(user_id, txn_id)]))[0]
-
-    async def take_snapshots_for_labels(
-        self, items: Sequence[tuple[str, str, str]]
-    ) -> list[dict[str, float] | None]:
-        """Claim (user_id, txn_id, claim) snapshots to learn from: a label teaches once.
-
-        None when the payment is unknown, expired, or claimed under another claim. The same
-        claim (say the label message's topic:partition:offset) gets the snapshot again, so a
-        learner that crashed before checkpointing learns the replayed label again.
-        """
-        if any(not 0 < len(claim.encode()) < 256 for _, _, claim in items):
-            msg = "a label claim must be 1-255 bytes"
-            raise ValueError(msg)
-        calls: list[_Call] = [
-            (self._claim, [keys.txn(self.ns, user_id, txn_id)], [claim])
-            for user_id, txn_id, claim in items
-        ]
-        with _wrapped(f"claim {len(items)} snapshots"):
-            replies = await self._run(calls) if calls else []
-            found = [
-                (reply[0], reply[1], txn_id) if reply else None
-                for reply, (_, txn_id, _) in zip(replies, items, strict=True)
-            ]
-            return await self._with_merchant_part(found)
-
-    async def take_snapshot_for_label(
-        self, user_id: str, txn_id: str, claim: str
-    ) -> dict[str, float] | None:
-        """One ``take_snapshots_for_labels``."""
-        return (await self.take_snapshots_for_labels([(user_id, txn_id, claim)]))[0]
+    async def probe(self) -> None:
+        """Prove Redis takes the worker's own kind of step (a script on one user's slot, in a
+        pipeline), changing nothing: the record of an unknown payment is not written."""
+        with redis_errors("run a feature-store script", FeatureStoreError):
+            await self.scripts.run_one(_DECISION_SCRIPT, [keys.txn(self.ns, "~ready", "~")], [b"-"])
 
     async def current(self, user_id: str, now_ms: int | None = None) -> dict[str, object]:
         """The user's rolling features as of now_ms (default: the newest payment's ts)."""
-        with _wrapped(f"read the features of user {user_id}"):
+        with redis_errors(f"read the features of user {user_id}", FeatureStoreError):
             async with self.client.pipeline(transaction=True) as pipe:  # one slot: one MULTI
                 pipe.zrange(keys.window(self.ns, user_id), 0, -1, withscores=True)
                 pipe.hmget(keys.stats(self.ns, user_id), ["n", "mean", "m2", "first", "last"])
@@ -406,7 +325,7 @@ class FeatureStore:
 
     async def memory_usage(self, user_id: str) -> int:
         """Bytes Redis uses for one user's keys, snapshots included (SCANs: not for hot paths)."""
-        with _wrapped(f"measure the memory of user {user_id}"):
+        with redis_errors(f"measure the memory of user {user_id}", FeatureStoreError):
             found = [
                 key
                 async for key in self.client.scan_iter(

@@ -36,7 +36,7 @@ def user_tag(ns: str, user_id: str) -> str:
 
 
 def published(ns: str, user_id: str, txn_id: str) -> str:
-    """String: set once a decision made over HTTP is on risk-decisions (see gateway.scoring)."""
+    """String: set once a decision made over HTTP is on risk-decisions (see api.scoring)."""
     return f"{user_tag(ns, user_id)}:pub:{txn_id}"
 
 

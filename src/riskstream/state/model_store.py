@@ -16,27 +16,13 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from riskstream.errors import ModelStoreError
+from riskstream.state.client import redis_errors
+from riskstream.state.scripts import Call, Script, ScriptRunner
 
-# One slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI.
-_CLAIM = """
-local cur = redis.call('GET', KEYS[1])
-if cur == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if cur == ARGV[1] then return 1 end
-return 0
-"""
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
+_CLAIM = Script.load("learned_claim.lua")
+_RENEW = Script.load("lease_renew.lua")
 
 
 @dataclass(frozen=True)
@@ -65,36 +51,30 @@ class ModelStore:
     def __init__(self, client: aioredis.Redis, namespace: str, claim_ttl_s: int) -> None:
         self.client = client
         self.ns = namespace
+        # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
         self.claim_ttl_ms = claim_ttl_s * 1000
         self.k_model = f"{namespace}{{model}}:blob"
         self.k_meta = f"{namespace}{{model}}:meta"
         self.k_stream = f"{namespace}{{model}}:train"
         self.k_lease = f"{namespace}{{model}}:lease"
-        self._claim = client.register_script(_CLAIM)
-        self._renew = client.register_script(_RENEW)
+        self.scripts = ScriptRunner(client)
 
     def _learned_key(self, user_id: str, txn_id: str) -> str:
         return f"{self.ns}{{u:{user_id}}}:learned:{txn_id}"
 
     async def version(self) -> str | None:
         """The version of the latest checkpoint (cheap: scorers poll it)."""
-        try:
+        with redis_errors("read the model version", ModelStoreError):
             raw: Any = await self.client.hget(self.k_meta, "version")
-        except RedisError as exc:
-            msg = f"cannot read the model version: {exc}"
-            raise ModelStoreError(msg) from exc
         return raw.decode() if raw is not None else None
 
     async def load(self) -> Checkpoint | None:
         """The latest checkpoint, or None before the first one."""
-        try:
+        with redis_errors("load the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
                 pipe.hgetall(self.k_meta)
                 blob, meta = await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot load the model checkpoint: {exc}"
-            raise ModelStoreError(msg) from exc
         if blob is None:
             return None
         fields: dict[bytes, bytes] = meta
@@ -110,36 +90,31 @@ class ModelStore:
             "quality": orjson.dumps(quality),
             "quality_state": quality_state,
         }
-        try:
+        with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(self.k_model, checkpoint.model)
                 pipe.hset(self.k_meta, mapping=meta)  # type: ignore[arg-type]  # invariant key type
                 if checkpoint.cursor != "0":
                     pipe.xtrim(self.k_stream, minid=checkpoint.cursor, approximate=True)
                 await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot save the model checkpoint: {exc}"
-            raise ModelStoreError(msg) from exc
 
     async def quality(self) -> dict[str, float]:
         """The model quality saved with the latest checkpoint (for metrics)."""
-        raw: Any = await self.client.hget(self.k_meta, "quality")
+        with redis_errors("read the model quality", ModelStoreError):
+            raw: Any = await self.client.hget(self.k_meta, "quality")
         return dict(orjson.loads(raw)) if raw else {}
 
     async def quality_state(self) -> bytes | None:
         """The learner's quality tracker as saved with the latest checkpoint."""
-        try:
+        with redis_errors("read the quality state", ModelStoreError):
             raw: bytes | None = await self.client.hget(self.k_meta, "quality_state")  # type: ignore[assignment]  # decode_responses=False
-        except RedisError as exc:
-            msg = f"cannot read the quality state: {exc}"
-            raise ModelStoreError(msg) from exc
         return raw
 
     async def append(self, examples: Sequence[tuple[str, str, bool, dict[str, float]]]) -> None:
         """Append joined labels (txn_id, user_id, is_fraud, features) to the training stream."""
         if not examples:
             return
-        try:
+        with redis_errors("append to the training stream", ModelStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for txn_id, user_id, is_fraud, features in examples:
                     fields: dict[str | bytes, str | bytes | int] = {
@@ -147,53 +122,55 @@ class ModelStore:
                     }  # fmt: skip
                     pipe.xadd(self.k_stream, fields)  # type: ignore[arg-type]  # redis-py's dict type is invariant
                 await pipe.execute()
-        except RedisError as exc:
-            msg = f"cannot append to the training stream: {exc}"
-            raise ModelStoreError(msg) from exc
 
     async def read(
         self, after: str, count: int, block_ms: int
-    ) -> tuple[list[TrainingExample], str]:
-        """Examples after a stream id (each claimed, so a label is learned once) and the new id."""
-        try:
+    ) -> tuple[list[TrainingExample], int, str]:
+        """Examples after a stream id (each claimed, so a label is learned once), how many
+        entries were unreadable (skipped), and the id read up to."""
+        with redis_errors("read the training stream", ModelStoreError):
             reply: Any = await self.client.xread(
                 {self.k_stream: after}, count=count, block=block_ms
             )
-        except RedisError as exc:
-            msg = f"cannot read the training stream: {exc}"
-            raise ModelStoreError(msg) from exc
         if not reply:
-            return [], after
+            return [], 0, after
         entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]
-        examples = [
-            TrainingExample(
-                entry_id=entry_id.decode(),
-                txn_id=fields[b"t"].decode(),
-                user_id=fields[b"u"].decode(),
-                is_fraud=fields[b"y"] == b"1",
-                features=orjson.loads(fields[b"x"]),
+        examples = [ex for ex in map(_example, entries) if ex is not None]
+        calls = [
+            Call(
+                _CLAIM, [self._learned_key(ex.user_id, ex.txn_id)], [ex.entry_id, self.claim_ttl_ms]
             )
-            for entry_id, fields in entries
+            for ex in examples
         ]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for ex in examples:
-                key = self._learned_key(ex.user_id, ex.txn_id)
-                await self._claim(keys=[key], args=[ex.entry_id, self.claim_ttl_ms], client=pipe)
-            claimed = await pipe.execute()
+        with redis_errors("claim training examples", ModelStoreError):
+            claimed = await self.scripts.run(calls)
         mine = [ex for ex, ok in zip(examples, claimed, strict=True) if ok == 1]
-        return mine, examples[-1].entry_id
+        return mine, len(entries) - len(examples), entries[-1][0].decode()
 
     async def acquire_lease(self, owner: str, ttl_ms: int) -> bool:
         """Become (or stay) the single learner; a lease not renewed in ttl_ms expires."""
-        try:
+        with redis_errors("take the learner lease", ModelStoreError):
             if await self.client.set(self.k_lease, owner, nx=True, px=ttl_ms):
                 return True
-            return bool(await self._renew(keys=[self.k_lease], args=[owner, ttl_ms]))
-        except RedisError as exc:
-            msg = f"cannot take the learner lease: {exc}"
-            raise ModelStoreError(msg) from exc
+            return bool(await self.scripts.run_one(_RENEW, [self.k_lease], [owner, ttl_ms]))
 
     async def release_lease(self, owner: str) -> None:
         """Give the lease up on a clean stop, so another worker takes over at once."""
-        if await self.client.get(self.k_lease) == owner.encode():
-            await self.client.delete(self.k_lease)
+        with redis_errors("release the learner lease", ModelStoreError):
+            await self.scripts.run_one(_RENEW, [self.k_lease], [owner, 0])
+
+
+def _example(entry: tuple[bytes, dict[bytes, bytes]]) -> TrainingExample | None:
+    """A training-stream entry as an example; None when it is not one (skipped, counted)."""
+    entry_id, fields = entry
+    try:
+        features = orjson.loads(fields[b"x"])
+        return TrainingExample(
+            entry_id=entry_id.decode(),
+            txn_id=fields[b"t"].decode(),
+            user_id=fields[b"u"].decode(),
+            is_fraud=fields[b"y"] == b"1",
+            features=features if isinstance(features, dict) else {},
+        )
+    except (KeyError, UnicodeDecodeError, orjson.JSONDecodeError):
+        return None

@@ -22,7 +22,7 @@ A fallback is the client's, not riskstream's: it carries the reason
 still have decided the payment (the answer lost in a timeout), and a later ``score`` of the
 same txn_id returns that decision.
 
-``submit(payment)`` is the Kafka way (``riskstream.gateway.kafka_client``; give
+``submit(payment)`` is the Kafka way (``riskstream.client.kafka``; give
 ``kafka_brokers``, ``topic_prefix`` and the workers' ``partitioner``): produce to ``payments``
 and wait for that txn_id's decision on ``risk-decisions`` for ``submit_timeout`` seconds;
 when none comes, the same policy applies. For low-rate or batch use.
@@ -40,6 +40,7 @@ from typing import Any, Literal
 import httpx
 import orjson
 
+from riskstream.client.kafka import KafkaSubmitter
 from riskstream.errors import (
     AuthError,
     InvalidPaymentError,
@@ -48,7 +49,6 @@ from riskstream.errors import (
     RiskUnavailableError,
     SubmitTimeoutError,
 )
-from riskstream.gateway.kafka_client import KafkaSubmitter
 from riskstream.streams.partitioning import Partitioner
 from riskstream.streams.records import Decision, DecisionKind, Payment
 

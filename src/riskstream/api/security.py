@@ -28,8 +28,8 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from riskstream.api import server
 from riskstream.config import Settings
-from riskstream.gateway import server
 from riskstream.streams.codec import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)

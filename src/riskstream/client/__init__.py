@@ -4,11 +4,12 @@
 >>> client = RiskClient(["http://w1:6066", "http://w2:6066"], timeout=0.05, policy="closed")
 
 ``client.score(payment)`` over HTTP, ``client.submit(payment)`` through Kafka;
-``AsyncRiskClient`` is the same for asyncio. Details: ``riskstream.gateway.client``.
+``AsyncRiskClient`` is the same for asyncio. Details: ``riskstream.client.http``.
 """
 
 from __future__ import annotations
 
+from riskstream.client.http import AsyncRiskClient, FallbackDecision, Policy, Result, RiskClient
 from riskstream.errors import (
     AuthError,
     InvalidPaymentError,
@@ -16,7 +17,6 @@ from riskstream.errors import (
     RiskClientError,
     RiskUnavailableError,
 )
-from riskstream.gateway.client import AsyncRiskClient, FallbackDecision, Policy, Result, RiskClient
 from riskstream.streams.records import CreditBlock, Decision, Payment
 
 __all__ = [

@@ -10,32 +10,27 @@ and body limit are middlewares (``security``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp
 import faust
 from aiohttp import web
 
-from riskstream.agents.runtime import Runtime, now_ms
-from riskstream.errors import (
-    CreditStoreError,
-    FeatureStoreError,
-    OverloadedError,
-    PublishError,
-    ValidationError,
-)
-from riskstream.gateway import openapi
-from riskstream.gateway.publish import DecisionPublisher
-from riskstream.gateway.routing import FORWARDED, Forwarder, Owners
-from riskstream.gateway.scoring import HttpScoring
-from riskstream.gateway.security import json_error
+from riskstream.api import openapi
+from riskstream.api.routing import FORWARDED, Forwarder, Owners
+from riskstream.api.scoring import HttpScoring
+from riskstream.api.security import json_error
+from riskstream.config import Settings
+from riskstream.errors import MessageError, OutageError, OverloadedError, RiskstreamError
+from riskstream.ops.readiness import Readiness
+from riskstream.state.credit_store import CreditStore
+from riskstream.state.features import FeatureStore
 from riskstream.streams.codec import decode_payment, is_id
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
-REDIS_PING_TIMEOUT_S = 1.0
 RETRY = {"Retry-After": "1"}
 
 
@@ -43,43 +38,24 @@ def _json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(status=status, body=body, content_type=JSON)
 
 
-class Readiness:
-    """What /readyz checks: the group's assignment, Redis, a model (cold-start rules count)."""
-
-    def __init__(self, runtime: Runtime, owners: Owners) -> None:
-        self.runtime = runtime
-        self.owners = owners
-
-    async def checks(self) -> dict[str, bool]:
-        try:
-            ok = await asyncio.wait_for(self.runtime.redis.ping(), REDIS_PING_TIMEOUT_S)
-            redis_ok = bool(ok)
-        except Exception:  # any failure means not ready
-            redis_ok = False
-        try:
-            kafka_ok = self.owners.is_assigned()
-        except Exception:  # no consumer yet while the worker starts
-            kafka_ok = False
-        # the cold-start rules decide until the first checkpoint: a model is always there
-        return {"kafka": kafka_ok, "redis": redis_ok, "model": True}
-
-
-def register(app: faust.App, runtime: Runtime) -> None:
+def register(
+    app: faust.App,
+    settings: Settings,
+    scoring: HttpScoring,
+    features: FeatureStore,
+    credit_lines: CreditStore,
+    owners: Owners,
+    readiness: Readiness,
+) -> None:
     """Attach the views to the app's web server."""
-    settings = runtime.settings
     currencies = settings.currency_set
-    owners = Owners(app, settings)
-    forwarder = Forwarder()
-    publisher = DecisionPublisher(settings)
-    scoring = HttpScoring(runtime, publisher)
-    readiness = Readiness(runtime, owners)
+    forwarder = Forwarder(settings.http_idle_timeout_s)
     document = openapi.document(settings)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
     async def close_gateway(app: Any, **kwargs: Any) -> None:
         await scoring.close()
         await forwarder.close()
-        await publisher.stop()
 
     class Score(faust.web.View):  # type: ignore[misc]  # faust is untyped
         async def post(self, request: web.Request) -> web.StreamResponse:
@@ -87,7 +63,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
             raw = await request.read()
             try:
                 payment = decode_payment(raw, currencies)
-            except ValidationError as exc:
+            except MessageError as exc:
                 return json_error(400, str(exc))
             try:
                 owner = owners.of(payment.user_id)
@@ -100,23 +76,23 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     return json_error(503, "partition ownership is moving; retry", RETRY)
                 assert owner.url is not None
                 try:
-                    status, body, ctype = await forwarder.forward(
+                    status, body, ctype, retry_after = await forwarder.forward(
                         owner.url, request.path, raw, request.headers
                     )
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     log.warning("forwarding %s to %s failed: %r", payment.txn_id, owner.url, exc)
                     return json_error(503, "the owning worker did not answer; retry", RETRY)
-                return web.Response(status=status, body=body, content_type=ctype or JSON)
+                return web.Response(status=status, body=body, content_type=ctype or JSON,
+                                    headers=retry_after)  # fmt: skip
             try:
                 decision = await scoring.decide(payment, owner.partition)
-            except (FeatureStoreError, CreditStoreError) as exc:
-                log.warning("POST /v1/score %s: %s", payment.txn_id, exc)
-                return json_error(503, "the feature or credit store is not reachable; retry", RETRY)
-            except PublishError as exc:
-                log.warning("POST /v1/score: %s", exc)
-                return json_error(503, "the decision could not be published; retry", RETRY)
             except OverloadedError as exc:
                 return json_error(429, str(exc), RETRY)
+            except OutageError as exc:
+                log.warning("POST /v1/score %s: %s", payment.txn_id, exc)
+                return json_error(503, "a store or Kafka is not reachable; retry", RETRY)
+            except MessageError as exc:  # this payment, and no other, could not be scored
+                return json_error(400, f"the payment could not be scored: {exc}")
             return _json(decision)
 
     app.page("/v1/score")(Score)
@@ -127,8 +103,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
         if not is_id(user_id):
             return json_error(400, "user_id: must be 1-64 chars of A-Za-z0-9._:-")
         try:
-            body = await runtime.credit_lines.message(user_id, now_ms())
-        except CreditStoreError as exc:
+            body = await credit_lines.message(user_id, int(time.time() * 1000))
+        except RiskstreamError as exc:  # an outage, or a line Redis will not give
             log.warning("GET credit of %s: %s", user_id, exc)
             return json_error(503, "the credit store is not reachable; retry", RETRY)
         return _json(body)
@@ -139,8 +115,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
         if not is_id(user_id):
             return json_error(400, "user_id: must be 1-64 chars of A-Za-z0-9._:-")
         try:
-            return view.json(await runtime.features.current(user_id))
-        except FeatureStoreError as exc:
+            return view.json(await features.current(user_id))
+        except RiskstreamError as exc:  # an outage, or features Redis will not give
             log.warning("GET features of %s: %s", user_id, exc)
             return json_error(503, "the feature store is not reachable; retry", RETRY)
 
@@ -153,7 +129,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
     async def readyz(view: Any, request: Any) -> Any:
         """Readiness: 200 when every check passes, else 503 naming them."""
         checks = await readiness.checks()
-        ready = all(checks.values())
+        ready = all(check is True for check in checks.values())
         status = "ready" if ready else "not ready"
         return view.json({"status": status, "checks": checks}, status=200 if ready else 503)
 

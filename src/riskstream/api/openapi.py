@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from riskstream.config import Settings
-from riskstream.streams.codec import CHANNELS, FUNDINGS, MAX_AMOUNT
+from riskstream.streams.codec import CHANNELS, FUNDINGS, MAX_AMOUNT, MAX_IP_CHARS, MAX_TS, MIN_TS
 
 ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}
 ERROR = {
@@ -42,12 +42,21 @@ def _payment(currencies: list[str]) -> dict[str, Any]:
                 "maximum": MAX_AMOUNT,
             },
             "currency": {"type": "string", "enum": currencies},
-            "ts": {"type": "integer", "minimum": 0, "description": "epoch milliseconds"},
+            "ts": {
+                "type": "integer",
+                "minimum": MIN_TS,
+                "maximum": MAX_TS,
+                "description": "epoch milliseconds, 2000-01-01 to 2100-01-01",
+            },
             "channel": {"type": "string", "enum": sorted(CHANNELS), "default": "ecommerce"},
             "funding": {"type": "string", "enum": sorted(FUNDINGS), "default": "balance"},
             "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
             "device_id": {"type": "string", "maxLength": 128},
-            "ip": {"type": "string", "description": "an IPv4 or IPv6 address"},
+            "ip": {
+                "type": "string",
+                "maxLength": MAX_IP_CHARS,
+                "description": "an IPv4 or IPv6 address (no zone id)",
+            },
             "mcc": {"type": "string", "pattern": "^[0-9]{4}$"},
         },
     }

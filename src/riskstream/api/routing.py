@@ -78,28 +78,36 @@ class Owners:
 
 
 class Forwarder:
-    """Forwards requests to other workers over keep-alive connections."""
+    """Forwards requests to other workers over keep-alive connections, kept idle for less
+    than the other workers' idle timeout (so none is closed under a request being sent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_timeout_s: float) -> None:
+        self.keepalive_s = idle_timeout_s / 2
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S),
-                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=self.keepalive_s),
             )
         return self._session
 
     async def forward(
         self, base_url: str, path: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[int, bytes, str]:
-        """(status, body, content type) of the same request sent to ``base_url``."""
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """(status, body, content type, its Retry-After header if any) of the same request
+        sent to ``base_url``."""
         sent = {h: headers[h] for h in _PASSED_HEADERS if h in headers}
         sent[FORWARDED] = "1"
         url = base_url.rstrip("/") + path
         async with self._client().post(url, data=body, headers=sent) as response:
-            return response.status, await response.read(), response.content_type
+            retry = (
+                {"Retry-After": response.headers["Retry-After"]}
+                if "Retry-After" in response.headers
+                else {}
+            )
+            return response.status, await response.read(), response.content_type, retry
 
     async def close(self) -> None:
         """Close the connections (worker shutdown)."""

@@ -13,6 +13,10 @@ At most ``RISKSTREAM_HTTP_QUEUE_MAX`` requests wait: one more that would have to
 ``OverloadedError`` at once (answered 429) and is in no batch, so a flood costs bounded memory
 and does not delay the requests already waiting.
 
+A payment that one batch cannot be scored with is isolated as on the stream
+(``faults.isolate``): it alone is answered 400 with the reason, the others are decided. An
+outage is not waited out here (the client has a budget): the batch's requests get 503.
+
 Each batch goes through the one decision path (``Scorer.score``) with the origin ``http``:
 
 - New txn_id: features and credit applied once, decision recorded (first wins) with origin
@@ -34,14 +38,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections.abc import Sequence
 
-from riskstream.agents.runtime import Runtime
-from riskstream.errors import OverloadedError
-from riskstream.gateway.publish import DecisionPublisher
-from riskstream.service import Outcome
+from riskstream.api.publish import DecisionPublisher
+from riskstream.errors import MessageError, OverloadedError
+from riskstream.faults import Failure, Health, isolate
+from riskstream.ops.metrics import WorkerMetrics
+from riskstream.service import Outcome, Scorer
+from riskstream.state.features import FeatureStore
 from riskstream.streams.records import Payment
 
 HTTP_ORIGIN = "http"
+HTTP_LOOP = "http_scoring"
 MAX_BATCHES = 4  # in flight at once: lower latency than one, still batches under load
 _Waiting = tuple[Payment, int, "asyncio.Future[bytes]"]
 
@@ -49,11 +57,22 @@ _Waiting = tuple[Payment, int, "asyncio.Future[bytes]"]
 class HttpScoring:
     """Decides HTTP payments on the owner, in batches, a few batches at a time."""
 
-    def __init__(self, runtime: Runtime, publisher: DecisionPublisher) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        scorer: Scorer,
+        features: FeatureStore,
+        publisher: DecisionPublisher,
+        metrics: WorkerMetrics,
+        *,
+        batch_max: int,
+        queue_max: int,
+    ) -> None:
+        self.scorer = scorer
+        self.features = features
         self.publisher = publisher
-        self.batch_max = runtime.settings.batch_max
-        self.queue_max = runtime.settings.http_queue_max
+        self.metrics = metrics
+        self.batch_max = batch_max
+        self.queue_max = queue_max
         self._waiting: list[_Waiting] = []
         self._busy: set[str] = set()  # txn_ids of the batches in flight
         self._running: set[asyncio.Task[None]] = set()
@@ -102,50 +121,66 @@ class HttpScoring:
         self._dispatch()
 
     async def _run(self, batch: list[_Waiting]) -> None:
-        try:
-            decisions, published = await self._decide([(p, part) for p, part, _ in batch])
-        except Exception as exc:  # every request of the batch gets the error
+        unique: dict[str, tuple[Payment, int]] = {}
+        for payment, partition, _ in batch:
+            unique.setdefault(payment.txn_id, (payment, partition))
+        try:  # outages are not waited out: the client's budget is short
+            results = await isolate(HTTP_LOOP, Health(), self._decide, list(unique.values()),
+                                    wait_out_outages=False)  # fmt: skip
+        except Exception as exc:  # an outage: every request of the batch gets it (503)
             for _, _, answer in batch:
                 if not answer.done():
                     answer.set_exception(exc)
             return
+        by_txn = dict(zip(unique, results, strict=True))
         for payment, _, answer in batch:
-            if not answer.done():  # a client that went away cancelled it
-                answer.set_result(decisions[payment.txn_id])
+            if answer.done():  # a client that went away cancelled it
+                continue
+            result = by_txn[payment.txn_id]
+            if isinstance(result, Failure):
+                answer.set_exception(MessageError(result.error))
+            else:
+                answer.set_result(result[0].decision)
+        sent = [r[0] for r in results if not isinstance(r, Failure) and r[1]]
+        self._count(len(batch), sent)
         # answered as soon as Kafka acknowledged; marked before its txn_ids leave _busy,
         # so a retry (which waits for them) finds the mark
         with contextlib.suppress(Exception):  # unmarked: see the module's one gap
-            await self.runtime.features.mark_published(published)
+            await self.features.mark_published(
+                [(o.payment.user_id, o.payment.txn_id) for o in sent]
+            )
 
-    async def _decide(
-        self, batch: list[tuple[Payment, int]]
-    ) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
-        unique: dict[str, tuple[Payment, int]] = {}
-        for payment, partition in batch:
-            unique.setdefault(payment.txn_id, (payment, partition))
-        payments = [p for p, _ in unique.values()]
-        outcomes = await self.runtime.scorer.score(payments, [HTTP_ORIGIN] * len(payments))
+    async def _decide(self, items: Sequence[tuple[Payment, int]]) -> list[tuple[Outcome, bool]]:
+        """Each payment's outcome, and whether its records were published now."""
+        payments = [p for p, _ in items]
+        partitions = {p.txn_id: partition for p, partition in items}
+        outcomes = await self.scorer.score(payments, [HTTP_ORIGIN] * len(payments))
         owed = [o for o in outcomes if o.publish or o.credit_messages]
         # a decision made just now cannot have been published: ask Redis about the others
         again = [o for o in owed if not o.is_new]
-        marks = await self.runtime.features.are_published(
+        marks = await self.features.are_published(
             [(o.payment.user_id, o.payment.txn_id) for o in again]
         )
         done = {o.payment.txn_id for o, is_marked in zip(again, marks, strict=True) if is_marked}
-        todo = [o for o in owed if o.payment.txn_id not in done]
-        await self.publisher.publish([(unique[o.payment.txn_id][1], o) for o in todo])
-        self._count(todo, len(batch))
-        decisions = {o.payment.txn_id: o.decision for o in outcomes}
-        return decisions, [(o.payment.user_id, o.payment.txn_id) for o in todo]
+        todo = {o.payment.txn_id for o in owed if o.payment.txn_id not in done}
+        await self.publisher.publish(
+            [(partitions[o.payment.txn_id], o) for o in outcomes if o.payment.txn_id in todo]
+        )
+        return [(o, o.payment.txn_id in todo) for o in outcomes]
 
-    def _count(self, published: list[Outcome], requests: int) -> None:
-        decisions = [o for o in published if o.publish]
-        metrics = self.runtime.metrics
-        metrics.payments_done(requests, decisions, requests - len(decisions))
-        metrics.credit_lines_changed(sum(len(o.credit_messages) for o in published))
+    def _count(self, requests: int, sent: list[Outcome]) -> None:
+        """Requests handled; the decisions published now (every other request was answered
+        with a decision made before, or refused)."""
+        decisions = [o for o in sent if o.publish]
+        self.metrics.handled("payments", requests)
+        self.metrics.decided(decisions)
+        if requests > len(decisions):
+            self.metrics.duplicates.inc(requests - len(decisions))
+        self.metrics.credit_lines_changed(sum(len(o.credit_messages) for o in sent))
 
     async def close(self) -> None:
-        """Let the batches in flight finish (worker shutdown)."""
+        """Let the batches in flight finish, then close the producer (worker shutdown)."""
         self._waiting.clear()
         if self._running:
             await asyncio.wait(list(self._running))
+        await self.publisher.stop()

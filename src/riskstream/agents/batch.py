@@ -1,0 +1,214 @@
+"""One batch's life, the same for every agent (after quix-streams' ``Checkpoint``).
+
+An agent says only how to decode one message and what a batch of decoded messages
+produces (``Agent``); ``Batch.commit`` does the rest, and reads as its steps:
+
+1. decode each message; one that breaks the contract becomes a dead letter;
+2. handle the decoded ones with per-message isolation (``faults.isolate``): an outage is
+   waited out, anything else one message causes becomes that message's dead letter, and
+   the others are decided as if it had not been there;
+3. check every output can be published (a record over ``MAX_RECORD_BYTES`` turns its
+   message into a dead letter instead);
+4. in the input partitions' Kafka transactions (``faust_private.fenced``), for the
+   partitions still assigned: send the dead letters and the outputs, ack every event
+   (a partition lost mid-batch is its new owner's to decide);
+5. count what was done (``WorkerMetrics``).
+
+A crash of the agent is counted (``riskstream_agent_crashes_total``) and re-raised for
+Faust's supervisor: it is an incident, never how a message is dealt with.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import faust
+
+from riskstream.agents import faust_private
+from riskstream.agents.app import input_topic
+from riskstream.config import Settings
+from riskstream.errors import MessageError
+from riskstream.faults import Failure, Health, isolate
+from riskstream.ops.metrics import WorkerMetrics
+from riskstream.service import Outcome
+from riskstream.streams import topics
+from riskstream.streams.codec import dead_letter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Far below Kafka's default max.message.bytes and aiokafka's max_request_size (1 MiB).
+MAX_RECORD_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Inbound(Generic[T]):
+    """A decoded input message and its origin (``topic:partition:offset``)."""
+
+    record: T
+    origin: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record to publish (a full topic name)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What one input message produces: records, or the reason it goes to the dead letters."""
+
+    records: Sequence[Output] = ()
+    rejected: str | None = None
+    outcome: Outcome | None = None  # a payment's decision, for the metrics
+
+
+@dataclass(frozen=True)
+class Agent(Generic[T]):
+    """What an agent says: its input topic (contract name), how to decode, what to do."""
+
+    name: str
+    topic: str
+    decode: Callable[[bytes, bytes | None], T]  # (value, key); raises MessageError
+    handle: Callable[[Sequence[Inbound[T]]], Awaitable[Sequence[Outputs]]]
+
+
+@dataclass
+class Shell:
+    """What every agent's batches share (built once by the composition root)."""
+
+    app: faust.App
+    settings: Settings
+    metrics: WorkerMetrics
+    health: Health = field(default_factory=Health)
+
+
+def origin(msg: Any) -> str:
+    """Names an input message: ``topic:partition:offset`` (what redelivery is judged by)."""
+    return f"{msg.topic}:{msg.partition}:{msg.offset}"
+
+
+def now_ms() -> int:
+    """Wall-clock epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def attach(shell: Shell, agent: Agent[Any]) -> None:
+    """Register ``agent`` on the app: its batches go through ``Batch``."""
+    settings = shell.settings
+    source = input_topic(shell.app, settings, agent.topic)
+
+    async def consume(stream: Any) -> None:
+        try:
+            async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+                await Batch(shell, agent, stream, events).commit()
+        except Exception:
+            shell.metrics.agent_crashes.labels(agent.name).inc()
+            log.exception("agent %s crashed", agent.name)
+            raise
+
+    consume.__name__ = agent.name
+    shell.app.agent(source, name=agent.name)(consume)
+
+
+class Batch(Generic[T]):
+    """One batch of events of one agent, from decoding to committed outputs."""
+
+    def __init__(self, shell: Shell, agent: Agent[T], stream: Any, events: Sequence[Any]) -> None:
+        self.shell = shell
+        self.agent = agent
+        self.stream = stream
+        self.events = events
+        self.dlq = shell.settings.topic(topics.dlq(agent.topic))
+        self.results: dict[int, Outputs] = {}  # event index -> its outputs
+        self.dead: dict[int, str] = {}  # event index -> why it goes to the dead letters
+
+    async def commit(self) -> None:
+        """Decode, handle, check, then send and ack in the partitions' transactions."""
+        decoded = self.decode()
+        await self.handle(decoded)
+        self.check_sizes()
+        touched = {(e.message.topic, e.message.partition) for e in self.events}
+        async with faust_private.fenced(self.shell.app, touched) as live:
+            sent = await self.send(live)
+            for event in self.events:
+                await self.stream.ack(event)
+        self.count(sent)
+
+    def decode(self) -> list[tuple[int, Inbound[T]]]:
+        decoded = []
+        for i, event in enumerate(self.events):
+            if event.value is None:
+                self.dead[i] = "message has no value (a tombstone)"
+                continue
+            try:  # a message without a key has none to match its user_id: refused too
+                record = self.agent.decode(event.value, event.key or b"")
+            except MessageError as exc:
+                self.dead[i] = str(exc)
+                continue
+            decoded.append((i, Inbound(record, origin(event.message))))
+        return decoded
+
+    async def handle(self, decoded: list[tuple[int, Inbound[T]]]) -> None:
+        results = await isolate(
+            self.agent.name, self.shell.health, self.agent.handle, [item for _, item in decoded]
+        )
+        for (i, _), result in zip(decoded, results, strict=True):
+            if isinstance(result, Failure):
+                self.dead[i] = result.error
+            elif result.rejected is not None:
+                self.dead[i] = result.rejected
+            else:
+                self.results[i] = result
+
+    def check_sizes(self) -> None:
+        for i, result in list(self.results.items()):
+            big = max((len(r.key) + len(r.value) for r in result.records), default=0)
+            if big > MAX_RECORD_BYTES:
+                del self.results[i]
+                self.dead[i] = f"an output record is {big} bytes, over {MAX_RECORD_BYTES}"
+
+    async def send(self, live: set[tuple[str, int]]) -> list[tuple[int, Outputs]]:
+        """Send what the live partitions' events produced; those events' outputs."""
+        app = self.shell.app
+        sent = []
+        for i, event in enumerate(self.events):
+            msg = event.message
+            if (msg.topic, msg.partition) not in live:
+                continue
+            send = functools.partial(faust_private.send, app, msg.topic, msg.partition)
+            if i in self.dead:
+                log.warning("%s[%d]@%d: dead-lettered: %s", msg.topic, msg.partition,
+                            msg.offset, self.dead[i][:300])  # fmt: skip
+                value = dead_letter(
+                    msg.topic, msg.partition, msg.offset, event.value or b"", self.dead[i], now_ms()
+                )
+                await send(self.dlq, (event.key or b"")[:1024], value)
+                sent.append((i, Outputs(rejected=self.dead[i])))
+                continue
+            result = self.results[i]
+            for record in result.records:
+                await send(record.topic, record.key, record.value)
+            sent.append((i, result))
+        return sent
+
+    def count(self, sent: list[tuple[int, Outputs]]) -> None:
+        metrics, settings = self.shell.metrics, self.shell.settings
+        outputs = [result for _, result in sent]
+        credit_limits = settings.topic(topics.CREDIT_LIMITS)
+        metrics.handled(self.agent.topic, len(outputs))
+        metrics.dead_lettered(
+            settings.topic(self.agent.topic), [o.rejected for o in outputs if o.rejected]
+        )
+        metrics.decided([o.outcome for o in outputs if o.outcome is not None])
+        metrics.credit_lines_changed(
+            sum(r.topic == credit_limits for o in outputs for r in o.records)
+        )

@@ -1,0 +1,1 @@
+"""The worker's HTTP API: the contract's endpoints, routing to the owning worker, guard rails."""

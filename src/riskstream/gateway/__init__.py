@@ -1,1 +1,0 @@
-"""HTTP views for the payment gateway and the Python client it uses."""

@@ -1,0 +1,117 @@
+"""The composition root: one worker process, every part built here and handed what it needs.
+
+Settings -> the Redis client and the stores -> the scorer -> metrics and health -> the
+Faust app with its three agents (``agents.batch`` runs their batches), the learner, the
+HTTP API and the ops pages. Nothing else builds a store or reads another part's insides.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import faust
+
+from riskstream.agents.app import create_app, ensure_topics
+from riskstream.agents.batch import Agent, Shell, attach
+from riskstream.agents.learn_from_labels import learn_from_labels
+from riskstream.agents.learner import Learner
+from riskstream.agents.score_payments import DecisionTopics, score_payments
+from riskstream.agents.settle_repayments import settle_repayments
+from riskstream.api import security, views
+from riskstream.api.publish import DecisionPublisher
+from riskstream.api.routing import Owners
+from riskstream.api.scoring import HttpScoring
+from riskstream.config import Settings
+from riskstream.faults import Health
+from riskstream.model.online import OnlineModel
+from riskstream.ops import web as ops_web
+from riskstream.ops.metrics import WorkerMetrics
+from riskstream.ops.readiness import Readiness
+from riskstream.service import Scorer
+from riskstream.state.client import connect
+from riskstream.state.credit_store import CreditStore
+from riskstream.state.features import FeatureStore
+from riskstream.state.model_store import ModelStore
+from riskstream.streams import topics
+from riskstream.streams.codec import decode_label, decode_payment, decode_repayment
+
+log = logging.getLogger(__name__)
+MODEL_REFRESH_S = 2.0
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A built worker: the app to run, and the parts tests and benchmarks reach for."""
+
+    app: faust.App
+    settings: Settings
+    features: FeatureStore
+    credit_lines: CreditStore
+    models: ModelStore
+    scorer: Scorer
+    metrics: WorkerMetrics
+    health: Health
+
+
+def build(settings: Settings) -> Worker:
+    """Every part of one worker, wired."""
+    client = connect(settings.redis_url.get_secret_value())
+    ns, ttl = settings.redis_namespace, settings.snapshot_ttl_s
+    features = FeatureStore(client, namespace=ns, snapshot_ttl_s=ttl)
+    credit_lines = CreditStore(client, ns, settings.credit_currency, ttl)
+    models = ModelStore(client, ns, claim_ttl_s=ttl)
+    scorer = Scorer(settings, features, credit_lines, models, OnlineModel())
+    metrics = WorkerMetrics()
+    features.scripts.on_round_trip = metrics.redis_round_trip.observe
+    health = Health()
+
+    app = create_app(settings, security.application_options(settings))
+    shell = Shell(app, settings, metrics, health)
+    credit_limits = settings.topic(topics.CREDIT_LIMITS)
+    currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})
+    attach(shell, Agent(
+        "score_payments", topics.PAYMENTS,
+        lambda value, key: decode_payment(value, currencies, key),
+        functools.partial(score_payments, scorer, DecisionTopics.of(settings)),
+    ))  # fmt: skip
+    attach(shell, Agent(
+        "learn_from_labels", topics.LABELS,
+        lambda value, key: decode_label(value, key),
+        functools.partial(learn_from_labels, features, models, credit_lines, credit_limits),
+    ))  # fmt: skip
+    attach(shell, Agent(
+        "settle_repayments", topics.REPAYMENTS,
+        # the line has one currency: a repayment in another cannot be applied
+        lambda value, key: decode_repayment(value, credit_currency, key),
+        functools.partial(settle_repayments, credit_lines, credit_limits),
+    ))  # fmt: skip
+
+    learner = Learner(models, settings, metrics, health)
+    app.task(learner.run)
+
+    @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
+    async def refresh_model() -> None:
+        try:
+            await scorer.refresh_model()
+        except Exception as exc:  # keep scoring with the model we have
+            log.warning("model refresh failed: %s", exc)
+
+    scoring = HttpScoring(
+        scorer, features, DecisionPublisher(settings), metrics,
+        batch_max=settings.batch_max, queue_max=settings.http_queue_max,
+    )  # fmt: skip
+    owners = Owners(app, settings)
+    readiness = Readiness(features, health, owners.is_assigned)
+    views.register(app, settings, scoring, features, credit_lines, owners, readiness)
+    ops_web.register(app, ops_web.OpsReader(app, settings, metrics, models, scorer))
+    return Worker(app, settings, features, credit_lines, models, scorer, metrics, health)
+
+
+def run(settings: Settings, loglevel: str = "info") -> int:
+    """Run one worker until stopped (SIGINT/SIGTERM)."""
+    ensure_topics(settings)
+    worker = faust.Worker(build(settings).app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()  # exits the process through sys.exit
+    return 0

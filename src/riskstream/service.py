@@ -123,14 +123,13 @@ class Scorer:
             new_at.append(len(decided))
             new.append((payment.user_id, payment.txn_id, origin.encode() + b"\n" + decision))
             decided.append((decision, body, True))
+        lost: list[int] = []  # decided here, but another scorer recorded its decision first
         if new:
             stored_now = await self.features.record_decisions(new)
-            await self._take_winners(
-                [i for i, ok in zip(new_at, stored_now, strict=True) if not ok], payments, origins,
-                decided,
-            )  # fmt: skip
+            lost = [i for i, ok in zip(new_at, stored_now, strict=True) if not ok]
+            await self._take_winners(lost, payments, origins, decided)
         published = await self.credit_lines.commit(list(ledgers.values()))
-        fresh = {i for i in new_at if decided[i][0] is first_in_batch.get(payments[i].txn_id)}
+        fresh = set(new_at) - set(lost)
         return [
             self._outcome(
                 p,

@@ -128,8 +128,9 @@ def test_score_returns_the_contract_decision_and_sends_the_token(serve: Any) -> 
     assert orjson.loads(body) == PAYMENT
 
 
-def test_a_503_is_retried_on_the_next_worker(serve: Any) -> None:
-    busy, good = serve(status(503, "rebalancing")), serve(ok)
+@pytest.mark.parametrize("code", [503, 429])
+def test_a_503_or_429_is_retried_on_the_next_worker(serve: Any, code: int) -> None:
+    busy, good = serve(status(code, "rebalancing or overloaded")), serve(ok)
     with RiskClient([busy.url, good.url], attempts=2) as client:
         assert isinstance(client.score(PAYMENT), Decision)
     assert len(busy.requests) == 1

@@ -146,8 +146,13 @@ def document(settings: Settings) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Decision"}, "the decision"),
-                        "400": _error("a bad payment: every broken field rule"),
+                        "400": _error(
+                            "a bad payment (every broken field rule), or one that could not "
+                            "be scored (the reason)"
+                        ),
+                        "408": _error("the body did not arrive within the idle timeout"),
                         "413": _error("body over 64 KiB"),
+                        "429": _error("the worker is overloaded; retry after Retry-After"),
                         **guarded,
                         **unavailable,
                     },

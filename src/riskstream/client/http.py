@@ -3,11 +3,11 @@
 ``score(payment)`` posts to ``/v1/score`` of one of several workers (any worker forwards to
 the owner of the user) over keep-alive connections, and returns the contract's decision
 (``Decision``). Within the payment's time budget (``timeout``, whole seconds for all tries)
-it retries at most ``attempts`` times, on the next worker URL, when a worker answers 503 or
-cannot be reached or does not answer in time; a re-sent txn_id is answered with the decision
-already made, so retrying is safe. A bad payment (400), a missing token (401) or a body over
-64 KiB (413) is not retried: it raises ``InvalidPaymentError`` / ``AuthError`` /
-``PayloadTooLargeError``.
+it retries at most ``attempts`` times, on the next worker URL, when a worker answers 503 (not
+ready) or 429 (overloaded), cannot be reached or does not answer in time; a re-sent txn_id is
+answered with the decision already made, so retrying is safe. A bad payment (400), a missing
+token (401) or a body over 64 KiB (413) is not retried: it raises ``InvalidPaymentError`` /
+``AuthError`` / ``PayloadTooLargeError``.
 
 When no worker answers within the budget, ``policy`` decides:
 
@@ -84,7 +84,7 @@ def _error(response: httpx.Response) -> str:
 
 
 def _answer(response: httpx.Response) -> Decision | None:
-    """The decision of a 200; None when the answer calls for a retry (503, 5xx)."""
+    """The decision of a 200; None when the answer calls for a retry (429, 503, 5xx)."""
     if response.status_code == 200:
         return Decision.from_dict(orjson.loads(response.content))
     if response.status_code == 400:
@@ -93,7 +93,7 @@ def _answer(response: httpx.Response) -> Decision | None:
         raise AuthError(_error(response))
     if response.status_code == 413:
         raise PayloadTooLargeError(_error(response))
-    if response.status_code >= 500:
+    if response.status_code == 429 or response.status_code >= 500:
         return None
     msg = f"unexpected answer {response.status_code}: {_error(response)}"
     raise RiskClientError(msg)

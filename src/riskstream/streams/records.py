@@ -109,10 +109,6 @@ class Decision:
             "decided_ts": self.decided_ts,
         }
 
-    def alert_dict(self) -> dict[str, Any]:
-        """The ``risk-alerts`` message: the decision plus the features it was computed from."""
-        return {**self.to_dict(), "features": self.features}
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         """Read a decision (or an alert) back from its JSON object."""

@@ -161,7 +161,10 @@ class Stack:
         )
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            self._java(KAFKA_TOOLS["storage"], "format", "-t", cluster_id, "-c", str(conf))
+            # "=": an id starting with "-" (1 in 64) would otherwise read as an option
+            self._java(
+                KAFKA_TOOLS["storage"], "format", f"--cluster-id={cluster_id}", "-c", str(conf)
+            )
 
     def _java(self, main: str, *args: str) -> None:
         cmd = ["java", "-cp", f"{self.libs}/*", main, *args]

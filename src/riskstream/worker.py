@@ -71,22 +71,28 @@ def build(settings: Settings) -> Worker:
     shell = Shell(app, settings, metrics, health)
     credit_limits = settings.topic(topics.CREDIT_LIMITS)
     currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})
-    attach(shell, Agent(
-        "score_payments", topics.PAYMENTS,
-        lambda value, key: decode_payment(value, currencies, key),
-        functools.partial(score_payments, scorer, DecisionTopics.of(settings)),
-    ))  # fmt: skip
-    attach(shell, Agent(
-        "learn_from_labels", topics.LABELS,
-        lambda value, key: decode_label(value, key),
-        functools.partial(learn_from_labels, features, models, credit_lines, credit_limits),
-    ))  # fmt: skip
-    attach(shell, Agent(
-        "settle_repayments", topics.REPAYMENTS,
-        # the line has one currency: a repayment in another cannot be applied
-        lambda value, key: decode_repayment(value, credit_currency, key),
-        functools.partial(settle_repayments, credit_lines, credit_limits),
-    ))  # fmt: skip
+    for agent in (
+        Agent(
+            "score_payments",
+            topics.PAYMENTS,
+            lambda value, key: decode_payment(value, currencies, key),
+            functools.partial(score_payments, scorer, DecisionTopics.of(settings)),
+        ),
+        Agent(
+            "learn_from_labels",
+            topics.LABELS,
+            decode_label,
+            functools.partial(learn_from_labels, features, models, credit_lines, credit_limits),
+        ),
+        Agent(
+            "settle_repayments",
+            topics.REPAYMENTS,
+            # the line has one currency: a repayment in another cannot be applied
+            lambda value, key: decode_repayment(value, credit_currency, key),
+            functools.partial(settle_repayments, credit_lines, credit_limits),
+        ),
+    ):
+        attach(shell, agent)
 
     learner = Learner(models, settings, metrics, health)
     app.task(learner.run)
@@ -98,10 +104,15 @@ def build(settings: Settings) -> Worker:
         except Exception as exc:  # keep scoring with the model we have
             log.warning("model refresh failed: %s", exc)
 
+    publisher = DecisionPublisher(settings)
     scoring = HttpScoring(
-        scorer, features, DecisionPublisher(settings), metrics,
-        batch_max=settings.batch_max, queue_max=settings.http_queue_max,
-    )  # fmt: skip
+        scorer,
+        features,
+        publisher,
+        metrics,
+        batch_max=settings.batch_max,
+        queue_max=settings.http_queue_max,
+    )
     owners = Owners(app, settings)
     readiness = Readiness(features, health, owners.is_assigned)
     views.register(app, settings, scoring, features, credit_lines, owners, readiness)

@@ -176,7 +176,7 @@ class Batch(Generic[T]):
                 del self.results[i]
                 self.dead[i] = f"an output record is {big} bytes, over {MAX_RECORD_BYTES}"
 
-    async def send(self, live: set[tuple[str, int]]) -> list[tuple[int, Outputs]]:
+    async def send(self, live: set[tuple[str, int]]) -> list[Outputs]:
         """Send what the live partitions' events produced; those events' outputs."""
         app = self.shell.app
         sent = []
@@ -186,23 +186,22 @@ class Batch(Generic[T]):
                 continue
             send = functools.partial(faust_private.send, app, msg.topic, msg.partition)
             if i in self.dead:
-                log.warning("%s[%d]@%d: dead-lettered: %s", msg.topic, msg.partition,
-                            msg.offset, self.dead[i][:300])  # fmt: skip
+                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                log.warning("%s: dead-lettered: %s", where, self.dead[i][:300])
                 value = dead_letter(
                     msg.topic, msg.partition, msg.offset, event.value or b"", self.dead[i], now_ms()
                 )
                 await send(self.dlq, (event.key or b"")[:1024], value)
-                sent.append((i, Outputs(rejected=self.dead[i])))
+                sent.append(Outputs(rejected=self.dead[i]))
                 continue
             result = self.results[i]
             for record in result.records:
                 await send(record.topic, record.key, record.value)
-            sent.append((i, result))
+            sent.append(result)
         return sent
 
-    def count(self, sent: list[tuple[int, Outputs]]) -> None:
+    def count(self, outputs: list[Outputs]) -> None:
         metrics, settings = self.shell.metrics, self.shell.settings
-        outputs = [result for _, result in sent]
         credit_limits = settings.topic(topics.CREDIT_LIMITS)
         metrics.handled(self.agent.topic, len(outputs))
         metrics.dead_lettered(

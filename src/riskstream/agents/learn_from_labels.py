@@ -8,6 +8,7 @@ payment is unknown, or whose snapshot has expired, is dead-lettered with that re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from riskstream import credit
@@ -20,10 +21,10 @@ from riskstream.streams.records import Label
 
 def fraud_event(label: Label, origin: str, drawn: float, complicit: bool) -> CreditEvent:
     """The reversal of a credit payment labelled fraud (once per txn_id)."""
-    return CreditEvent(
-        event_id("fraud", label.txn_id), origin, label.ts,
-        lambda s: credit.on_fraud_label(s, drawn, complicit, label.ts),
-    )  # fmt: skip
+    reverse = functools.partial(
+        credit.on_fraud_label, amount=drawn, complicit=complicit, ts=label.ts
+    )
+    return CreditEvent(event_id("fraud", label.txn_id), origin, label.ts, reverse)
 
 
 async def reverse_frauds(

@@ -125,8 +125,10 @@ class HttpScoring:
         for payment, partition, _ in batch:
             unique.setdefault(payment.txn_id, (payment, partition))
         try:  # outages are not waited out: the client's budget is short
-            results = await isolate(HTTP_LOOP, Health(), self._decide, list(unique.values()),
-                                    wait_out_outages=False)  # fmt: skip
+            items = list(unique.values())
+            results = await isolate(
+                HTTP_LOOP, Health(), self._decide, items, wait_out_outages=False
+            )
         except Exception as exc:  # an outage: every request of the batch gets it (503)
             for _, _, answer in batch:
                 if not answer.done():

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RS := $(BIN)/riskstream
 
-.PHONY: venv redis-server chromium stack test lint unit integration demo bench down clean
+.PHONY: venv redis-server chromium stack stack-cluster test lint unit integration demo bench down clean
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ chromium:
 stack: venv redis-server
 	$(RS) stack up
 
+# The stack and a local Redis Cluster (3 masters, 3 replicas): what the tests run against.
+stack-cluster: venv redis-server
+	$(RS) stack up --redis-cluster
+
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -39,11 +43,11 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit src/riskstream -q
 
-integration: stack chromium
+integration: stack-cluster chromium
 	$(BIN)/pytest tests/integration -q
 
 # The README's test command: venv, stack, lint, types, unit and integration tests.
-test: lint stack chromium
+test: lint stack-cluster chromium
 	$(BIN)/pytest -q
 
 demo: stack

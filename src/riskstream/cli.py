@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("down", "stop the processes `up` started"),
         ("status", "print versions and addresses"),
     ):
-        _add_settings(stack_sub.add_parser(action, help=text))
+        action_parser = stack_sub.add_parser(action, help=text)
+        if action == "up":
+            action_parser.add_argument(
+                "--redis-cluster", action="store_true",
+                help="also start a local Redis Cluster (3 masters, 3 replicas, ports 7000-7005)",
+            )  # fmt: skip
+        _add_settings(action_parser)
     tool = stack_sub.add_parser(
         "kafka-tool",
         help="run one of Kafka's tools (consumer-groups, topics, get-offsets or a class name)",
@@ -152,7 +158,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
 
     stack = Stack(settings)
     if args.action == "up":
-        stack.up()
+        stack.up(redis_cluster=args.redis_cluster)
         print("\n".join(stack.status()))
     elif args.action == "down":
         stack.down()

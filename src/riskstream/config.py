@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr = Field(
         SecretStr("redis://localhost:6379/0"), description="Redis URL (rediss:// for TLS)"
     )
+    redis_mode: Literal["standalone", "cluster"] = Field(
+        "standalone",
+        description="standalone (one server, the URL's) or cluster (Redis Cluster; the URL "
+        "names any node, the others are discovered)",
+    )
     topic_prefix: str = Field(
         "", description="prepended to every topic name and to the consumer group id"
     )

@@ -3,6 +3,9 @@
 Kafka's jars come from Maven Central through ``mvn`` (the pinned ``kafka-pom.xml``), Redis is
 Debian's ``redis-server`` from PATH. Everything lives under ``Settings.stack_dir`` (``.stack/``):
 jars, data, logs and pid files. ``down`` stops only the processes whose pid files ``up`` wrote.
+``up(redis_cluster=True)`` also starts a Redis Cluster of 3 masters with a replica each on
+ports ``CLUSTER_PORTS`` (``redis-cli --cluster create``), for tests of the production mode;
+run again, it restarts a node that was stopped, and the node rejoins from its nodes.conf.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ KAFKA_TOOLS = {
     "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
     "storage": "kafka.tools.StorageTool",
 }
+CLUSTER_PORTS = tuple(range(7000, 7006))  # 3 masters, then their replicas
+CLUSTER_URL = f"redis://127.0.0.1:{CLUSTER_PORTS[0]}/0"
 UP_DEADLINE_S = 120.0
 DOWN_DEADLINE_S = 30.0
 HOW_TO_GET = {
@@ -87,8 +92,8 @@ class Stack:
         self._started: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- up ---------------------------------------------------------------------------------
-    def up(self, log: _Log = print) -> None:
-        """Start whatever is not running yet and return once both answer (idempotent)."""
+    def up(self, log: _Log = print, *, redis_cluster: bool = False) -> None:
+        """Start whatever is not running yet and return once all answer (idempotent)."""
         for tool in ("java", "mvn", "redis-server"):
             if shutil.which(tool) is None:
                 msg = f"{tool} not found on PATH: {HOW_TO_GET[tool]}"
@@ -104,7 +109,62 @@ class Stack:
             self._start_kafka()
             where = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
             log(f"started Apache Kafka {KAFKA_VERSION} on {where}")
+        if redis_cluster:
+            self._start_cluster(log)
         self.wait_ready(UP_DEADLINE_S)
+        if redis_cluster:
+            self._form_cluster(log, UP_DEADLINE_S)
+
+    def _start_cluster(self, log: _Log) -> None:
+        for port in CLUSTER_PORTS:
+            name = f"redis-{port}"
+            if self._alive(name):
+                continue
+            node_dir = self.root / "redis-cluster" / str(port)
+            node_dir.mkdir(parents=True, exist_ok=True)
+            cmd = [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(node_dir),
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "2000", "--appendonly", "yes", "--save", "",
+                "--daemonize", "no", "--protected-mode", "yes",
+            ]  # fmt: skip
+            self._spawn(name, cmd, node_dir / "redis.log")
+            log(f"started redis-server (cluster node) on 127.0.0.1:{port}")
+
+    def _form_cluster(self, log: _Log, deadline_s: float) -> None:
+        """Create the cluster once; then wait until every node says cluster_state:ok."""
+        end = time.monotonic() + deadline_s
+        while not all(_answers("127.0.0.1", port) for port in CLUSTER_PORTS):
+            if time.monotonic() > end:
+                msg = f"Redis Cluster nodes on {CLUSTER_PORTS} did not start; see their logs"
+                raise StackError(msg)
+            time.sleep(0.1)
+        if _cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes") == "1":
+            nodes = [f"127.0.0.1:{port}" for port in CLUSTER_PORTS]
+            cmd = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1",
+                   "--cluster-yes"]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+                msg = f"redis-cli --cluster create failed: {tail[0]}"
+                raise StackError(msg)
+            log(f"created a Redis Cluster of {len(CLUSTER_PORTS)} nodes at {CLUSTER_URL}")
+        while time.monotonic() < end:
+            if self.cluster_is_ok():
+                return
+            time.sleep(0.2)
+        msg = f"Redis Cluster at {CLUSTER_URL} not ok within {deadline_s:.0f}s"
+        raise StackError(msg)
+
+    def cluster_is_ok(self) -> bool:
+        """Every cluster node answers and reports cluster_state:ok with all slots served."""
+        try:
+            infos = [_cluster_info(port) for port in CLUSTER_PORTS]
+        except redis.RedisError:
+            return False
+        return all(
+            i.get("cluster_state") == "ok" and i.get("cluster_slots_ok") == "16384" for i in infos
+        )
 
     def _fetch_kafka(self, log: _Log) -> None:
         marker = self.libs / f".kafka-{KAFKA_VERSION}"
@@ -277,6 +337,14 @@ class Stack:
         else:
             owner = f"pid {self._pid('redis')}" if self._alive("redis") else "not started by us"
             lines.append(f"redis  up    redis-server {version} at {where}, {owner}")
+        started = [port for port in CLUSTER_PORTS if self._pid(f"redis-{port}") is not None]
+        if started:
+            alive = [port for port in started if self._alive(f"redis-{port}")]
+            state = "ok" if self.cluster_is_ok() else "not ok"
+            lines.append(
+                f"redis-cluster {state}: {len(alive)} of {len(CLUSTER_PORTS)} nodes up at "
+                f"{CLUSTER_URL} (ports {CLUSTER_PORTS[0]}-{CLUSTER_PORTS[-1]})"
+            )
         return lines
 
     def is_up(self) -> bool:
@@ -285,7 +353,7 @@ class Stack:
 
     def down(self, log: _Log = print) -> None:
         """Stop the processes this stack started (SIGTERM, then SIGKILL after a deadline)."""
-        for name in ("kafka", "redis"):
+        for name in ("kafka", "redis", *(f"redis-{port}" for port in CLUSTER_PORTS)):
             pid = self._pid(name)
             if pid is None:
                 continue
@@ -314,6 +382,8 @@ class Stack:
         return self.root / f"{name}.pid"
 
     def _log(self, name: str) -> Path:
+        if name.startswith("redis-"):
+            return self.root / "redis-cluster" / name.removeprefix("redis-") / "redis.log"
         return self.kafka_dir / "server.log" if name == "kafka" else self.redis_dir / "redis.log"
 
     def _pid(self, name: str) -> int | None:
@@ -336,6 +406,26 @@ class Stack:
             return False
         marker = KAFKA_MAIN.encode() if name == "kafka" else b"redis-server"
         return marker in cmdline
+
+
+def _answers(host: str, port: int) -> bool:
+    """Something answers Redis PING there."""
+    client = redis.Redis(host=host, port=port, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _cluster_info(port: int) -> dict[str, str]:
+    """CLUSTER INFO of one local node."""
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True)
+    try:
+        return {str(k): str(v) for k, v in client.cluster("INFO").items()}
+    finally:
+        client.close()
 
 
 def _tcp_check(host: str, port: int) -> None:

@@ -57,7 +57,7 @@ class Worker:
 
 def build(settings: Settings) -> Worker:
     """Every part of one worker, wired."""
-    client = connect(settings.redis_url.get_secret_value())
+    client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
     ns, ttl = settings.redis_namespace, settings.snapshot_ttl_s
     features = FeatureStore(client, namespace=ns, snapshot_ttl_s=ttl)
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl)

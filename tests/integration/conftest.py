@@ -1,6 +1,9 @@
-"""Fixtures for tests against the real stack (`riskstream stack up`, or `make test`).
+"""Fixtures for tests against the real stack (`riskstream stack up --redis-cluster`, or
+`make test`).
 
 Each test gets its own topic prefix, consumer group and Redis key namespace, removed after it.
+A module marked ``BOTH_REDIS`` runs each of its tests twice: on the single Redis server and
+on the local Redis Cluster (``RISKSTREAM_REDIS_MODE=cluster``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import pytest
 import redis
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
 
 from riskstream.config import Settings
+from riskstream.stack import CLUSTER_URL
 
 START_HINT = (
     "the real Kafka + Redis stack is not running: "
@@ -62,17 +67,69 @@ def redis_url() -> str:
     return url
 
 
+BOTH_REDIS = pytest.mark.parametrize("redis_mode", ["standalone", "cluster"], indirect=True)
+
+
+@pytest.fixture(params=["standalone"])
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """Which Redis a test runs on (``BOTH_REDIS`` gives both)."""
+    mode: str = request.param
+    return mode
+
+
+@pytest.fixture(scope="session")
+def cluster_url() -> str:
+    """The local Redis Cluster, checked once per session."""
+    url = os.environ.get("RISKSTREAM_TEST_CLUSTER_URL", CLUSTER_URL)
+    try:
+        client = redis.RedisCluster.from_url(url, socket_timeout=3)
+        client.ping()
+        client.close()
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        pytest.fail(
+            f"no Redis Cluster at {url} ({exc}): start it with "
+            "`riskstream stack up --redis-cluster` (or run `make test`)",
+            pytrace=False,
+        )
+    return url
+
+
+def sync_redis(settings: Settings) -> redis.Redis:
+    """A plain synchronous client of the settings' Redis, a server or a cluster."""
+    url = settings.redis_url.get_secret_value()
+    if settings.redis_mode == "cluster":
+        cluster: Any = redis.RedisCluster.from_url(url)
+        return cluster  # type: ignore[no-any-return]  # the same commands, typed apart
+    return redis.Redis.from_url(url)
+
+
+def _redis_nodes(settings: Settings) -> list[redis.Redis]:
+    """A plain client of the server, or of every primary of the cluster."""
+    if settings.redis_mode != "cluster":
+        return [redis.Redis.from_url(settings.redis_url.get_secret_value())]
+    cluster = redis.RedisCluster.from_url(settings.redis_url.get_secret_value())
+    nodes = [redis.Redis(host=n.host, port=n.port) for n in cluster.get_primaries()]
+    cluster.close()
+    return nodes
+
+
 @pytest.fixture
-def settings(base_settings: Settings) -> Iterator[Settings]:
+def settings(
+    base_settings: Settings, redis_mode: str, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
     """Fresh topic prefix, consumer group and Redis namespace; all removed after the test."""
     run = f"t{uuid.uuid4().hex[:12]}."
-    isolated = base_settings.model_copy(update={"topic_prefix": run, "redis_namespace": run})
+    update: dict[str, Any] = {"topic_prefix": run, "redis_namespace": run}
+    if redis_mode == "cluster":
+        url = SecretStr(request.getfixturevalue("cluster_url"))
+        update.update(redis_mode="cluster", redis_url=url)
+    isolated = base_settings.model_copy(update=update)
     yield isolated
-    client = redis.Redis.from_url(base_settings.redis_url.get_secret_value())
-    keys = list(client.scan_iter(match=f"{run}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    for node in _redis_nodes(isolated):  # each primary's own keys (no cross-slot DEL)
+        keys = list(node.scan_iter(match=f"{run}*", count=1000))
+        for key in keys:
+            node.delete(key)
+        node.close()
     admin = AdminClient({"bootstrap.servers": base_settings.kafka_brokers})
     mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
     if mine:
@@ -83,7 +140,7 @@ def settings(base_settings: Settings) -> Iterator[Settings]:
 @pytest.fixture
 def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     """A plain synchronous client for checks in tests."""
-    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    client = sync_redis(settings)
     yield client
     client.close()
 
@@ -120,6 +177,7 @@ class WorkerProcess:
             RISKSTREAM_REDIS_NAMESPACE=self.settings.redis_namespace,
             RISKSTREAM_KAFKA_BROKERS=self.settings.kafka_brokers,
             RISKSTREAM_REDIS_URL=self.settings.redis_url.get_secret_value(),
+            RISKSTREAM_REDIS_MODE=self.settings.redis_mode,
             RISKSTREAM_WEB_PORT=str(self.port),
         )
         env.update(self.extra_env)

@@ -14,7 +14,9 @@ from riskstream.config import Settings
 from riskstream.ops.lag import measure
 from riskstream.streams import topics
 
-from .conftest import WorkerProcess, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, wait_for
+
+pytestmark = BOTH_REDIS
 
 DAY_MS = 86_400_000
 MONTH_MS = 30 * DAY_MS

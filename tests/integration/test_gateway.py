@@ -18,7 +18,9 @@ from riskstream.config import Settings
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for, producer_config
 
-from .conftest import WorkerProcess, consume_until, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
+
+pytestmark = BOTH_REDIS
 
 LOCAL = "127.0.0.1"
 

@@ -24,7 +24,9 @@ from riskstream.streams.codec import decode_payment
 from riskstream.streams.records import Payment
 
 from ..reference_features import ReferenceFeatures
-from .conftest import WorkerProcess, consume_until, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
+
+pytestmark = BOTH_REDIS
 
 N_PAYMENTS = 10_000
 SAMPLED_USERS = 3

@@ -115,7 +115,7 @@ def attach(shell: Shell, agent: Agent[Any]) -> None:
             log.exception("agent %s crashed", agent.name)
             raise
 
-    consume.__name__ = agent.name
+    consume.__name__ = consume.__qualname__ = agent.name  # what Faust's logs call it
     shell.app.agent(source, name=agent.name)(consume)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -39,23 +40,32 @@ _OUTAGE_REPLIES = (
 _OUTAGE_PREFIXES = ("BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS")
 
 
-def connect(url: str, *, retries: int = 6, timeout_s: float = 5.0) -> aioredis.Redis:
-    """An asyncio client for a redis:// or rediss:// URL (decode_responses=False).
+def connect(
+    url: str, mode: str = "standalone", *, retries: int = 6, timeout_s: float = 5.0
+) -> aioredis.Redis:
+    """An asyncio client for a redis:// or rediss:// URL (decode_responses=False): one
+    server, or in ``cluster`` mode a Redis Cluster whose other nodes are discovered from it.
 
     Connection faults and timeouts are retried with exponential back-off (0.2 s doubling,
     at most 10 s a wait: about 13 s over 6 retries) and then raised; any other error (a
     script error, wrong type, out of memory) surfaces at once. Retrying a feature-store
-    pipeline is safe: every write in it is idempotent by txn_id.
+    pipeline is safe: every write in it is idempotent by txn_id. A cluster client also
+    follows MOVED and ASK, and reloads the slot map after a failover.
     """
+    retry = Retry(ExponentialBackoff(cap=10.0, base=0.1), retries, PASSING_FAULTS)
+    common: dict[str, Any] = {
+        "decode_responses": False,
+        "retry": retry,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "socket_keepalive": True,
+    }
+    if mode == "cluster":
+        # the cluster client is a Redis for every command the stores use (typed apart)
+        cluster: Any = aioredis.RedisCluster.from_url(url, **common)
+        return cast(aioredis.Redis, cluster)
     return aioredis.Redis.from_url(
-        url,
-        decode_responses=False,
-        retry=Retry(ExponentialBackoff(cap=10.0, base=0.1), retries, PASSING_FAULTS),
-        retry_on_error=list(PASSING_FAULTS),
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        socket_keepalive=True,
-        health_check_interval=30,
+        url, retry_on_error=list(PASSING_FAULTS), health_check_interval=30, **common
     )
 
 

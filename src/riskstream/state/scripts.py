@@ -65,7 +65,9 @@ class ScriptRunner:
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         async with self.client.pipeline(transaction=False) as pipe:
             for call in calls:
-                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+                pipe.execute_command(
+                    "EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args
+                )
             started = time.perf_counter()
             replies: list[Any] = await pipe.execute(raise_on_error=False)
             if self.on_round_trip is not None:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 
-from riskstream.errors import FeatureStoreError
+from riskstream.errors import FeatureStoreError, RedisUnavailableError
 from riskstream.state import keys
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Call, Script, ScriptRunner
@@ -309,9 +310,17 @@ class FeatureStore:
 
     async def probe(self) -> None:
         """Prove Redis takes the worker's own kind of step (a script on one user's slot, in a
-        pipeline), changing nothing: the record of an unknown payment is not written."""
+        pipeline), changing nothing: the record of an unknown payment is not written. On a
+        cluster, also that it serves every slot (``cluster_state:ok``)."""
         with redis_errors("run a feature-store script", FeatureStoreError):
             await self.scripts.run_one(_DECISION_SCRIPT, [keys.txn(self.ns, "~ready", "~")], [b"-"])
+            if isinstance(self.client, RedisCluster):
+                info = await self.client.cluster_info()
+                if info.get("cluster_state") != "ok":
+                    msg = (
+                        f"the Redis Cluster is not ok: {info.get('cluster_slots_fail')} slots fail"
+                    )
+                    raise RedisUnavailableError(msg)
 
     async def current(self, user_id: str, now_ms: int | None = None) -> dict[str, object]:
         """The user's rolling features as of now_ms (default: the newest payment's ts)."""

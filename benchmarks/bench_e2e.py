@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.sim.population import SimConfig, generate
+from riskstream.state import keys
 from riskstream.streams import topics
 
 HERE = Path(__file__).resolve()
@@ -59,6 +60,51 @@ def used_memory(settings: Settings) -> int:
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())
     try:
         return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
+def redis_cpu_s(settings: Settings) -> float:
+    """Redis's own CPU seconds so far (INFO cpu: user + sys, main thread and children)."""
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        cpu = client.info("cpu")
+        return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    finally:
+        client.close()
+
+
+# Per-payment keys (what a payment leaves for its label window and idempotency) by the part
+# of the key after the hash tag; everything else of a user is rolling state.
+PER_PAYMENT = (b":t:", b":ce:", b":pub:", b":learned:")
+
+
+def bytes_by_kind(settings: Settings, sample: int = 200) -> tuple[float, float]:
+    """(rolling-state bytes per user, per-payment bytes per payment) over a sample of users,
+    from MEMORY USAGE of every key of theirs (merchants' per-payment markers included)."""
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    ns = settings.redis_namespace
+    try:
+        users = set()
+        for key in client.scan_iter(match=f"{ns}{{u:*}}:st", count=1000):
+            users.add(key.decode().split("{u:", 1)[1].rsplit("}", 1)[0])
+            if len(users) >= sample:
+                break
+        rolling = per_payment = payments = 0
+        for user in users:
+            for key in client.scan_iter(match=keys.user_pattern(ns, user), count=1000):
+                size = int(client.memory_usage(key, samples=0) or 0)
+                if any(part in key for part in PER_PAYMENT):
+                    per_payment += size
+                    payments += key.count(b":t:")
+                else:
+                    rolling += size
+        merchant_markers = [
+            int(client.memory_usage(k, samples=0) or 0)
+            for k in client.scan_iter(match=f"{ns}{{m:*}}:t:*", count=1000)
+        ][:5000]
+        marker = sum(merchant_markers) / max(1, len(merchant_markers))
+        return rolling / max(1, len(users)), per_payment / max(1, payments) + marker
     finally:
         client.close()
 
@@ -232,14 +278,25 @@ def bench(args: argparse.Namespace, run: str, base: Settings, logs: Path) -> int
         ensure_topics(s)
         fill(s, args.count, args.users)
         group = "plain" if "plain" in name else s.group_id
-        before = used_memory(s)
+        before, cpu_before = used_memory(s), redis_cpu_s(s)
         rate = drain(s, args.count, cmd, group, logs / f"{len(results)}.log", processes)
         results[name] = rate
         print(f"{name:28} {rate:8.0f} payments/s", flush=True)
         if name == "riskstream worker":
+            cpu_us = (redis_cpu_s(s) - cpu_before) / args.count * 1e6
             per_user = (used_memory(s) - before) / args.users
-            print(f"Redis bytes per active user ({args.count // args.users} payments each, "
-                  f"snapshots included): {per_user:.0f}", flush=True)  # fmt: skip
+            rolling, per_payment = bytes_by_kind(s)
+            print(f"Redis CPU per payment (INFO cpu): {cpu_us:.0f} us", flush=True)
+            print(
+                f"Redis bytes per active user ({args.count // args.users} payments each, "
+                f"everything included, INFO memory): {per_user:.0f}",
+                flush=True,
+            )
+            print(
+                f"  of which rolling state per user: {rolling:.0f}; kept per payment "
+                f"(txn record, credit marks, merchant marker): {per_payment:.0f}",
+                flush=True,
+            )
     ratio = results["riskstream worker"] / results["faust do-nothing agent"]
     print(f"riskstream / do-nothing Faust: {ratio:.2f}")
     two = results["two riskstream workers"] / results["riskstream worker"]

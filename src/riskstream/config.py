@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(
         "rs:", description="prefix of every Redis key (one deployment or test run each)"
     )
+    merchant_shards: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="split every merchant's aggregates into this many Redis keys by user "
+        "(spreads a very popular merchant over slots; over 1 its counts are estimates)",
+    )
     http_queue_max: int = Field(
         2000,
         ge=1,

@@ -102,7 +102,7 @@ class Scorer:
         applied = await self.features.apply(payments)
         ledgers = await self.credit_lines.read(_marks_to_read(payments, applied))
         decided: list[tuple[bytes, dict[str, Any], bool]] = []  # JSON, its dict, publish?
-        new: list[tuple[str, str, bytes]] = []
+        new: list[tuple[str, str, bytes, bytes]] = []
         new_at: list[int] = []  # where each of `new` is in the batch
         first_in_batch: dict[str, bytes] = {}
         for payment, origin, result in zip(payments, origins, applied, strict=True):
@@ -121,7 +121,8 @@ class Scorer:
             decision, body = self._decide(payment, result.features, ledger, origin)
             first_in_batch[payment.txn_id] = decision
             new_at.append(len(decided))
-            new.append((payment.user_id, payment.txn_id, origin.encode() + b"\n" + decision))
+            record = origin.encode() + b"\n" + decision
+            new.append((payment.user_id, payment.txn_id, record, result.merchant_part))
             decided.append((decision, body, True))
         lost: list[int] = []  # decided here, but another scorer recorded its decision first
         if new:

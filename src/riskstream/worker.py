@@ -59,7 +59,9 @@ def build(settings: Settings) -> Worker:
     """Every part of one worker, wired."""
     client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
     ns, ttl = settings.redis_namespace, settings.snapshot_ttl_s
-    features = FeatureStore(client, namespace=ns, snapshot_ttl_s=ttl)
+    features = FeatureStore(
+        client, namespace=ns, snapshot_ttl_s=ttl, merchant_shards=settings.merchant_shards
+    )
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl)
     models = ModelStore(client, ns, claim_ttl_s=ttl)
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel())

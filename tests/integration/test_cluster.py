@@ -63,7 +63,8 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         applied = await features.apply(payments)
         assert [a.is_duplicate for a in applied] == [False] * 30
         assert all(a.is_duplicate for a in await features.apply(payments))
-        assert await features.record_decisions([("u-1", "t-1", b"http\n{}")]) == [True]
+        decided = [("u-1", "t-1", b"http\n{}", applied[1].merchant_part)]
+        assert await features.record_decisions(decided) == [True]
         await features.probe()
         lines = CreditStore(client, ns, "CNY", 60)
         ledgers = await lines.read({"u-1": [event_id("payment", "t-1")]})

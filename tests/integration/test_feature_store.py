@@ -239,8 +239,10 @@ def test_reapplying_a_batch_changes_nothing_and_answers_the_decision(
     async def first(client: aioredis.Redis) -> list[Applied]:
         store = FeatureStore(client, namespace)
         applied = await store.apply(distinct)
-        await store.record_decisions([(p.user_id, p.txn_id, b"D-" + p.txn_id.encode())
-                                      for p in distinct])  # fmt: skip
+        await store.record_decisions(
+            [(p.user_id, p.txn_id, b"D-" + p.txn_id.encode(), a.merchant_part)
+             for p, a in zip(distinct, applied, strict=True)]
+        )  # fmt: skip
         return applied
 
     applied = run(redis_url, first)
@@ -259,7 +261,7 @@ def test_every_key_has_a_ttl_and_its_owners_hash_tag(redis_url: str, namespace: 
     client = redis.Redis.from_url(redis_url)
     found = list(client.scan_iter(match=keys.namespace_pattern(namespace), count=1000))
     assert len(found) > 200
-    bounds = {b":t:": 3_600_000, b":win": 8 * DAY, b":users": 2 * DAY}
+    bounds = {b"{m:": 2 * DAY, b":t:": 3_600_000, b":win": 8 * DAY, b":users": 2 * DAY}
     for key in found:
         rest = key.removeprefix(namespace.encode())
         assert rest.startswith((b"{u:", b"{m:")), key
@@ -280,7 +282,11 @@ def test_record_decisions_keeps_the_first_and_creates_no_key(
         store = FeatureStore(client, namespace)
         await store.apply([p])
         stored = await store.record_decisions(
-            [("u1", "t1", b"first"), ("u1", "t1", b"second"), ("u1", "never-applied", b"x")]
+            [
+                ("u1", "t1", b"first", b""),
+                ("u1", "t1", b"second", b""),
+                ("u1", "never-applied", b"x", b""),
+            ]
         )
         return stored, await store.apply([p, p])
 
@@ -299,8 +305,16 @@ def test_snapshots_are_what_was_scored(redis_url: str, namespace: str) -> None:
     async def body(client: aioredis.Redis) -> None:
         store = FeatureStore(client, namespace)
         applied = await store.apply(distinct)
-        got = await store.snapshots([(p.user_id, p.txn_id) for p in distinct])
+        wanted = [(p.user_id, p.txn_id) for p in distinct]
+        got = await store.snapshots(wanted)  # undecided: the merchant part from its marker
         assert got == [a.features for a in applied]
+        await store.record_decisions(
+            [(p.user_id, p.txn_id, b"D", a.merchant_part)
+             for p, a in zip(distinct, applied, strict=True)]
+        )  # fmt: skip
+        for p in distinct:  # the markers expire with the merchant window; records do not
+            await client.delete(keys.merchant_txn(namespace, p.merchant_id, p.txn_id))
+        assert await store.snapshots(wanted) == [a.features for a in applied]
         p = distinct[4]
         assert await store.snapshots([(p.user_id, "unknown"), ("someone-else", p.txn_id)]) == [
             None,
@@ -582,3 +596,25 @@ def socket_free_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+def test_a_split_merchant_spreads_over_slots_and_estimates_its_counts(
+    redis_url: str, namespace: str
+) -> None:
+    """RISKSTREAM_MERCHANT_SHARDS: a popular merchant's payments land in S shards (one slot
+    each, by user); each payment's merchant counts are S times its shard's."""
+    payments = [Payment(f"t{i}", f"u{i}", "hot", 10.0, "CNY", START + i * 1000)
+                for i in range(400)]  # fmt: skip
+
+    async def body(client: aioredis.Redis) -> list[Applied]:
+        return await FeatureStore(client, namespace, merchant_shards=4).apply(payments)
+
+    applied = run(redis_url, body)
+    client = redis.Redis.from_url(redis_url)
+    windows = list(client.scan_iter(match=f"{namespace}{{m:hot*}}:win"))
+    client.close()
+    assert len({key_slot(k) for k in windows}) == 4
+    last = applied[-1].features
+    assert last["m_cnt_24h"] % 4 == 0
+    assert 400 * 0.7 <= last["m_cnt_24h"] <= 400 * 1.3  # an estimate, close for a busy one
+    assert 400 * 0.7 <= last["m_users_24h"] <= 400 * 1.3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,6 +72,7 @@ class Applied:
     features: dict[str, float]
     is_duplicate: bool
     decision: bytes | None
+    merchant_part: bytes = b""  # the merchant step's packed features (kept with the decision)
 
 
 def _payment_part(amount: float, ts: int, channel_code: int, is_credit: bool) -> dict[str, float]:
@@ -123,7 +125,7 @@ def decode_user_snapshot(raw: bytes) -> dict[str, float]:
 
 
 def _parse_record(raw: bytes) -> tuple[bytes, bytes, bytes, bytes]:
-    """(snapshot, merchant_id, label claim, decision) of a txn record (see the Lua scripts).
+    """(snapshot, merchant_id, merchant part, decision) of a txn record (the Lua scripts).
 
     >>> _parse_record(b"\\x02\\x00xy\\x02m1\\x00D")
     (b'xy', b'm1', b'', b'D')
@@ -134,12 +136,12 @@ def _parse_record(raw: bytes) -> tuple[bytes, bytes, bytes, bytes]:
         snapshot = raw[2:end]
         merchant = raw[end + 1 : end + 1 + raw[end]]
         end += 1 + raw[end]
-        claim = raw[end + 1 : end + 1 + raw[end]]
+        merchant_part = raw[end + 1 : end + 1 + raw[end]]
         end += 1 + raw[end]
     except (struct.error, IndexError) as exc:
         msg = f"not a txn record ({len(raw)} bytes)"
         raise FeatureStoreError(msg) from exc
-    return snapshot, merchant, claim, raw[end:]
+    return snapshot, merchant, merchant_part, raw[end:]
 
 
 def decode_txn_record(raw: bytes) -> dict[str, float]:
@@ -178,6 +180,7 @@ class FeatureStore:
         max_seen: int = 1_000,
         max_merchant_payments: int = 20_000,
         max_merchant_users: int = 20_000,
+        merchant_shards: int = 1,
     ) -> None:
         self.client = client
         self.ns = keys.check_namespace(namespace)
@@ -194,16 +197,25 @@ class FeatureStore:
             "<6d", self.snapshot_ttl_ms, self.user_window_ms, max_payments, self.retention_ms,
             max_seen, self.retention_ms,
         )  # fmt: skip
+        # the merchant marker only has to outlive the merchant window (idempotency there): the
+        # payment's record keeps its merchant part for the label
+        self.merchant_shards = merchant_shards
         self._merchant_limits = struct.pack(
-            "<4d", self.snapshot_ttl_ms, self.merchant_window_ms, max_merchant_payments,
-            max_merchant_users,
+            "<5d", self.merchant_window_ms, self.merchant_window_ms, max_merchant_payments,
+            max_merchant_users, merchant_shards,
         )  # fmt: skip
         self.scripts = ScriptRunner(client)
+
+    def _shard(self, user_id: str) -> int:
+        """The merchant shard a user's payments count in (0 when merchants are not split)."""
+        if self.merchant_shards == 1:
+            return 0
+        return zlib.crc32(user_id.encode()) % self.merchant_shards
 
     def _merchant_call(self, p: Payment) -> Call:
         return Call(
             _MERCHANT_SCRIPT,
-            keys.merchant_keys(self.ns, p.merchant_id, p.txn_id),
+            keys.merchant_keys(self.ns, p.merchant_id, p.txn_id, self._shard(p.user_id)),
             [self._merchant_limits, p.txn_id, p.ts, p.user_id],
         )  # fmt: skip
 
@@ -234,18 +246,19 @@ class FeatureStore:
             replies[::2], replies[1::2], strict=True
         ):
             features = decode_snapshot(snapshot, merchant)
-            applied.append(Applied(features, bool(is_duplicate), decision or None))
+            applied.append(Applied(features, bool(is_duplicate), decision or None, merchant))
         return applied
 
-    async def record_decisions(self, items: Sequence[tuple[str, str, bytes]]) -> list[bool]:
-        """Store (user_id, txn_id, decision) once, so a re-sent txn_id gets the same answer.
+    async def record_decisions(self, items: Sequence[tuple[str, str, bytes, bytes]]) -> list[bool]:
+        """Store (user_id, txn_id, decision, merchant part) once, so a re-sent txn_id gets the
+        same answer and its label the features it was scored on.
 
         True where stored now; False where a decision was recorded first (it is kept) or the
         payment is unknown or expired (nothing is written then).
         """
         calls = [
-            Call(_DECISION_SCRIPT, [keys.txn(self.ns, user_id, txn_id)], [decision])
-            for user_id, txn_id, decision in items
+            Call(_DECISION_SCRIPT, [keys.txn(self.ns, user_id, txn_id)], [decision, merchant])
+            for user_id, txn_id, decision, merchant in items
         ]
         with redis_errors(f"record {len(items)} decisions", FeatureStoreError):
             replies = await self.scripts.run(calls)
@@ -277,43 +290,47 @@ class FeatureStore:
                     pipe.exists(keys.published(self.ns, user_id, txn_id))
                 return [bool(n) for n in await pipe.execute()]
 
-    async def _with_merchant_part(
-        self, found: Sequence[tuple[bytes, bytes, str] | None]
-    ) -> list[dict[str, float] | None]:
-        """Join (user part, merchant id, txn_id) to the merchant part, in one round trip."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for item in found:
-                if item is not None:
-                    pipe.get(keys.merchant_txn(self.ns, item[1].decode(), item[2]))
-            merchant_parts = iter(await pipe.execute())
-        out: list[dict[str, float] | None] = []
-        for item in found:
-            merchant = next(merchant_parts) if item is not None else None
-            out.append(decode_snapshot(item[0], merchant) if item and merchant else None)
-        return out
-
     async def snapshots(self, items: Sequence[tuple[str, str]]) -> list[dict[str, float] | None]:
-        """The features each (user_id, txn_id) was scored on; None if unknown or expired."""
+        """The features each (user_id, txn_id) was scored on; None if unknown or expired.
+
+        One round trip: a decided payment's record holds its merchant part too. Only for one
+        never decided (a crash between the steps) is the merchant's marker read, while it
+        lives (the merchant window).
+        """
         with redis_errors(f"read {len(items)} snapshots", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
                     pipe.get(keys.txn(self.ns, user_id, txn_id))
                 records = await pipe.execute()
-            found: list[tuple[bytes, bytes, str] | None] = []
-            for record, (_, txn_id) in zip(records, items, strict=True):
+            parts: list[tuple[bytes, bytes] | None] = []
+            missing: list[tuple[int, str]] = []  # (index, merchant marker key)
+            for i, (record, (user_id, txn_id)) in enumerate(zip(records, items, strict=True)):
                 if record is None:
-                    found.append(None)
-                else:
-                    snapshot, merchant, _, _ = _parse_record(record)
-                    found.append((snapshot, merchant, txn_id))
-            return await self._with_merchant_part(found)
+                    parts.append(None)
+                    continue
+                snapshot, merchant, merchant_part, _ = _parse_record(record)
+                parts.append((snapshot, merchant_part))
+                if not merchant_part:
+                    shard = self._shard(user_id)
+                    missing.append(
+                        (i, keys.merchant_txn(self.ns, merchant.decode(), txn_id, shard))
+                    )
+            if missing:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for _, key in missing:
+                        pipe.get(key)
+                    for (i, _), found in zip(missing, await pipe.execute(), strict=True):
+                        snapshot = parts[i][0]  # type: ignore[index]  # set above
+                        parts[i] = (snapshot, found) if found else None
+            return [decode_snapshot(*part) if part else None for part in parts]
 
     async def probe(self) -> None:
         """Prove Redis takes the worker's own kind of step (a script on one user's slot, in a
         pipeline), changing nothing: the record of an unknown payment is not written. On a
         cluster, also that it serves every slot (``cluster_state:ok``)."""
         with redis_errors("run a feature-store script", FeatureStoreError):
-            await self.scripts.run_one(_DECISION_SCRIPT, [keys.txn(self.ns, "~ready", "~")], [b"-"])
+            probe = [keys.txn(self.ns, "~ready", "~")]
+            await self.scripts.run_one(_DECISION_SCRIPT, probe, [b"-", b""])
             if isinstance(self.client, RedisCluster):
                 info = await self.client.cluster_info()
                 if info.get("cluster_state") != "ok":

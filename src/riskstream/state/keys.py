@@ -85,20 +85,26 @@ def credit_event(ns: str, user_id: str, event_id: str) -> str:
     return f"{user_tag(ns, user_id)}:ce:{event_id}"
 
 
-def merchant_tag(ns: str, merchant_id: str) -> str:
-    """The prefix of every key of one merchant, hash tag included."""
-    return f"{ns}{{m:{merchant_id}}}"
+def merchant_tag(ns: str, merchant_id: str, shard: int = 0) -> str:
+    """The prefix of every key of one merchant (one shard of it, when merchants are split:
+    ``/`` is in no valid id), hash tag included.
+
+    >>> merchant_tag("rs:", "m-4"), merchant_tag("rs:", "m-4", 3)
+    ('rs:{m:m-4}', 'rs:{m:m-4/3}')
+    """
+    return f"{ns}{{m:{merchant_id}{f'/{shard}' if shard else ''}}}"
 
 
-def merchant_txn(ns: str, merchant_id: str, txn_id: str) -> str:
-    """String: the merchant features of one payment (its idempotency marker too)."""
-    return f"{merchant_tag(ns, merchant_id)}:t:{txn_id}"
+def merchant_txn(ns: str, merchant_id: str, txn_id: str, shard: int = 0) -> str:
+    """String: the merchant features of one payment: the idempotency marker of the merchant
+    step (it lives as long as the merchant window)."""
+    return f"{merchant_tag(ns, merchant_id, shard)}:t:{txn_id}"
 
 
-def merchant_keys(ns: str, merchant_id: str, txn_id: str) -> list[str]:
+def merchant_keys(ns: str, merchant_id: str, txn_id: str, shard: int = 0) -> list[str]:
     """The keys of merchant_features.lua, in its KEYS order."""
-    m = merchant_tag(ns, merchant_id)
-    return [merchant_txn(ns, merchant_id, txn_id), f"{m}:win", f"{m}:users"]
+    m = merchant_tag(ns, merchant_id, shard)
+    return [merchant_txn(ns, merchant_id, txn_id, shard), f"{m}:win", f"{m}:users"]
 
 
 def _glob_escape(text: str) -> str:

@@ -27,6 +27,8 @@ from riskstream.streams import topics
 from riskstream.streams.partitioning import Partitioner, partition_for, producer_config
 from riskstream.streams.records import Decision
 
+PARTITIONS_REFRESH_S = 30.0
+
 
 class KafkaSubmitter:
     """One producer and one consumer (no consumer group offsets) per instance; thread safe."""
@@ -54,17 +56,21 @@ class KafkaSubmitter:
                 "fetch.wait.max.ms": 10,
             }
         )
-        self._partitions: int | None = None
+        self._partitions = 0
+        self._counted_at = -PARTITIONS_REFRESH_S
         self._lock = threading.Lock()
 
     def _count(self, timeout_s: float) -> int:
-        if self._partitions is None:
+        """The partitions of ``payments``, read again every PARTITIONS_REFRESH_S: after an
+        operator adds partitions, users move to where the producers and workers now put them."""
+        if time.monotonic() - self._counted_at >= PARTITIONS_REFRESH_S:
             metadata = self._producer.list_topics(self.payments, timeout=timeout_s)
             found = metadata.topics.get(self.payments)
             if found is None or found.error is not None or not found.partitions:
                 msg = f"topic {self.payments} is not there"
                 raise RiskClientError(msg)
             self._partitions = len(found.partitions)
+            self._counted_at = time.monotonic()
         return self._partitions
 
     def submit(self, body: bytes, txn_id: str, user_id: str, timeout_s: float) -> Decision:

@@ -103,7 +103,7 @@ def sync_redis(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def _redis_nodes(settings: Settings) -> list[redis.Redis]:
+def redis_nodes(settings: Settings) -> list[redis.Redis]:
     """A plain client of the server, or of every primary of the cluster."""
     if settings.redis_mode != "cluster":
         return [redis.Redis.from_url(settings.redis_url.get_secret_value())]
@@ -125,7 +125,7 @@ def settings(
         update.update(redis_mode="cluster", redis_url=url)
     isolated = base_settings.model_copy(update=update)
     yield isolated
-    for node in _redis_nodes(isolated):  # each primary's own keys (no cross-slot DEL)
+    for node in redis_nodes(isolated):  # each primary's own keys (no cross-slot DEL)
         keys = list(node.scan_iter(match=f"{run}*", count=1000))
         for key in keys:
             node.delete(key)

@@ -30,18 +30,11 @@ from riskstream.state.scripts import Script
 from riskstream.streams import topics
 from riskstream.streams.records import Payment
 
-from .conftest import WorkerProcess, consume_until, wait_for
+from .conftest import WorkerProcess, consume_until, redis_nodes, wait_for
 from .test_scoring import N_PAYMENTS, decisions_so_far, produce_all, valid_payments
 
 pytestmark = pytest.mark.parametrize("redis_mode", ["cluster"], indirect=True)
 TS = 1_732_240_000_000
-
-
-def primaries(settings: Settings) -> list[redis.Redis]:
-    cluster = redis.RedisCluster.from_url(settings.redis_url.get_secret_value())
-    nodes = [redis.Redis(host=n.host, port=n.port) for n in cluster.get_primaries()]
-    cluster.close()
-    return nodes
 
 
 def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> None:
@@ -50,7 +43,7 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         if f.name.endswith(".lua")
     )  # fmt: skip
     shas = [Script.load(name).sha for name in names]
-    for node in primaries(settings):
+    for node in redis_nodes(settings):
         node.script_flush()
         node.close()
 
@@ -85,7 +78,7 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
 
     asyncio.run(run())
     loaded = set()
-    for node in primaries(settings):
+    for node in redis_nodes(settings):
         loaded |= {sha for sha, ok in zip(shas, node.script_exists(*shas), strict=True) if ok}
         node.close()
     assert {n for n, sha in zip(names, shas, strict=True) if sha not in loaded} == set()
@@ -100,7 +93,7 @@ def test_a_master_killed_mid_stream_is_waited_out_and_nothing_is_decided_twice(
     produce_all(settings, producer)
     worker = start_worker()
     wait_for(lambda: decisions_so_far(settings) >= 0.25 * N_PAYMENTS, 240, "25% decided")
-    victim = primaries(settings)[0]
+    victim = redis_nodes(settings)[0]
     pid = int(victim.info("server")["process_id"])
     victim.close()
     os.kill(pid, signal.SIGKILL)

@@ -406,3 +406,17 @@ def test_the_ticker_sends_one_tick_per_owned_partition_with_users_due() -> None:
 def test_a_broken_tick_is_a_validation_error(raw: bytes) -> None:
     with pytest.raises(ValidationError, match="not a tick"):
         decode_tick(raw)
+
+
+def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0 + i, "CNY", T0 + 25 * DAY_MS, T0),
+                     f"statements:2:{i}") for i, u in enumerate(("u-1", "u-2"))]  # fmt: skip
+    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+    tick = Tick(T0 + 29 * DAY_MS, (("u-1", 0), ("u-2", 0)))
+    out = run(fire_credit_timers(store, clock, "credit-limits", lambda p: None,  # type: ignore[arg-type]
+                                 [Inbound(tick, "credit-clock:2:0")]))  # fmt: skip
+    assert [(r.key, orjson.loads(r.value)["user_id"]) for r in out[0].records] == [
+        (b"u-1", "u-1"), (b"u-2", "u-2"),
+    ]  # fmt: skip

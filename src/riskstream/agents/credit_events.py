@@ -24,13 +24,13 @@ async def move_lines(
     for message in events:
         for user, event in message:
             ledgers[user].apply(event)
-    published = await credit_lines.commit(list(ledgers.values()))
-    outputs = [
+    await credit_lines.commit(list(ledgers.values()))
+    outputs = [  # by user too: a tick fires the same event id on many lines
         Outputs(
             [
                 Output(credit_limits, user.encode(), m)
                 for user, e in message
-                for m in published.get((e.event_id, e.origin), [])
+                for m in ledgers[user].published.get((e.event_id, e.origin), [])
             ]
         )
         for message in events

@@ -63,6 +63,7 @@ class Run:
     worker: WorkerProcess | None = None
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     owed: dict[str, float] = field(default_factory=dict)  # balance per user, as billed
+    unpaid: dict[str, float] = field(default_factory=dict)  # minimum not repaid, per user
     n: int = 0
 
     def send(self, topic: str, body: dict[str, Any]) -> None:
@@ -89,11 +90,15 @@ class Run:
         return decision
 
     def bill(self, user: str, m: int) -> None:
+        """The month's statement: a minimum of 10% (at least 50), plus what the user left
+        unpaid of the previous one (as card issuers bill)."""
         balance = round(self.owed.get(user, 0.0), 2)
+        ask = min(balance, round(minimum(balance) + self.unpaid.get(user, 0.0), 2))
         body = {"statement_id": f"{user}-s{m}", "user_id": user, "balance": balance,
-                "minimum_due": minimum(balance), "currency": "CNY", "due_ts": due_ts(m),
+                "minimum_due": ask, "currency": "CNY", "due_ts": due_ts(m),
                 "ts": statement_ts(m)}  # fmt: skip
         self.send(topics.STATEMENTS, body)
+        self.unpaid[user] = ask  # until repaid
 
     def repay(self, user: str, m: int, ts: int, amount: float) -> None:
         body = {"repayment_id": f"{user}-r{m}", "user_id": user, "amount": amount,
@@ -101,6 +106,7 @@ class Run:
                 "statement_id": f"{user}-s{m}"}  # fmt: skip
         self.send(topics.REPAYMENTS, body)
         self.owed[user] = round(self.owed.get(user, 0.0) - amount, 2)
+        self.unpaid[user] = max(0.0, self.unpaid.get(user, 0.0) - amount)
 
     def move_clock(self, ts: int) -> None:
         """Other users' payments at ``ts``, one on each partition: the stream's clock moves."""
@@ -261,14 +267,15 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
     declined = run.pay(BUST, due_ts(MONTHS - 1) + 9 * DAY_MS, 50.0)
     assert declined["decision"] == "decline", declined
     assert declined["reasons"][0] == "credit_delinquent", declined
-    # (2) paying the minimums cures the line; the history keeps the misses
-    unpaid = [f"{BUST}-s{m}" for m in range(2, MONTHS)]
-    owed = sum(s["minimum_due"] for t, s in run.sent
-               if t == topics.STATEMENTS and s["statement_id"] in unpaid)  # fmt: skip
+    # (2) paying the minimum (the last statement's, which asks again for every one before)
+    # cures the line; the history keeps the misses
+    last_minimum = next(s["minimum_due"] for t, s in reversed(run.sent)
+                        if t == topics.STATEMENTS and s["user_id"] == BUST)  # fmt: skip
+    assert last_minimum == round(minimum(run.owed[BUST]) * (MONTHS - 2), 2)
     cure_ts = due_ts(MONTHS - 1) + 10 * DAY_MS
     run.send(topics.REPAYMENTS, {"repayment_id": "bust-out-cure", "user_id": BUST,
-                                 "amount": round(owed, 2), "currency": "CNY",
-                                 "due_ts": due_ts(2), "ts": cure_ts})  # fmt: skip
+                                 "amount": last_minimum, "currency": "CNY",
+                                 "due_ts": due_ts(MONTHS - 1), "ts": cure_ts})  # fmt: skip
     cured = run.line_where(BUST, "current", 0, "the bust-out cured", since=cure_ts)
     assert cured["ts"] == cure_ts
     assert cured["factors"]["history"] < before["factors"]["history"]

@@ -335,7 +335,7 @@ def test_replaying_every_event_changes_nothing() -> None:
     clock = FakeClock()
     store = ClockedCreditStore(clock)
     due = T0 + 25 * DAY_MS
-    statements = [Inbound(statement(n), f"statements:1:{n}") for n in range(3)]
+    statements = [Inbound(statement(n, 100.0 * (n + 1)), f"statements:1:{n}") for n in range(3)]
     repay = [Inbound(Repayment("r-0", "u-1", 100.0, "CNY", due, due - DAY_MS), "repayments:1:0")]
     tick = Tick(T0 + 200 * DAY_MS, (("u-1", 0),))
     run(record_statements(store, "credit-limits", 3 * DAY_MS, statements))  # type: ignore[arg-type]

@@ -242,7 +242,8 @@ def test_a_repayment_read_before_its_statement_still_pays_it() -> None:
 
 def test_the_oldest_minimum_is_paid_first_unless_the_repayment_names_one() -> None:
     s = billed()
-    s = on_statement(s, "s-2", 80.0, START_TS + 55 * DAY_MS, START_TS + 30 * DAY_MS, GRACE).state
+    s = on_statement(s, "s-2", 180.0, START_TS + 55 * DAY_MS, START_TS + 30 * DAY_MS, GRACE).state
+    assert [b.minimum_left for b in s.bills] == [100.0, 80.0]  # s-2 asks for s-1's again
     oldest = on_repayment(s, 100.0, START_TS + 55 * DAY_MS, START_TS + 31 * DAY_MS).state
     named = on_repayment(s, 80.0, START_TS + 55 * DAY_MS, START_TS + 31 * DAY_MS, "s-2").state
     assert [b.minimum_left for b in oldest.bills] == [80.0]

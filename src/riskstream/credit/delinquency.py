@@ -1,6 +1,7 @@
 """Statements, due dates and delinquency, in event time (pure); docs/credit.md.
 
-A statement opens a **bill**: its minimum, due at ``due_ts``, missed unless repaid by
+A statement opens a **bill**: its minimum (less the earlier minimums still unpaid, which
+it includes, as card issuers bill them), due at ``due_ts``, missed unless repaid by
 ``late_at = due_ts + grace``. Time moves a line only through ``advance(state, ts)``, which
 takes every documented step due by ``ts``, each a state to publish at its own time:
 
@@ -60,16 +61,22 @@ def on_statement(
     grace_ms: int = DEFAULT_GRACE_DAYS * DAY_MS,
 ) -> Step:
     """A statement issued at ``ts``: its minimum must be repaid by ``due_ts`` (plus the
-    grace). Money repaid since ``ts`` that no bill took yet counts against it.
+    grace). As card issuers bill, the minimum includes the earlier minimums still unpaid:
+    that part stays with their bills (their due dates, their days past due), the rest is the
+    new bill's. Money repaid since ``ts`` that no bill took yet counts against it.
 
     >>> s, changed = on_statement(CreditState(), "s-1", 100.0, due_ts=25 * DAY_MS, ts=0)
     >>> changed, [(b.minimum_left, b.late_at // DAY_MS) for b in s.bills], next_due(s) // DAY_MS
     (False, [(100.0, 28)], 28)
+    >>> s, _ = on_statement(s, "s-2", 180.0, due_ts=55 * DAY_MS, ts=30 * DAY_MS)
+    >>> [b.minimum_left for b in s.bills]
+    [100.0, 80.0]
     """
     if not (math.isfinite(minimum_due) and minimum_due >= 0):
         msg = f"a statement's minimum must be a finite number >= 0, got {minimum_due}"
         raise CreditError(msg)
-    minimum, unapplied = _cents(minimum_due), state.unapplied
+    carried = sum(b.minimum_left for b in state.bills)
+    minimum, unapplied = max(0.0, _cents(minimum_due - carried)), state.unapplied
     if unapplied > 0 and state.unapplied_ts >= ts:  # repaid after the statement was issued
         taken = min(unapplied, minimum)
         minimum, unapplied = _cents(minimum - taken), _cents(unapplied - taken)

@@ -85,7 +85,8 @@ def build(settings: Settings) -> Worker:
     credit_limits = settings.topic(topics.CREDIT_LIMITS)
     currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})
     grace_ms = int(settings.credit_grace_days * DAY_MS)
-    ticker = Ticker(app, settings, clock, metrics, TickPublisher(settings))
+    ticks = TickPublisher(settings)
+    ticker = Ticker(app, settings, clock, metrics, ticks)
     for agent in (
         Agent(
             "score_payments",
@@ -134,6 +135,10 @@ def build(settings: Settings) -> Worker:
             await ticker.tick()
         except Exception as exc:  # due dates fire at the next look
             log.warning("stream clock: %s", exc)
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
+    async def stop_ticks(app: faust.App, **kwargs: object) -> None:
+        await ticks.stop()
 
     @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
     async def refresh_model() -> None:

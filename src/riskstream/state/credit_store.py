@@ -195,7 +195,9 @@ class CreditStore:
         return ledgers
 
     async def commit(self, ledgers: Sequence[Ledger]) -> dict[tuple[str, str], list[bytes]]:
-        """Write every ledger that changed; what to publish, by (event id, origin).
+        """Write every ledger that changed; what to publish, by (event id, origin) (a
+        timer's event id is the same on every line it fires: read those from each ledger's
+        own ``published``, which after a commit is what was written).
 
         A ledger whose line moved since it was read is read again and its events replayed
         (``Ledger.rebase``), so its messages may differ from what ``Ledger.apply`` first

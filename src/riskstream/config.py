@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     credit_currency: str = Field(
         "CNY", description="currency of the credit lines (credit payments in another: declined)"
     )
+    credit_grace_days: float = Field(
+        3.0,
+        ge=0,
+        le=29,
+        description="days after a statement's due date before its unpaid minimum is missed "
+        "and the line delinquent (days past due still count from the due date)",
+    )
+    clock_lateness_s: float = Field(
+        3600.0,
+        ge=0,
+        description="event-time seconds the stream's clock waits for late events before it "
+        "fires a due date (the clock: the newest event time half the partitions reached)",
+    )
+    clock_tick_s: float = Field(
+        1.0, gt=0, description="seconds between two looks at the stream's clock for due dates"
+    )
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the input topics")
     block_users: str = Field("", description="user ids always declined, comma separated")
     block_devices: str = Field("", description="device ids always declined, comma separated")

@@ -31,8 +31,9 @@ from riskstream.state.model_store import ModelStore
 from riskstream.streams.records import Decision, Payment
 
 log = logging.getLogger(__name__)
-# Stronger than any model reason, below the block lists (which name who is blocked).
-INSUFFICIENT_CREDIT = RuleHit(credit.INSUFFICIENT_CREDIT, "decline", 95.0)
+# The credit rules (a line delinquent or frozen, a payment above the available credit):
+# stronger than any model reason, below the block lists (which name who is blocked).
+CREDIT_RULE_STRENGTH = 95.0
 
 
 @dataclass(frozen=True)
@@ -186,10 +187,10 @@ class Scorer:
     ) -> tuple[bytes, dict[str, Any], bytes]:
         """The decision (JSON, its dict, and the form it is stored in), with the credit line
         as this payment leaves it (applied to ledger)."""
-        short = payment.funding == "credit" and not self._credit_fits(payment, ledger)
+        refused = self._credit_refusal(payment, ledger)
         verdict = judge(
             self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at,
-            [INSUFFICIENT_CREDIT] if short else [],
+            [RuleHit(refused, "decline", CREDIT_RULE_STRENGTH)] if refused else [],
         )  # fmt: skip
         version = f"rules+{self.model_version}" if verdict.by_rules else self.model_version
         event = self._credit_event(payment, origin, verdict.decision, x)
@@ -202,7 +203,7 @@ class Scorer:
             fraud_probability=round(verdict.probability, 6),
             risk_score=verdict.risk_score,
             reasons=verdict.reasons,
-            credit=credit.credit_block(ledger.state, self.credit_lines.currency),
+            credit=credit.credit_block(ledger.at(payment.ts), self.credit_lines.currency),
             model_version=version,
             event_ts=payment.ts,
             decided_ts=int(time.time() * 1000),
@@ -211,12 +212,15 @@ class Scorer:
         answer = orjson.dumps(body)
         return answer, body, _stored_form(decision, answer)
 
-    def _credit_fits(self, payment: Payment, ledger: Ledger) -> bool:
-        """A credit payment fits when it is in the line's currency and within available."""
+    def _credit_refusal(self, payment: Payment, ledger: Ledger) -> str | None:
+        """Why a credit payment may not draw on the line as it is at the payment's time (its
+        reason code), or None: a line delinquent or frozen, a payment above the available
+        credit or in another currency than the line's."""
+        if payment.funding != "credit":
+            return None
         if payment.currency != self.credit_lines.currency:
-            return False
-        fits: bool = credit.check(ledger.state, payment.amount).is_sufficient
-        return fits
+            return credit.INSUFFICIENT_CREDIT
+        return credit.check(ledger.at(payment.ts), payment.amount).reason
 
     @staticmethod
     def _outcome(

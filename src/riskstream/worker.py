@@ -1,8 +1,9 @@
 """The composition root: one worker process, every part built here and handed what it needs.
 
 Settings -> the Redis client and the stores -> the scorer -> metrics and health -> the
-Faust app with its three agents (``agents.batch`` runs their batches), the learner, the
-HTTP API and the ops pages. Nothing else builds a store or reads another part's insides.
+Faust app with its five agents (``agents.batch`` runs their batches), the learner, the
+stream clock's ticker, the HTTP API and the ops pages. Nothing else builds a store or reads
+another part's insides.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import faust
 
 from riskstream.agents.app import create_app, ensure_topics
 from riskstream.agents.batch import Agent, Shell, attach
+from riskstream.agents.clock import Ticker, TickPublisher, decode_tick
+from riskstream.agents.fire_credit_timers import fire_credit_timers
 from riskstream.agents.learn_from_labels import learn_from_labels
 from riskstream.agents.learner import Learner
+from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
 from riskstream.api import security, views
@@ -31,14 +35,21 @@ from riskstream.ops.metrics import WorkerMetrics
 from riskstream.ops.readiness import Readiness
 from riskstream.service import Scorer
 from riskstream.state.client import connect
+from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
 from riskstream.streams import topics
-from riskstream.streams.codec import decode_label, decode_payment, decode_repayment
+from riskstream.streams.codec import (
+    decode_label,
+    decode_payment,
+    decode_repayment,
+    decode_statement,
+)
 
 log = logging.getLogger(__name__)
 MODEL_REFRESH_S = 2.0
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class Worker:
     settings: Settings
     features: FeatureStore
     credit_lines: CreditStore
+    clock: StreamClock
     models: ModelStore
     scorer: Scorer
     metrics: WorkerMetrics
@@ -62,7 +74,8 @@ def build(settings: Settings) -> Worker:
     features = FeatureStore(
         client, namespace=ns, snapshot_ttl_s=ttl, merchant_shards=settings.merchant_shards
     )
-    credit_lines = CreditStore(client, ns, settings.credit_currency, ttl)
+    clock = StreamClock(client, ns, settings.partitions, settings.partitioner)
+    credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
     models = ModelStore(client, ns, claim_ttl_s=ttl)
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel())
     metrics = WorkerMetrics()
@@ -70,21 +83,26 @@ def build(settings: Settings) -> Worker:
     health = Health()
 
     app = create_app(settings, security.application_options(settings))
-    shell = Shell(app, settings, metrics, health)
+    shell = Shell(app, settings, metrics, health, clock)
     credit_limits = settings.topic(topics.CREDIT_LIMITS)
     currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})
+    grace_ms = int(settings.credit_grace_days * DAY_MS)
+    ticks = TickPublisher(settings)
+    ticker = Ticker(app, settings, clock, metrics, ticks)
     for agent in (
         Agent(
             "score_payments",
             topics.PAYMENTS,
             lambda value, key: decode_payment(value, currencies, key),
             functools.partial(score_payments, scorer, DecisionTopics.of(settings)),
+            lambda payment: payment.ts,
         ),
         Agent(
             "learn_from_labels",
             topics.LABELS,
             decode_label,
             functools.partial(learn_from_labels, features, models, credit_lines, credit_limits),
+            lambda label: label.ts,
         ),
         Agent(
             "settle_repayments",
@@ -92,12 +110,37 @@ def build(settings: Settings) -> Worker:
             # the line has one currency: a repayment in another cannot be applied
             lambda value, key: decode_repayment(value, credit_currency, key),
             functools.partial(settle_repayments, credit_lines, credit_limits),
+            lambda repayment: repayment.ts,
+        ),
+        Agent(
+            "record_statements",
+            topics.STATEMENTS,
+            lambda value, key: decode_statement(value, credit_currency, key),
+            functools.partial(record_statements, credit_lines, credit_limits, grace_ms),
+            lambda statement: statement.ts,
+        ),
+        Agent(  # ticks do not move the clock: they come from it
+            "fire_credit_timers",
+            topics.CREDIT_CLOCK,
+            decode_tick,
+            functools.partial(fire_credit_timers, credit_lines, clock, credit_limits, ticker.fired),
         ),
     ):
         attach(shell, agent)
 
     learner = Learner(models, settings, metrics, health)
     app.task(learner.run)
+
+    @app.timer(settings.clock_tick_s)  # type: ignore[untyped-decorator]  # faust is untyped
+    async def read_stream_clock() -> None:
+        try:
+            await ticker.tick()
+        except Exception as exc:  # due dates fire at the next look
+            log.warning("stream clock: %s", exc)
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
+    async def stop_ticks(app: faust.App, **kwargs: object) -> None:
+        await ticks.stop()
 
     @app.timer(MODEL_REFRESH_S)  # type: ignore[untyped-decorator]  # faust is untyped
     async def refresh_model() -> None:
@@ -119,7 +162,7 @@ def build(settings: Settings) -> Worker:
     readiness = Readiness(features, health, owners.is_assigned)
     views.register(app, settings, scoring, features, credit_lines, owners, readiness)
     ops_web.register(app, ops_web.OpsReader(app, settings, metrics, models, scorer))
-    return Worker(app, settings, features, credit_lines, models, scorer, metrics, health)
+    return Worker(app, settings, features, credit_lines, clock, models, scorer, metrics, health)
 
 
 def run(settings: Settings, loglevel: str = "info") -> int:

@@ -8,6 +8,7 @@ on the local Redis Cluster (``RISKSTREAM_REDIS_MODE=cluster``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -113,28 +114,38 @@ def redis_nodes(settings: Settings) -> list[redis.Redis]:
     return nodes
 
 
+@contextlib.contextmanager
+def isolated(base: Settings, **update: Any) -> Iterator[Settings]:
+    """``base`` with a fresh topic prefix, consumer group and Redis namespace (and ``update``);
+    its topics and keys are removed after."""
+    run = f"t{uuid.uuid4().hex[:12]}."
+    fresh = base.model_copy(update={"topic_prefix": run, "redis_namespace": run, **update})
+    try:
+        yield fresh
+    finally:
+        for node in redis_nodes(fresh):  # each primary's own keys (no cross-slot DEL)
+            keys = list(node.scan_iter(match=f"{run}*", count=1000))
+            for key in keys:
+                node.delete(key)
+            node.close()
+        admin = AdminClient({"bootstrap.servers": base.kafka_brokers})
+        mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
+        if mine:
+            for future in admin.delete_topics(mine, operation_timeout=30).values():
+                future.result()
+
+
 @pytest.fixture
 def settings(
     base_settings: Settings, redis_mode: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     """Fresh topic prefix, consumer group and Redis namespace; all removed after the test."""
-    run = f"t{uuid.uuid4().hex[:12]}."
-    update: dict[str, Any] = {"topic_prefix": run, "redis_namespace": run}
+    update: dict[str, Any] = {}
     if redis_mode == "cluster":
         url = SecretStr(request.getfixturevalue("cluster_url"))
         update.update(redis_mode="cluster", redis_url=url)
-    isolated = base_settings.model_copy(update=update)
-    yield isolated
-    for node in redis_nodes(isolated):  # each primary's own keys (no cross-slot DEL)
-        keys = list(node.scan_iter(match=f"{run}*", count=1000))
-        for key in keys:
-            node.delete(key)
-        node.close()
-    admin = AdminClient({"bootstrap.servers": base_settings.kafka_brokers})
-    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
-    if mine:
-        for future in admin.delete_topics(mine, operation_timeout=30).values():
-            future.result()
+    with isolated(base_settings, **update) as fresh:
+        yield fresh
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from riskstream.config import Settings
 from riskstream.stack import Stack
 from riskstream.state import keys
 from riskstream.state.client import connect
+from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditEvent, CreditStore, event_id
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
@@ -66,6 +67,9 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         )
         ledgers["u-1"].apply(draw)
         assert await lines.commit(list(ledgers.values()))
+        clock = StreamClock(client, ns, 4)
+        await clock.lower([(0, "u-1", TS), (3, "u-2", TS)])
+        assert await clock.reschedule([(0, "u-1", TS, TS + 1), (3, "u-2", TS, None)]) == 2
         models = ModelStore(client, ns, claim_ttl_s=60)
         assert await models.acquire_lease("a", 5000)
         assert await models.acquire_lease("a", 5000)  # renewed by lease_renew.lua

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
+from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
 from riskstream.agents.batch import Inbound, Outputs
+from riskstream.agents.clock import Tick, Ticker, decode_tick
+from riskstream.agents.fire_credit_timers import fire_credit_timers
 from riskstream.agents.learn_from_labels import learn_from_labels
+from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
 from riskstream.errors import RedisUnavailableError, ValidationError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.service import Outcome
+from riskstream.state.clock_store import partition_of
 from riskstream.state.credit_store import Ledger, event_id
-from riskstream.streams.records import Label, Payment, Repayment
+from riskstream.streams.records import Label, Payment, Repayment, Statement
 
 TOPICS = DecisionTopics("risk-decisions", "risk-alerts", "credit-limits")
 
@@ -205,3 +212,211 @@ def test_a_message_error_is_its_own_reason() -> None:
         raise ValidationError(msg)
 
     assert run(isolate("test", Health(), step, [1])) == [Failure("amount: must be a number > 0")]
+
+
+# ---- statements, the stream's clock and its timers ----
+
+DAY_MS = 86_400_000
+T0 = 1_790_000_000_000
+
+
+class FakeClock:
+    """StreamClock without Redis: the due-date index of each partition."""
+
+    def __init__(self) -> None:
+        self.index: dict[int, dict[str, int]] = {}
+        self.moves: list[tuple[int, str, int, int | None]] = []
+        self.partitions = 4
+
+    def partition(self, user_id: str, origins: Iterable[str] = ()) -> int:
+        return next((partition_of(o) for o in origins if partition_of(o) is not None), 0) or 0
+
+    async def lower(self, entries: Sequence[tuple[int, str, int]]) -> None:
+        for p, user, at in entries:
+            here = self.index.setdefault(p, {})
+            here[user] = min(at, here.get(user, at))
+
+    async def reschedule(self, entries: Sequence[tuple[int, str, int, int | None]]) -> int:
+        self.moves.extend(entries)
+        moved = 0
+        for p, user, read, new in entries:
+            if self.index.get(p, {}).get(user) == read:
+                moved += 1
+                if new is None:
+                    del self.index[p][user]
+                else:
+                    self.index[p][user] = new
+        return moved
+
+
+class ClockedCreditStore(FakeCreditStore):
+    """FakeCreditStore that writes due dates brought forward first, as CreditStore does."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    async def commit(self, ledgers: Sequence[Ledger]) -> dict[tuple[str, str], list[bytes]]:
+        sooner = [
+            (self.clock.partition(ledger.user_id, (e.origin for e in ledger.events)),
+             ledger.user_id, ledger.due_sooner)
+            for ledger in ledgers if ledger.due_sooner is not None
+        ]  # fmt: skip
+        await self.clock.lower(sooner)  # type: ignore[arg-type]  # due_sooner is not None
+        return await super().commit(ledgers)
+
+
+def statement(n: int, minimum: float = 100.0) -> Statement:
+    ts = T0 + n * 30 * DAY_MS
+    return Statement(f"s-{n}", "u-1", 1_000.0, minimum, "CNY", ts + 25 * DAY_MS, ts)
+
+
+def fire(store: ClockedCreditStore, clock: FakeClock, ticks: list[tuple[Tick, str]]) -> list[Any]:
+    fired: list[int] = []
+    items = [Inbound(tick, origin) for tick, origin in ticks]
+    out = run(fire_credit_timers(store, clock, "credit-limits", fired.append, items))  # type: ignore[arg-type]
+    assert fired == [partition_of(o) for _, o in ticks]
+    return [[orjson.loads(r.value) for r in o.records] for o in out]
+
+
+def test_a_statement_puts_its_due_date_in_its_partitions_index_and_publishes_nothing() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    out = run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+                                [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
+    assert out == [Outputs([])]
+    assert clock.index == {2: {"u-1": T0 + 28 * DAY_MS}}
+    assert event_id("statement", "s-0") in store.marks["u-1"]
+
+
+def test_ticks_fire_each_step_once_with_its_own_time_and_move_the_due_date() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+                          [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
+    due = T0 + 25 * DAY_MS
+    early = fire(store, clock, [(Tick(due, (("u-1", due + 3 * DAY_MS),)), "credit-clock:2:0")])
+    assert early == [[]]  # not yet due: fires nothing, leaves no mark, moves nothing
+    assert not any(m.startswith("c/") for m in store.marks["u-1"])
+    first = Tick(due + 40 * DAY_MS, (("u-1", due + 3 * DAY_MS),))
+    out = fire(store, clock, [(first, "credit-clock:2:1")])
+    assert [(m["status"], m["days_past_due"], m["ts"], m["version"]) for m in out[0]] == [
+        ("delinquent", 3, due + 3 * DAY_MS, 1),
+        ("delinquent", 30, due + 30 * DAY_MS, 2),
+    ]
+    assert clock.index == {2: {"u-1": due + 60 * DAY_MS}}
+    # the same tick read again (its transaction aborted): the same messages, nothing moved
+    assert fire(store, clock, [(first, "credit-clock:2:1")]) == out
+    # sent twice (a rebalance), or a later clock with nothing new: nothing
+    assert fire(store, clock, [(first, "credit-clock:2:9")]) == [[]]
+    later = Tick(due + 59 * DAY_MS, (("u-1", due + 3 * DAY_MS),))
+    assert fire(store, clock, [(later, "credit-clock:2:2")]) == [[]]
+    assert clock.index == {2: {"u-1": due + 60 * DAY_MS}}
+
+
+def test_the_users_own_event_takes_the_step_and_the_timer_then_fires_nothing() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+                          [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
+    due = T0 + 25 * DAY_MS
+    cure = Repayment("r-1", "u-1", 100.0, "CNY", due, due + 10 * DAY_MS, "s-0")
+    out = run(settle_repayments(store, "credit-limits", [Inbound(cure, "repayments:2:3")]))  # type: ignore[arg-type]
+    lines = [orjson.loads(r.value) for r in out[0].records]
+    assert [(m["status"], m["days_past_due"], m["version"]) for m in lines] == [
+        ("delinquent", 3, 1), ("current", 0, 2),
+    ]  # fmt: skip
+    stale = Tick(due + 40 * DAY_MS, (("u-1", due + 3 * DAY_MS),))
+    assert fire(store, clock, [(stale, "credit-clock:2:4")]) == [[]]
+    assert clock.index == {2: {}}  # nothing left to fire: out of the index
+
+
+def test_replaying_every_event_changes_nothing() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    due = T0 + 25 * DAY_MS
+    statements = [Inbound(statement(n, 100.0 * (n + 1)), f"statements:1:{n}") for n in range(3)]
+    repay = [Inbound(Repayment("r-0", "u-1", 100.0, "CNY", due, due - DAY_MS), "repayments:1:0")]
+    tick = Tick(T0 + 200 * DAY_MS, (("u-1", 0),))
+    run(record_statements(store, "credit-limits", 3 * DAY_MS, statements))  # type: ignore[arg-type]
+    run(settle_repayments(store, "credit-limits", repay))  # type: ignore[arg-type]
+    assert fire(store, clock, [(tick, "credit-clock:1:0")])[0]
+    line, marks = store.lines["u-1"], dict(store.marks["u-1"])
+    copies = [Inbound(s.record, f"statements:3:{i}") for i, s in enumerate(statements)]
+    again = run(record_statements(store, "credit-limits", 3 * DAY_MS, copies))  # type: ignore[arg-type]
+    again += run(settle_repayments(store, "credit-limits", [Inbound(repay[0].record, "x:0:1")]))  # type: ignore[arg-type]
+    assert again == [Outputs([])] * 4
+    assert fire(store, clock, [(tick, "credit-clock:1:5")]) == [[]]
+    assert (store.lines["u-1"], store.marks["u-1"]) == (line, marks)
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, Tick]] = []
+
+    async def send(self, partition: int, tick: Tick) -> None:
+        self.sent.append((partition, tick))
+
+
+class FakeStreamClock(FakeClock):
+    def __init__(self, clocks: list[int]) -> None:
+        super().__init__()
+        self.now = clocks
+
+    async def clocks(self) -> list[int]:
+        return self.now
+
+    async def due(
+        self, partitions: Iterable[int], until: int, limit: int
+    ) -> dict[int, list[tuple[str, int]]]:
+        return {
+            p: sorted((u, at) for u, at in self.index.get(p, {}).items() if at <= until)[:limit]
+            for p in partitions
+            if any(at <= until for at in self.index.get(p, {}).values())
+        }
+
+
+def test_the_ticker_sends_one_tick_per_owned_partition_with_users_due() -> None:
+    from riskstream.config import Settings
+    from riskstream.ops.metrics import WorkerMetrics
+
+    settings = Settings(topic_prefix="t.", clock_lateness_s=60)
+    clock = FakeStreamClock([T0 + 10 * DAY_MS, T0 + 10 * DAY_MS, T0, 0])
+    clock.index = {0: {"u-a": T0 + DAY_MS, "u-b": T0 + 20 * DAY_MS}, 1: {"u-c": T0}, 3: {"u-d": T0}}
+    owned = {TP("t.credit-clock", 0), TP("t.credit-clock", 1), TP("t.payments", 3)}
+    app = SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: owned))
+    publisher = FakePublisher()
+    ticker = Ticker(app, settings, clock, WorkerMetrics(), publisher)  # type: ignore[arg-type]
+    assert run(ticker.tick()) == 2
+    now = T0 + 10 * DAY_MS - 60_000  # two of four partitions reached it, less the lateness
+    assert publisher.sent == [
+        (0, Tick(now, (("u-a", T0 + DAY_MS),))),
+        (1, Tick(now, (("u-c", T0),))),
+    ]
+    assert run(ticker.tick()) == 0  # one tick in flight per partition
+    ticker.fired(1)
+    assert run(ticker.tick()) == 1
+    assert decode_tick(publisher.sent[-1][1].encode()) == publisher.sent[-1][1]
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{}", b"[]", b'{"watermark": 1, "due": []}', b'{"watermark": 1790000000000, '
+            b'"due": [["u 1", 1]]}', b"\xff"],
+)  # fmt: skip
+def test_a_broken_tick_is_a_validation_error(raw: bytes) -> None:
+    with pytest.raises(ValidationError, match="not a tick"):
+        decode_tick(raw)
+
+
+def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0 + i, "CNY", T0 + 25 * DAY_MS, T0),
+                     f"statements:2:{i}") for i, u in enumerate(("u-1", "u-2"))]  # fmt: skip
+    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+    tick = Tick(T0 + 29 * DAY_MS, (("u-1", 0), ("u-2", 0)))
+    out = run(fire_credit_timers(store, clock, "credit-limits", lambda p: None,  # type: ignore[arg-type]
+                                 [Inbound(tick, "credit-clock:2:0")]))  # fmt: skip
+    assert [(r.key, orjson.loads(r.value)["user_id"]) for r in out[0].records] == [
+        (b"u-1", "u-1"), (b"u-2", "u-2"),
+    ]  # fmt: skip

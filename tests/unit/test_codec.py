@@ -23,6 +23,7 @@ from riskstream.streams.codec import (
     decode_label,
     decode_payment,
     decode_repayment,
+    decode_statement,
 )
 
 CURRENCIES = frozenset({"CNY", "USD"})
@@ -122,6 +123,11 @@ REPAYMENT: dict[str, Any] = {"repayment_id": "r-1", "user_id": "u", "amount": 12
                              "currency": "CNY", "due_ts": MIN_TS, "ts": MIN_TS}  # fmt: skip
 
 
+STATEMENT: dict[str, Any] = {"statement_id": "s-1", "user_id": "u", "balance": 900.0,
+                             "minimum_due": 45.0, "currency": "CNY", "due_ts": MIN_TS + 25,
+                             "ts": MIN_TS}  # fmt: skip
+
+
 def test_label() -> None:
     raw = orjson.dumps(LABEL)
     assert decode_label(raw).is_fraud
@@ -141,6 +147,33 @@ def test_repayment() -> None:
         "currency",
         "due_ts",
     ]
+
+
+def test_statement() -> None:
+    statement = decode_statement(orjson.dumps(STATEMENT), CURRENCIES, key=b"u")
+    assert (statement.balance, statement.minimum_due, statement.due_ts) == (
+        900.0,
+        45.0,
+        MIN_TS + 25,
+    )
+    zero = decode_statement(orjson.dumps({**STATEMENT, "balance": 0, "minimum_due": 0}), CURRENCIES)
+    assert (zero.balance, zero.minimum_due) == (0.0, 0.0)
+    bad = {**STATEMENT, "balance": -1, "minimum_due": True, "due_ts": MIN_TS - 1, "x": 1}
+    with pytest.raises(ValidationError) as caught:
+        decode_statement(orjson.dumps(bad), CURRENCIES, key=b"v")
+    assert [e.split(":")[0] for e in str(caught.value).split("; ")] == [
+        "key", "balance", "minimum_due", "due_ts",
+    ]  # fmt: skip
+    with pytest.raises(ValidationError, match=r"minimum_due: must be at most balance 900\.0"):
+        decode_statement(orjson.dumps({**STATEMENT, "minimum_due": 901}), CURRENCIES)
+
+
+def test_a_repayment_may_name_the_statement_it_pays() -> None:
+    named = decode_repayment(orjson.dumps({**REPAYMENT, "statement_id": "s-1"}), CURRENCIES)
+    unnamed = decode_repayment(orjson.dumps(REPAYMENT), CURRENCIES)
+    assert (named.statement_id, unnamed.statement_id) == ("s-1", None)
+    with pytest.raises(ValidationError, match="statement_id: must be 1-64 chars"):
+        decode_repayment(orjson.dumps({**REPAYMENT, "statement_id": "s 1"}), CURRENCIES)
 
 
 def test_every_time_is_in_the_contracts_range_inclusive() -> None:

@@ -37,9 +37,10 @@ from riskstream.streams.codec import (
     decode_label,
     decode_payment,
     decode_repayment,
+    decode_statement,
     is_id,
 )
-from riskstream.streams.records import Label, Payment, Repayment
+from riskstream.streams.records import Label, Payment, Repayment, Statement
 
 CURRENCIES = frozenset({"CNY", "USD"})
 DLQ_LIMIT = 256 * 1024  # far below Kafka's 1 MB max.request.size, whatever the payload
@@ -48,7 +49,7 @@ VALID: dict[str, Any] = {
     "amount": 12.5, "currency": "CNY", "ts": 1_732_240_000_123, "due_ts": 1_732_240_000_000,
     "channel": "wallet", "funding": "credit", "country": "CN", "device_id": "d-1",
     "ip": "10.0.0.1", "mcc": "5411", "label": "fraud", "source": "review",
-    "statement_id": "s-1",
+    "statement_id": "s-1", "balance": 900.0, "minimum_due": 45.0,
 }  # fmt: skip
 
 strings = st.one_of(
@@ -146,12 +147,27 @@ def check_repayment(r: Repayment, key: bytes | None) -> None:
     assert key is None or key == r.user_id.encode()
 
 
+def check_statement(s: Statement, key: bytes | None) -> None:
+    assert is_id(s.statement_id)
+    assert is_id(s.user_id)
+    assert type(s.balance) is float
+    assert type(s.minimum_due) is float
+    assert 0 <= s.minimum_due <= s.balance <= MAX_AMOUNT
+    assert s.currency in CURRENCIES
+    for ts in (s.ts, s.due_ts):
+        assert type(ts) is int
+        assert MIN_TS <= ts <= MAX_TS
+    assert s.due_ts >= s.ts
+    assert key is None or key == s.user_id.encode()
+
+
 def decode_all(raw: bytes, key: bytes | None) -> int:
-    """Run the three decoders; check what they accept; count the accepted ones."""
+    """Run the four decoders; check what they accept; count the accepted ones."""
     steps: list[Callable[[], None]] = [
         lambda: check_payment(decode_payment(raw, CURRENCIES, key), key),
         lambda: check_label(decode_label(raw, key), key),
         lambda: check_repayment(decode_repayment(raw, CURRENCIES, key), key),
+        lambda: check_statement(decode_statement(raw, CURRENCIES, key), key),
     ]
     accepted, reasons = 0, []
     for decode_and_check in steps:

@@ -33,6 +33,7 @@ from riskstream.credit import (
 )
 from riskstream.credit.limit import DAY_MS, PERIOD_MS
 from riskstream.credit.line import ALERT_FREEZE_MS, SPIKE_FREEZE_MS
+from riskstream.credit.state import Bill
 from riskstream.errors import CreditError
 
 START_TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -170,8 +171,11 @@ def test_transitions_are_deterministic_and_states_round_trip(history: list[Any])
 def test_check_says_what_available_allows(history: list[Any], amount: float) -> None:
     state, _ = final(history)
     result = check(state, amount)
-    assert result.is_sufficient == (amount <= state.available)
-    assert result.reason == (None if result.is_sufficient else "insufficient_credit")
+    assert result.blocked == ("credit_frozen" if state.status == "frozen" else None)
+    assert result.is_sufficient == (amount <= state.available and result.blocked is None)
+    assert result.reason == (
+        None if result.is_sufficient else result.blocked or "insufficient_credit"
+    )
     assert result.shortfall == max(0.0, amount - state.available)
 
 
@@ -294,8 +298,10 @@ def test_messages_have_exactly_the_contract_fields() -> None:
     state = months(2, days_late=0)
     message = to_message(state, "u-1", "CNY", START_TS)
     assert list(message) == [
-        "user_id", "credit_score", "limit", "available", "currency", "factors", "version", "ts",
+        "user_id", "credit_score", "limit", "available", "currency", "status", "days_past_due",
+        "factors", "version", "ts",
     ]  # fmt: skip
+    assert (message["status"], message["days_past_due"]) == ("current", 0)
     assert list(message["factors"]) == list(WEIGHTS) == [
         "history", "behaviour", "capacity", "identity", "fraud",
     ]  # fmt: skip
@@ -334,11 +340,20 @@ def test_the_worked_example_in_the_docs_is_what_the_code_computes() -> None:
 
 
 def test_the_storage_layout_in_the_docs_matches_the_packed_state() -> None:
-    sizes = {"u8": 1, "u32": 4, "i64": 8, "f64": 8}
-    rows = re.findall(r"^\| (\d+) \| (u8|u32|i64|f64) \| `?(\w+)`?", DOCS.read_text(), re.M)
-    offset = 0
-    for at, kind, _ in rows:
-        assert int(at) == offset
-        offset += sizes[kind]
-    assert offset == len(CreditState().to_bytes())
-    assert [name for _, _, name in rows[1:]] == [f.name for f in fields(CreditState)]
+    sizes = {"u8": 1, "u32": 4, "i64": 8, "u64": 8, "f64": 8, "bool": 1}
+    pattern = r"^\| (\+?)(\d+) \| (u8|u32|i64|u64|f64|bool) \| `?(\w+)`?"
+    rows = re.findall(pattern, DOCS.read_text(), re.M)
+    line = [(at, kind, name) for plus, at, kind, name in rows if not plus]
+    bill = [(at, kind, name) for plus, at, kind, name in rows if plus]
+    for table in (line, bill):
+        offset = 0
+        for at, kind, _ in table:
+            assert int(at) == offset
+            offset += sizes[kind]
+    assert sum(sizes[kind] for _, kind, _ in line) == len(CreditState().to_bytes())
+    assert [name for _, _, name in line[1:-1]] == [f.name for f in fields(CreditState)][:-1]
+    assert line[-1][2] == "bills"  # their number, then each bill
+    assert [name for _, _, name in bill] == [f.name for f in fields(Bill)]
+    assert sum(sizes[kind] for _, kind, _ in bill) == len(
+        CreditState(bills=(Bill(1, 2, 3, 4.0),)).to_bytes()
+    ) - len(CreditState().to_bytes())

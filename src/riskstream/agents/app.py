@@ -13,6 +13,12 @@ from riskstream.config import Settings
 from riskstream.errors import StackError
 from riskstream.streams import topics
 
+TOPIC_CONFIGS = {
+    topics.CREDIT_LIMITS: {"cleanup.policy": "compact"},
+    # a tick is read within seconds; a week covers any outage that is waited out
+    topics.CREDIT_CLOCK: {"retention.ms": str(7 * 86_400_000)},
+}
+
 
 def create_app(settings: Settings, web_application_options: dict[str, Any]) -> faust.App:
     """A Faust app whose consumer group and topics carry the deployment's prefix; its web
@@ -58,8 +64,9 @@ def topic(app: faust.App, settings: Settings, name: str, **kwargs: Any) -> faust
 
 
 def input_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
-    """An input topic (payments, labels, repayments) with the configured partitions."""
-    assert name in topics.INPUTS
+    """An input topic (payments, labels, repayments, statements, the internal credit clock)
+    with the configured partitions."""
+    assert name in (*topics.INPUTS, *topics.INTERNAL)
     return topic(app, settings, name, partitions=settings.partitions)
 
 
@@ -72,13 +79,14 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     except KafkaException as exc:
         msg = f"no Kafka broker at {settings.kafka_brokers} ({exc.args[0].str()})"
         raise StackError(msg) from None
-    names = [*topics.INPUTS, *topics.OUTPUTS, *(topics.dlq(t) for t in topics.INPUTS)]
+    consumed = (*topics.INPUTS, *topics.INTERNAL)
+    names = [*consumed, *topics.OUTPUTS, *(topics.dlq(t) for t in consumed)]
     wanted = []
     for name in names:
         full = settings.topic(name)
         if full in existing:
             continue
-        config = {"cleanup.policy": "compact"} if name == topics.CREDIT_LIMITS else {}
+        config = TOPIC_CONFIGS.get(name, {})
         wanted.append(NewTopic(full, num_partitions=settings.partitions, config=config))
     if not wanted:
         return

@@ -6,7 +6,8 @@ produces (``Agent``); ``Batch.commit`` does the rest, and reads as its steps:
 1. decode each message; one that breaks the contract becomes a dead letter;
 2. handle the decoded ones with per-message isolation (``faults.isolate``): an outage is
    waited out, anything else one message causes becomes that message's dead letter, and
-   the others are decided as if it had not been there;
+   the others are decided as if it had not been there; the partitions' clocks move to the
+   newest event time handled (``StreamClock.advance``, for the due dates of credit lines);
 3. check every output can be published (a record over ``MAX_RECORD_BYTES`` turns its
    message into a dead letter instead);
 4. in the input partitions' Kafka transactions (``faust_private.fenced``), for the
@@ -36,6 +37,7 @@ from riskstream.errors import MessageError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Outcome
+from riskstream.state.clock_store import StreamClock
 from riskstream.streams import topics
 from riskstream.streams.codec import dead_letter
 
@@ -79,6 +81,7 @@ class Agent(Generic[T]):
     topic: str
     decode: Callable[[bytes, bytes | None], T]  # (value, key); raises MessageError
     handle: Callable[[Sequence[Inbound[T]]], Awaitable[Sequence[Outputs]]]
+    event_time: Callable[[T], int] | None = None  # a record's ts: it moves the stream's clock
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Shell:
     settings: Settings
     metrics: WorkerMetrics
     health: Health = field(default_factory=Health)
+    clock: StreamClock | None = None
 
 
 def origin(msg: Any) -> str:
@@ -135,6 +139,7 @@ class Batch(Generic[T]):
         """Decode, handle, check, then send and ack in the partitions' transactions."""
         decoded = self.decode()
         await self.handle(decoded)
+        await self.advance_clock(decoded)
         self.check_sizes()
         touched = {(e.message.topic, e.message.partition) for e in self.events}
         async with faust_private.fenced(self.shell.app, touched) as live:
@@ -168,6 +173,22 @@ class Batch(Generic[T]):
                 self.dead[i] = result.rejected
             else:
                 self.results[i] = result
+
+    async def advance_clock(self, decoded: list[tuple[int, Inbound[T]]]) -> None:
+        """Move each partition's clock to the newest event time handled in it. A clock
+        that cannot move now moves with a later batch: timers fire later, never wrongly."""
+        event_time, clock = self.agent.event_time, self.shell.clock
+        if event_time is None or clock is None:
+            return
+        newest: dict[int, int] = {}
+        for i, item in decoded:
+            if i in self.results:
+                p = self.events[i].message.partition
+                newest[p] = max(newest.get(p, 0), event_time(item.record))
+        try:
+            await clock.advance(self.agent.topic, newest)
+        except Exception as exc:  # a clock behind delays timers; it must not stop the stream
+            log.warning("%s: the stream's clock did not move: %s", self.agent.name, exc)
 
     def check_sizes(self) -> None:
         for i, result in list(self.results.items()):

@@ -93,18 +93,21 @@ DECISION = {
 
 CREDIT_LINE = {
     "type": "object",
-    "required": ["user_id", "credit_score", "limit", "available", "currency", "version", "ts"],
+    "required": ["user_id", "credit_score", "limit", "available", "currency", "status",
+                 "days_past_due", "version", "ts"],
     "properties": {
         "user_id": ID,
         "credit_score": {"type": "integer", "minimum": 350, "maximum": 950},
         "limit": {"type": "number"},
         "available": {"type": "number"},
         "currency": {"type": "string"},
+        "status": {"enum": ["current", "delinquent", "frozen"]},
+        "days_past_due": {"type": "integer", "minimum": 0},
         "factors": {"type": "object"},
         "version": {"type": "integer"},
         "ts": {"type": "integer"},
     },
-}
+}  # fmt: skip
 
 FEATURES = {
     "type": "object",

@@ -1,18 +1,29 @@
 """Credit score and limit rules (pure); balances are read and written through state/.
 
 A user's line is a ``CreditState`` (``CreditState()`` is a new user's starting line);
-``on_payment``, ``on_repayment``, ``on_fraud_label`` and ``on_alert`` return the next one,
-``check`` answers the decision's ``insufficient_credit`` rule, ``to_message`` and
-``credit_block`` are what gets published. docs/credit.md explains it for a lender.
+``on_payment``, ``on_repayment``, ``on_statement``, ``on_fraud_label`` and ``on_alert``
+return the next one, ``apply_at`` runs one at its event time (time first moves the line
+through its due dates: ``advance``, ``next_due``), ``check`` answers the decision's credit
+rules, ``to_message`` and ``credit_block`` are what gets published. docs/credit.md explains
+it for a lender.
 """
 
 from __future__ import annotations
 
+from riskstream.credit.delinquency import (
+    DEFAULT_GRACE_DAYS,
+    Advanced,
+    advance,
+    apply_at,
+    next_due,
+    on_statement,
+)
 from riskstream.credit.limit import increase_cap, target_limit
 from riskstream.credit.line import (
+    CREDIT_DELINQUENT,
+    CREDIT_FROZEN,
     INSUFFICIENT_CREDIT,
     CreditCheck,
-    Step,
     check,
     is_complicit,
     on_alert,
@@ -22,26 +33,46 @@ from riskstream.credit.line import (
 )
 from riskstream.credit.message import credit_block, to_message
 from riskstream.credit.scorecard import STARTING_CREDIT_SCORE, WEIGHTS, factors, score
-from riskstream.credit.state import STARTING_CREDIT_LIMIT, STATE_FORMAT, CreditState
+from riskstream.credit.state import (
+    CURRENT,
+    DELINQUENT,
+    FROZEN,
+    STARTING_CREDIT_LIMIT,
+    STATE_FORMAT,
+    CreditState,
+)
+from riskstream.credit.step import Moment, Step
 
 __all__ = [
+    "CREDIT_DELINQUENT",
+    "CREDIT_FROZEN",
+    "CURRENT",
+    "DEFAULT_GRACE_DAYS",
+    "DELINQUENT",
+    "FROZEN",
     "INSUFFICIENT_CREDIT",
     "STARTING_CREDIT_LIMIT",
     "STARTING_CREDIT_SCORE",
     "STATE_FORMAT",
     "WEIGHTS",
+    "Advanced",
     "CreditCheck",
     "CreditState",
+    "Moment",
     "Step",
+    "advance",
+    "apply_at",
     "check",
     "credit_block",
     "factors",
     "increase_cap",
     "is_complicit",
+    "next_due",
     "on_alert",
     "on_fraud_label",
     "on_payment",
     "on_repayment",
+    "on_statement",
     "score",
     "target_limit",
     "to_message",

@@ -1,8 +1,9 @@
 """The limit: bands of score and capacity, capped increases, cuts; docs/credit.md.
 
 The limit moves up only at a review (an on-time repayment), toward the band's target, by at
-most the period's cap and never while increases are frozen. It moves down only on adverse
-events: a late repayment cuts it, a complicit fraud closes it. Limits are whole multiples of
+most the period's cap and never while increases are frozen or a minimum is past due. It
+moves down only on adverse events: a late repayment cuts it, 30, 60 and 90 days past due cut
+it (``delinquency``), a complicit fraud closes it. Limits are whole multiples of
 ``LIMIT_STEP``, so sums of increases are exact.
 """
 
@@ -68,7 +69,7 @@ def review(state: CreditState, ts: int) -> CreditState:
     >>> review(s, ts=5).limit == review(replace(s, frozen_until_ts=6), ts=5).limit + 1_000
     True
     """
-    if state.is_frozen_at(ts):
+    if state.is_frozen_at(ts) or state.is_past_due:
         return state
     target = target_limit(score(state), state.monthly_spend)
     if target <= state.limit:

@@ -1,9 +1,10 @@
 """Events on a credit line as pure transitions: each returns the new state, and whether the
-published line (score, limit, available) changed, with ``version`` then grown by one.
+published line (score, limit, available, status) changed, with ``version`` then grown by one.
 
 Deterministic: the same state and event give the same result, so replaying a user's events
 rebuilds their line. Applying an event once only (by txn_id or repayment_id) is the caller's
-job, as it is for the features. Rules and their reasons: docs/credit.md.
+job, as it is for the features; so is running it at its time (``delinquency.apply_at``).
+Rules and their reasons: docs/credit.md.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
+from riskstream.credit.delinquency import settle
 from riskstream.credit.limit import DAY_MS, late_cut, review
-from riskstream.credit.scorecard import score
-from riskstream.credit.state import CreditState
+from riskstream.credit.state import FROZEN, CreditState
+from riskstream.credit.step import Step
+from riskstream.credit.step import step as _step
 from riskstream.errors import CreditError
 
 INSUFFICIENT_CREDIT = "insufficient_credit"
+CREDIT_DELINQUENT = "credit_delinquent"  # a minimum past due: new credit frozen
+CREDIT_FROZEN = "credit_frozen"  # the line frozen for another reason (closed after a fraud)
 # Moving averages of behaviour and capacity: weight of the newest payment.
 EWMA_ALPHA = 0.2
 # A draw that leaves the line at least SPIKE_LEVEL used, SPIKE_JUMP above the user's habit,
@@ -31,30 +35,27 @@ LATE_FREEZE_MS = 30 * DAY_MS
 COMPLICIT_FREEZE_MS = 365 * DAY_MS
 
 
-class Step(NamedTuple):
-    """A transition's result: the new state (store it even when unchanged: guards and score
-    inputs move too), and whether the published line changed (then publish it)."""
-
-    state: CreditState
-    is_changed: bool
-
-
 @dataclass(frozen=True)
 class CreditCheck:
-    """Whether a credit-funded payment fits the available credit, and by how much not."""
+    """Whether a credit-funded payment may draw on the line: not while the line is blocked
+    (delinquent or frozen), nor above the available credit (by ``shortfall``)."""
 
     available: float
     shortfall: float
+    blocked: str | None = None  # credit_delinquent or credit_frozen
 
     @property
     def is_sufficient(self) -> bool:
-        """Does the payment fit (no shortfall)?"""
-        return self.shortfall <= 0
+        """May the payment draw (the line open, no shortfall)?"""
+        return self.blocked is None and self.shortfall <= 0
 
     @property
     def reason(self) -> str | None:
-        """The decision's reason code when it does not fit: ``insufficient_credit``."""
-        return None if self.is_sufficient else INSUFFICIENT_CREDIT
+        """The decision's reason code when it may not: the block's, else
+        ``insufficient_credit``."""
+        if self.is_sufficient:
+            return None
+        return self.blocked or INSUFFICIENT_CREDIT
 
 
 def _amount(amount: float) -> float:
@@ -77,16 +78,6 @@ def _ewma(old: float, new: float) -> float:
     return (1.0 - EWMA_ALPHA) * old + EWMA_ALPHA * new
 
 
-def _published(state: CreditState) -> tuple[int, float, float]:
-    return score(state), round(state.limit, 2), round(state.available, 2)
-
-
-def _step(old: CreditState, new: CreditState) -> Step:
-    if _published(new) == _published(old):
-        return Step(replace(new, version=old.version), False)
-    return Step(replace(new, version=old.version + 1), True)
-
-
 def utilisation(outstanding: float, limit: float) -> float:
     """Share of the line in use, 0-1 (1 for any balance on a zero line).
 
@@ -99,16 +90,24 @@ def utilisation(outstanding: float, limit: float) -> float:
 
 
 def check(state: CreditState, amount: float) -> CreditCheck:
-    """Can a credit-funded payment of ``amount`` be approved? Above available it cannot.
+    """Can a credit-funded payment of ``amount`` be approved? Not above the available
+    credit, and not at all while a minimum is past due or the line is frozen.
 
     >>> check(CreditState(outstanding=1_500.0), 400.0)
-    CreditCheck(available=500.0, shortfall=0.0)
+    CreditCheck(available=500.0, shortfall=0.0, blocked=None)
     >>> c = check(CreditState(outstanding=1_500.0), 650.0)
     >>> c.is_sufficient, c.shortfall, c.reason
     (False, 150.0, 'insufficient_credit')
+    >>> check(CreditState(complicit_frauds=1, limit=0.0), 5.0).reason
+    'credit_frozen'
     """
     available = state.available
-    return CreditCheck(available, max(0.0, _amount(amount) - available))
+    blocked = None
+    if state.is_past_due:
+        blocked = CREDIT_DELINQUENT
+    elif state.status == FROZEN:
+        blocked = CREDIT_FROZEN
+    return CreditCheck(available, max(0.0, _amount(amount) - available), blocked)
 
 
 def on_payment(state: CreditState, amount: float, ts: int, features: Mapping[str, float]) -> Step:
@@ -153,9 +152,13 @@ def on_payment(state: CreditState, amount: float, ts: int, features: Mapping[str
     return _step(state, new)
 
 
-def on_repayment(state: CreditState, amount: float, due_ts: int, ts: int) -> Step:
+def on_repayment(
+    state: CreditState, amount: float, due_ts: int, ts: int, statement_id: str | None = None
+) -> Step:
     """Money paid back; late when ``ts > due_ts``. On time: a review may raise the limit.
-    Late: the history worsens, the limit is cut and increases freeze.
+    Late: the history worsens, the limit is cut and increases freeze. It pays the open bills
+    (``statement_id``'s first, ``delinquency.settle``); one that pays minimums already past
+    due counts neither way: their delinquency counted already, and paying them all cures it.
 
     >>> s = CreditState(outstanding=1_000.0, on_time=11, monthly_spend=4_000.0, novelty=0.2)
     >>> on_time, _ = on_repayment(s, 1_000.0, due_ts=10 * DAY_MS, ts=9 * DAY_MS)
@@ -167,11 +170,13 @@ def on_repayment(state: CreditState, amount: float, due_ts: int, ts: int) -> Ste
     """
     amount = _amount(amount)
     new = replace(
-        state,
+        settle(state, amount, ts, statement_id),
         outstanding=max(0.0, state.outstanding - amount),
         last_repayment_ts=max(state.last_repayment_ts, ts),
     )
-    if ts > due_ts:
+    if state.is_past_due:
+        pass
+    elif ts > due_ts:
         days = (ts - due_ts) / DAY_MS
         new = replace(
             new,

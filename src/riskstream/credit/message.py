@@ -10,10 +10,11 @@ from riskstream.streams.records import CreditBlock
 
 
 def to_message(state: CreditState, user_id: str, currency: str, ts: int) -> dict[str, Any]:
-    """The contract's ``credit-limits`` message (amounts to cents, factors to 0.001).
+    """The contract's ``credit-limits`` message at ``ts`` (amounts to cents, factors to 0.001;
+    ``days_past_due`` counted to ``ts``).
 
     >>> to_message(CreditState(), "u-1", "CNY", 1_767_225_600_000)
-    {'user_id': 'u-1', 'credit_score': 650, 'limit': 2000.0, 'available': 2000.0, 'currency': 'CNY', 'factors': {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}, 'version': 0, 'ts': 1767225600000}
+    {'user_id': 'u-1', 'credit_score': 650, 'limit': 2000.0, 'available': 2000.0, 'currency': 'CNY', 'status': 'current', 'days_past_due': 0, 'factors': {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}, 'version': 0, 'ts': 1767225600000}
     """  # noqa: E501
     return {
         "user_id": user_id,
@@ -21,6 +22,8 @@ def to_message(state: CreditState, user_id: str, currency: str, ts: int) -> dict
         "limit": round(state.limit, 2),
         "available": round(state.available, 2),
         "currency": currency,
+        "status": state.status,
+        "days_past_due": state.days_past_due(ts),
         "factors": {name: round(value, 3) for name, value in factors(state).items()},
         "version": state.version,
         "ts": ts,

@@ -3,7 +3,8 @@
 ``score = 350 + 600 * sum(weight * factor)``, rounded; each factor is in [0, 1] and depends
 only on the state, never on the clock, so a state always has the same score. Every formula
 is written so that floating-point rounding cannot break its monotonicity: more on-time
-repayments never lower ``history``, more late ones or days late never raise it.
+repayments never lower ``history``; more late ones, days late, missed minimums or days past
+due never raise it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ HISTORY_PRIOR = 2.0
 LATE_WEIGHT = 3.0
 LATE_DAYS = 30.0
 HISTORY_DEPTH = 24
+# Delinquency, as bureaus count it: a missed minimum weighs MISSED_WEIGHT on-time
+# repayments; reaching 30, 60, 90 days past due weighs DPD_WEIGHTS more (for good); a
+# delinquency still running weighs CURRENT_WEIGHT per step it reached (delinquent, 30, ...).
+MISSED_WEIGHT = 4.0
+DPD_WEIGHTS = (3.0, 6.0, 9.0)
+CURRENT_WEIGHT = 3.0
 # capacity: monthly spend at which the factor is one half.
 CAPACITY_HALF = 5_000.0
 # identity: account age that earns the full age part.
@@ -49,9 +56,19 @@ def factors(state: CreditState) -> dict[str, float]:
     {'history': 0.5, 'behaviour': 0.5, 'capacity': 0.0, 'identity': 0.0, 'fraud': 1.0}
     >>> round(factors(CreditState(on_time=6, late=1, days_late=10.0))["history"], 3)
     0.417
+    >>> round(factors(CreditState(on_time=6, missed=1, dpd30=1))["history"], 3)
+    0.333
     """
     good = HISTORY_PRIOR + state.on_time
-    bad = LATE_WEIGHT * (state.late + state.days_late / LATE_DAYS)
+    running = (1 + state.dpd_steps) if state.is_past_due else 0
+    bad = (
+        LATE_WEIGHT * (state.late + state.days_late / LATE_DAYS)
+        + MISSED_WEIGHT * state.missed
+        + DPD_WEIGHTS[0] * state.dpd30
+        + DPD_WEIGHTS[1] * state.dpd60
+        + DPD_WEIGHTS[2] * state.dpd90
+        + CURRENT_WEIGHT * running
+    )
     # 1 - bad / (good + bad), in a form that is monotone under rounding too.
     ratio = 1.0 if bad <= 0 else 1.0 - 1.0 / (1.0 + good / bad)
     depth = 0.5 + 0.5 * min(1.0, state.on_time / HISTORY_DEPTH)

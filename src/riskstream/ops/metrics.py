@@ -34,7 +34,10 @@ from riskstream.service import Outcome
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 DECISION_KINDS = ("approve", "review", "decline")
 THRESHOLDS = ("review", "decline")
-AGENTS = ("score_payments", "learn_from_labels", "settle_repayments")
+AGENTS = (
+    "score_payments", "learn_from_labels", "settle_repayments", "record_statements",
+    "fire_credit_timers",
+)  # fmt: skip
 RECENT_ALERTS = 20
 # event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -86,6 +89,26 @@ class WorkerMetrics:
             "riskstream_repayments_processed", "Repayment messages this worker handled",
             registry=r,
         )  # fmt: skip
+        self.statements = Counter(
+            "riskstream_statements_processed", "Statement messages this worker handled",
+            registry=r,
+        )  # fmt: skip
+        self.clock_ticks = Counter(
+            "riskstream_clock_ticks_processed",
+            "Ticks of the stream's clock this worker handled (each fires the due dates it names)",
+            registry=r,
+        )
+        self.ticks_sent = Counter(
+            "riskstream_clock_ticks_sent",
+            "Ticks this worker sent to the credit-clock topic (due dates the clock has passed)",
+            registry=r,
+        )
+        self.watermark = Gauge(
+            "riskstream_stream_clock_seconds",
+            "The stream's clock (event time) this worker last read: the newest event time at "
+            "least half of the input partitions have reached",
+            registry=r,
+        )
         self.agent_crashes = Counter(
             "riskstream_agent_crashes",
             "Agents that crashed and were restarted by Faust (an incident: every bad message "
@@ -203,9 +226,14 @@ class WorkerMetrics:
     def handled(self, topic: str, count: int) -> None:
         """Input messages of one contract topic handled (decided, already decided, or
         dead-lettered)."""
-        {"payments": self.payments, "labels": self.labels, "repayments": self.repayments}[
-            topic
-        ].inc(count)
+        counters = {
+            "payments": self.payments,
+            "labels": self.labels,
+            "repayments": self.repayments,
+            "statements": self.statements,
+            "credit-clock": self.clock_ticks,
+        }
+        counters[topic].inc(count)
 
     def decided(self, outcomes: Sequence[Outcome]) -> None:
         """Payments decided: those published, and those answered with an earlier decision."""

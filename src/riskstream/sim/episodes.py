@@ -73,6 +73,7 @@ def bust_out(sim: Simulation, ts: int) -> None:
     times = [ts]
     for _ in range(sim.budget("bust_out") - 1):
         times.append(times[-1] + rng.randint(10 * MINUTE_MS, 3 * HOUR_MS))
+    user.drawn_until = times[-1]
     # flagged by review once the statement's due date has passed unpaid
     caught = sim.next_statement(user, times[-1]) + GRACE_MS + rng.randint(DAY_MS, 3 * DAY_MS)
     weights = [rng.uniform(0.5, 1.5) for _ in times]

@@ -3,7 +3,7 @@
 The stream is a pure function of the flags: ``--start-ts`` defaults to a fixed epoch, so the
 same flags give the same events, txn_ids included. Events go out in event-time order,
 payments paced at ``--rate`` per second (their event times run ``--time-scale`` times
-faster); labels and repayments due after the last payment go out at the end.
+faster); labels, statements and repayments due after the last payment go out at the end.
 """
 
 from __future__ import annotations

@@ -20,7 +20,12 @@ from riskstream.sim.world import (
     DAY_MS,
     GRACE_MS,
     HOUR_MS,
+    MAX_UNPAID_STATEMENTS,
     MCCS,
+    MINIMUM_FLOOR,
+    MINIMUM_SHARE,
+    NEVER_SHARE,
+    REPAY_HABITS,
     RHYTHMS,
     Merchant,
     User,
@@ -43,6 +48,8 @@ class Simulation:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.rng = rng = random.Random(config.seed)
+        # what statements and repayments draw besides (apart, so payments stay as they were)
+        self.credit_rng = random.Random(f"{config.seed}:credit")
         key = f"{config.seed}:{config.start_ts}".encode()
         self.run_id = hashlib.blake2b(key, digest_size=5).hexdigest()
         self.cycle_ms = int(config.statement_days * DAY_MS)
@@ -122,13 +129,24 @@ class Simulation:
             credit_limit=round(mean * rng.uniform(20, 60), -2) if has_credit else 0.0,
             credit_share=rng.uniform(0.3, 0.9),
             utilization=rng.uniform(0.2, 0.7),
-            is_late_payer=rng.random() < 0.2,
+            # drawn here, in its place in the rng's sequence; the habit from credit_rng
+            is_late_payer=(is_late_payer := rng.random() < 0.2),
+            repays=self._habit(is_late_payer),
             first_statement=ts + rng.randrange(self.cycle_ms),
             last_ts=ts,
         )
         if user.credit_limit:
             self._push(user.first_statement, _STATEMENT, user)
         return user
+
+    def _habit(self, is_late_payer: bool) -> str:
+        """A repayment habit with REPAY_HABITS' shares (a fifth of the users are late payers)."""
+        late = REPAY_HABITS["late"] + REPAY_HABITS["struggling"]
+        if is_late_payer:
+            struggling = self.credit_rng.random() < REPAY_HABITS["struggling"] / late
+            return "struggling" if struggling else "late"
+        revolver = self.credit_rng.random() < REPAY_HABITS["revolver"] / (1 - late)
+        return "revolver" if revolver else "in_full"
 
     def _ring(self, m: int) -> tuple[str, list[str]]:
         """A colluding merchant's ring: its own IP and three devices."""
@@ -175,7 +193,9 @@ class Simulation:
             elif kind == _LABEL:
                 yield _label_event(ts, *payload)
             elif kind == _STATEMENT:
-                self._statement(ts, payload)
+                statement = self._statement(ts, payload)
+                if statement is not None:
+                    yield statement
             elif not payload[0].is_gone:
                 yield self._repayment(ts, *payload)
 
@@ -281,32 +301,65 @@ class Simulation:
         cycles = max(0, -(-(ts - user.first_statement) // self.cycle_ms))
         return user.first_statement + cycles * self.cycle_ms
 
-    def _statement(self, ts: int, user: User) -> None:
-        """Close the cycle: the repayment falls due GRACE_MS later (late for some)."""
-        if user.is_gone:
-            return
+    def _statement(self, ts: int, user: User) -> SimEvent | None:
+        """Close the cycle: bill the balance, due GRACE_MS later, and plan its repayment by
+        the user's habit (REPAY_HABITS). A user gone for good is billed and repays nothing,
+        until the lender stops (MAX_UNPAID_STATEMENTS)."""
         rng, spend = self.rng, round(user.cycle_spend, 2)
         user.cycle_spend = 0.0
-        if spend > 0:
+        balance = round(user.owed, 2)
+        event = None
+        drawing = user.is_gone and ts < user.drawn_until  # its draws are still to come
+        if balance > 0 and user.unpaid_statements < MAX_UNPAID_STATEMENTS and not drawing:
             due = ts + GRACE_MS
-            if user.is_late_payer and rng.random() < 0.5:
-                paid = due + rng.randint(DAY_MS, 20 * DAY_MS)
+            ask = max(min(balance, MINIMUM_FLOOR), MINIMUM_SHARE * balance) + user.unpaid_minimum
+            minimum = min(balance, round(ask, 2))
+            statement_id = f"s-{self.run_id}-{user.user_id.removeprefix('u-')}-{ts}"
+            body = {"statement_id": statement_id, "user_id": user.user_id, "balance": balance,
+                    "minimum_due": minimum, "currency": self.config.currency, "due_ts": due,
+                    "ts": ts}  # fmt: skip
+            event = SimEvent("statements", user.user_id, orjson.dumps(body), ts, "legit", False)
+            if spend > 0 and not user.is_gone:  # the timing drawn as it always was
+                if user.is_late_payer and rng.random() < 0.5:
+                    paid = due + rng.randint(DAY_MS, 20 * DAY_MS)
+                else:
+                    paid = ts + rng.randint(HOUR_MS, GRACE_MS - HOUR_MS)
+            else:  # a balance carried from before, or nobody left to repay it
+                late = user.is_late_payer and self.credit_rng.random() < 0.5
+                after = due if late else ts
+                paid = after + self.credit_rng.randint(HOUR_MS, GRACE_MS - HOUR_MS)
+            amount = None if user.is_gone else self._repayment_amount(user, balance, minimum)
+            if amount is None:
+                user.unpaid_minimum, user.unpaid_statements = minimum, user.unpaid_statements + 1
             else:
-                paid = ts + rng.randint(HOUR_MS, GRACE_MS - HOUR_MS)
-            self._push(paid, _REPAY, (user, spend, due, ts))
-        if not self.is_ended:
+                user.unpaid_minimum, user.unpaid_statements = 0.0, 0
+                self._push(paid, _REPAY, (user, amount, due, statement_id))
+        billing = user.unpaid_statements < MAX_UNPAID_STATEMENTS
+        if not self.is_ended and billing and (user.owed > 0 or not user.is_gone):
             self._push(ts + self.cycle_ms, _STATEMENT, user)
+        return event
 
-    def _repayment(self, ts: int, user: User, value: float, due: int, statement: int) -> SimEvent:
+    def _repayment_amount(self, user: User, balance: float, minimum: float) -> float | None:
+        """What the user repays of a statement (None: nothing, ever)."""
+        if user.repays == "revolver":
+            return round(self.credit_rng.uniform(minimum, balance), 2)
+        if user.repays == "struggling":
+            return None if self.credit_rng.random() < NEVER_SHARE else minimum
+        return balance
+
+    def _repayment(
+        self, ts: int, user: User, value: float, due: int, statement_id: str
+    ) -> SimEvent:
         user.owed = max(0.0, user.owed - value)
         user.on_time_cycles += ts <= due
         body = {
-            "repayment_id": f"r-{self.run_id}-{user.user_id.removeprefix('u-')}-{statement}",
+            "repayment_id": f"r-{statement_id.removeprefix('s-')}",
             "user_id": user.user_id,
             "amount": value,
             "currency": self.config.currency,
             "due_ts": due,
             "ts": ts,
+            "statement_id": statement_id,
         }
         return SimEvent("repayments", user.user_id, orjson.dumps(body), ts, "legit", False)
 

@@ -14,13 +14,16 @@ _BAR = 20
 
 
 class Tally:
-    """Counts of the events sent so far (payments by scenario, labels, repayments, late ones)."""
+    """Counts of the events sent so far (payments by scenario, labels, statements, repayments
+    late or partial)."""
 
     def __init__(self) -> None:
         self.topics: collections.Counter[str] = collections.Counter()
         self.scenarios: collections.Counter[str] = collections.Counter()
         self.fraud_labels = 0
         self.late_repayments = 0
+        self.partial_repayments = 0
+        self.billed: dict[str, float] = {}  # statement_id -> balance, until repaid
         self.after_last_payment = 0  # labels and repayments since the newest payment
         self.first_ts: int | None = None
         self.last_payment_ts: int | None = None
@@ -38,9 +41,14 @@ class Tally:
         self.after_last_payment += 1
         if event.topic == "labels":
             self.fraud_labels += event.is_fraud
+        elif event.topic == "statements":
+            body = orjson.loads(event.value)
+            self.billed[body["statement_id"]] = body["balance"]
         elif event.topic == "repayments":
             body = orjson.loads(event.value)
             self.late_repayments += body["ts"] > body["due_ts"]
+            balance = self.billed.pop(body.get("statement_id", ""), body["amount"])
+            self.partial_repayments += body["amount"] < balance
 
     @property
     def payments(self) -> int:
@@ -79,6 +87,7 @@ class Tally:
         kinds = ("legit", *SCENARIOS, "invalid")
         by_scenario = ", ".join(f"{k} {self.scenarios[k]}" for k in kinds)
         labels, repayments = self.topics["labels"], self.topics["repayments"]
+        statements = self.topics["statements"]
         lines = [
             f"payments over {span_h:.1f} simulated hours from {start:%Y-%m-%dT%H:%M:%SZ} "
             f"(seed {config.seed}), sent in {elapsed_s:.1f} s ({rate:.0f}/s); "
@@ -88,7 +97,8 @@ class Tally:
             f"  labels     {labels:8}  fraud {self.fraud_labels}, "
             f"legit {labels - self.fraud_labels}",
             f"  repayments {repayments:8}  on time {repayments - self.late_repayments}, "
-            f"late {self.late_repayments}",
+            f"late {self.late_repayments}; partly {self.partial_repayments}",
+            f"  statements {statements:8}  not repaid (yet) {len(self.billed)}",
         ]
         if self.after_last_payment:
             lines.append(

@@ -13,6 +13,23 @@ MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 GRACE_MS = 10 * DAY_MS  # from a credit statement to its due date
+# The lender's minimum: MINIMUM_SHARE of the balance, at least MINIMUM_FLOOR (all of a
+# smaller balance), plus the minimum of the previous statement left unpaid (card issuers
+# bill it again); docs/credit.md.
+MINIMUM_SHARE = 0.10
+MINIMUM_FLOOR = 50.0
+# How credit users repay their statements, as shares of the users (set by hand to resemble a
+# card portfolio: about half paying in full, a quarter revolving, about one statement in ten
+# late, under one in a hundred never paid; not fitted to data). Per statement:
+# - in_full: the balance, before the due date;
+# - revolver: between the minimum and the balance, before the due date;
+# - late: the balance, half of the statements 1-20 days after the due date;
+# - struggling: the minimum, half of the statements 1-20 days late, and one in five never
+#   (the next statement asks for it again).
+# A bust-out never repays what it drew: it vanishes, and the lender bills it unpaid.
+REPAY_HABITS = {"in_full": 0.55, "revolver": 0.25, "late": 0.15, "struggling": 0.05}
+NEVER_SHARE = 0.2  # of a struggling user's statements
+MAX_UNPAID_STATEMENTS = 6  # then the lender stops billing: charged off at 180 days
 CHANNELS = ("ecommerce", "card_present", "wallet", "transfer")
 # country: UTC offset (hours), first octet of its IPv4 addresses, share of the users
 COUNTRIES = {"CN": (8, 36, 0.62), "HK": (8, 42, 0.06), "SG": (8, 43, 0.04), "JP": (9, 126, 0.04),
@@ -59,12 +76,16 @@ class User:
     credit_limit: float  # 0: no credit line
     credit_share: float
     utilization: float  # share of the line the user keeps to (a bust-out takes it all)
-    is_late_payer: bool
+    is_late_payer: bool  # repays late or struggles (REPAY_HABITS)
+    repays: str  # a habit of REPAY_HABITS
     first_statement: int  # ts of the first monthly statement
     last_ts: int = 0  # of the newest legit payment, for the life events between payments
     trip: tuple[int, str, str] | None = None  # (until, country, ip) while abroad
     cycle_spend: float = 0.0
     owed: float = 0.0
+    unpaid_minimum: float = 0.0  # the last statement's minimum, when it will not be repaid
+    unpaid_statements: int = 0  # in a row
+    drawn_until: int = 0  # a bust-out's last draw: it is billed from the statement after
     on_time_cycles: int = 0
     is_gone: bool = False
 

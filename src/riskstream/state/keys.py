@@ -1,9 +1,11 @@
 """The Redis key schema of the feature store: the one module that names its keys.
 
-Every key of one user shares the hash tag ``{u:USER_ID}`` and every key of one merchant
-``{m:MERCHANT_ID}``, so each Lua step touches one slot and works on Redis Cluster. The
-namespace comes first, so deployments and test runs can share one Redis. Types, TTLs and
-trims of every key: docs/features.md.
+Every key of one user shares the hash tag ``{u:USER_ID}``, every key of one merchant
+``{m:MERCHANT_ID}`` and every key of one input partition ``{p:PARTITION}`` (the stream's
+clock and the due dates of its users' credit lines), so each Lua step touches one slot and
+works on Redis Cluster, and no key is one that every worker writes. The namespace comes
+first, so deployments and test runs can share one Redis. Types, TTLs and trims of every
+key: docs/features.md and docs/credit.md.
 
 >>> user_keys("rs:", "u-1", "t-9")
 ['rs:{u:u-1}:t:t-9', 'rs:{u:u-1}:win', 'rs:{u:u-1}:st', 'rs:{u:u-1}:seen']
@@ -83,6 +85,26 @@ def credit_message(ns: str, user_id: str) -> str:
 def credit_event(ns: str, user_id: str, event_id: str) -> str:
     """String: the mark of an event applied to the credit line (origin, draw, messages)."""
     return f"{user_tag(ns, user_id)}:ce:{event_id}"
+
+
+def partition_tag(ns: str, partition: int) -> str:
+    """The prefix of every key of one input partition, hash tag included.
+
+    >>> clock("rs:", 3), due("rs:", 3)
+    ('rs:{p:3}:clock', 'rs:{p:3}:due')
+    """
+    return f"{ns}{{p:{partition}}}"
+
+
+def clock(ns: str, partition: int) -> str:
+    """Sorted set: each input topic's newest event time on this partition (member: topic)."""
+    return f"{partition_tag(ns, partition)}:clock"
+
+
+def due(ns: str, partition: int) -> str:
+    """Sorted set: the users of this partition whose credit line time will move, by when it
+    next may (never later than that; no TTL)."""
+    return f"{partition_tag(ns, partition)}:due"
 
 
 def merchant_tag(ns: str, merchant_id: str, shard: int = 0) -> str:

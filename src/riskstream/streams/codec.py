@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from riskstream.errors import ValidationError
-from riskstream.streams.records import Label, Payment, Repayment
+from riskstream.streams.records import Label, Payment, Repayment, Statement
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_AMOUNT = 1e9
@@ -98,6 +98,19 @@ class _Fields:
         ):
             return float(value)
         self.fail(name, "must be a number > 0 and <= 1e9")
+        return 0.0
+
+    def balance(self, name: str) -> float:
+        """An amount that may be 0 (what a statement bills)."""
+        value = self.data.get(name)
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and 0 <= value <= MAX_AMOUNT
+            and math.isfinite(value)
+        ):
+            return float(value)
+        self.fail(name, "must be a number >= 0 and <= 1e9")
         return 0.0
 
     def ts(self, name: str) -> int:
@@ -232,9 +245,45 @@ def decode_repayment(raw: bytes, currencies: frozenset[str], key: bytes | None =
         currency=f.currency(currencies),
         due_ts=f.ts("due_ts"),
         ts=f.ts("ts"),
+        statement_id=f.optional("statement_id", _ID, "must be 1-64 chars of A-Za-z0-9._:-"),
     )
     f.check()
     return repayment
+
+
+def decode_statement(raw: bytes, currencies: frozenset[str], key: bytes | None = None) -> Statement:
+    """A validated statement, or ValidationError naming every broken rule (``key`` as for
+    payments): ``minimum_due`` at most ``balance``, ``due_ts`` not before ``ts``.
+
+    >>> decode_statement(b'{"statement_id": "s1", "user_id": "u1", "balance": 900, '
+    ...                  b'"minimum_due": 1000, "currency": "CNY", "due_ts": 1732240000000, '
+    ...                  b'"ts": 1732240000001}', frozenset({"CNY"}), key=b"u1")
+    Traceback (most recent call last):
+    ...
+    riskstream.errors.ValidationError: minimum_due: must be at most balance 900.0, got 1000; due_ts: must be at or after ts 1732240000001, got 1732240000000
+    """  # noqa: E501
+    f = _Fields(_object(raw))
+    statement_id = f.ident("statement_id")
+    user_id = f.ident("user_id")
+    f.key(key, user_id)
+    known = len(f.errors)
+    balance, minimum = f.balance("balance"), f.balance("minimum_due")
+    if minimum > balance and len(f.errors) == known:  # both readable
+        f.fail("minimum_due", f"must be at most balance {balance}")
+    due_ts, ts = f.ts("due_ts"), f.ts("ts")
+    if due_ts < ts:
+        f.fail("due_ts", f"must be at or after ts {ts}")
+    statement = Statement(
+        statement_id=statement_id,
+        user_id=user_id,
+        balance=balance,
+        minimum_due=minimum,
+        currency=f.currency(currencies),
+        due_ts=due_ts,
+        ts=ts,
+    )
+    f.check()
+    return statement
 
 
 def _utf8_prefix(raw: bytes, limit: int) -> bytes:

@@ -54,7 +54,8 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Repayment:
-    """Money paid back on a user's credit line (topic ``repayments``)."""
+    """Money paid back on a user's credit line (topic ``repayments``); ``statement_id``
+    names the statement it pays, when the lender says."""
 
     repayment_id: str
     user_id: str
@@ -62,11 +63,26 @@ class Repayment:
     currency: str
     due_ts: int
     ts: int
+    statement_id: str | None = None
 
     @property
     def is_late(self) -> bool:
         """Paid after it was due (the contract: late when ``ts > due_ts``)."""
         return self.ts > self.due_ts
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """What the lender bills on a user's credit line (topic ``statements``): at ``ts`` the
+    user owes ``balance``, of which at least ``minimum_due`` must be repaid by ``due_ts``."""
+
+    statement_id: str
+    user_id: str
+    balance: float
+    minimum_due: float
+    currency: str
+    due_ts: int
+    ts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,17 @@ from __future__ import annotations
 PAYMENTS = "payments"
 LABELS = "labels"
 REPAYMENTS = "repayments"
+STATEMENTS = "statements"
 DECISIONS = "risk-decisions"
 ALERTS = "risk-alerts"
 CREDIT_LIMITS = "credit-limits"
+# Internal, not in the contract: the ticks that fire the credit lines' due dates when the
+# stream's clock passes them (agents.clock), one partition per input partition.
+CREDIT_CLOCK = "credit-clock"
 
-INPUTS = (PAYMENTS, LABELS, REPAYMENTS)
+INPUTS = (PAYMENTS, LABELS, REPAYMENTS, STATEMENTS)
 OUTPUTS = (DECISIONS, ALERTS, CREDIT_LIMITS)
+INTERNAL = (CREDIT_CLOCK,)
 
 
 def dlq(topic: str) -> str:

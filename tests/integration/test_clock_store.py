@@ -73,15 +73,16 @@ def test_due_dates_come_forward_and_move_only_if_still_what_was_read(settings: S
 def test_a_statement_writes_its_due_date_before_its_line(settings: Settings) -> None:
     due_ts = T0 + 25 * DAY_MS
 
-    def bill(statement_id: str, origin: str) -> CreditEvent:
+    def bill(statement_id: str, origin: str, minimum: float) -> CreditEvent:
+        """A statement whose minimum includes the earlier ones still unpaid, 50 of its own."""
         return CreditEvent(
             event_id("statement", statement_id), origin, T0,
-            lambda s: credit.on_statement(s, statement_id, 50.0, due_ts, T0, 3 * DAY_MS),
+            lambda s: credit.on_statement(s, statement_id, minimum, due_ts, T0, 3 * DAY_MS),
         )  # fmt: skip
 
     async def scenario(clock: StreamClock, lines: CreditStore) -> None:
         ledger = (await lines.read({"u-1": []}))["u-1"]
-        ledger.apply(bill("s-1", "t.statements:2:5"))
+        ledger.apply(bill("s-1", "t.statements:2:5", 50.0))
         assert await lines.commit([ledger]) == {("s/s-1", "t.statements:2:5"): []}
         assert await clock.due(range(4), due_ts + 3 * DAY_MS, 10) == {
             2: [("u-1", due_ts + 3 * DAY_MS)]
@@ -89,8 +90,8 @@ def test_a_statement_writes_its_due_date_before_its_line(settings: Settings) -> 
         # a race lost: the ledger is read again, replayed, and holds what was written
         first, second = (await lines.read({"u-1": []}))["u-1"], None
         second = (await lines.read({"u-1": []}))["u-1"]
-        first.apply(bill("s-2", "t.statements:2:6"))
-        second.apply(bill("s-3", "t.statements:2:7"))
+        first.apply(bill("s-2", "t.statements:2:6", 100.0))
+        second.apply(bill("s-3", "t.statements:2:7", 150.0))
         await lines.commit([first])
         await lines.commit([second])
         assert len(second.state.bills) == 3

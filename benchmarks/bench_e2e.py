@@ -26,17 +26,17 @@ import redis
 from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.sim.population import SimConfig, generate
 from riskstream.state import keys
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
+from riskstream.streams.admin import ensure_topics
 
 HERE = Path(__file__).resolve()
 
 
 def fill(settings: Settings, count: int, users: int) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_brokers, "linger.ms": 20})
+    producer = Producer(clients.librdkafka(settings, **{"linger.ms": 20}))
     config = SimConfig(count=count, users=users, seed=3, start_ts=int(time.time() * 1000))
     for e in generate(config):
         if e.topic == topics.PAYMENTS:
@@ -48,7 +48,7 @@ def fill(settings: Settings, count: int, users: int) -> None:
 def committed(settings: Settings, group: str) -> int:
     """Payments the group has committed (its consumed offsets summed)."""
     name = settings.topic(topics.PAYMENTS)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": group})
+    consumer = Consumer(clients.librdkafka(settings, **{"group.id": group}))
     try:
         parts = [TopicPartition(name, p) for p in range(settings.partitions)]
         return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
@@ -171,9 +171,10 @@ def plain_loop(group: str) -> None:
 
     settings = Settings()
     scorer = build(settings).scorer
-    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": group,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
-    producer = Producer({"bootstrap.servers": settings.kafka_brokers, "linger.ms": 5})
+    consumer = Consumer(clients.librdkafka(settings, **{
+        "group.id": group, "auto.offset.reset": "earliest",
+        "enable.auto.commit": False}))  # fmt: skip
+    producer = Producer(clients.librdkafka(settings, **{"linger.ms": 5}))
     consumer.subscribe([settings.topic(topics.PAYMENTS)])
     loop = asyncio.new_event_loop()
     out = settings.topic(topics.DECISIONS)
@@ -192,11 +193,11 @@ def plain_loop(group: str) -> None:
 def latency(settings: Settings, rate: int, seconds: float, log: Path) -> dict[str, float]:
     """Steady `rate`/s for `seconds`: decision latency, worker-side and as a reader sees it."""
     proc = spawn([sys.executable, "-m", "riskstream.cli", "worker"], settings, log)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers,
-                         "group.id": f"lat-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
-                         "isolation.level": "read_committed"})  # fmt: skip
+    consumer = Consumer(clients.librdkafka(settings, **{
+        "group.id": f"lat-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed"}))  # fmt: skip
     consumer.subscribe([settings.topic(topics.DECISIONS)])
-    producer = Producer({"bootstrap.servers": settings.kafka_brokers, "linger.ms": 1})
+    producer = Producer(clients.librdkafka(settings, **{"linger.ms": 1}))
     try:
         warm = {"txn_id": "warm", "user_id": "warm", "merchant_id": "m", "amount": 1,
                 "currency": "CNY", "ts": int(time.time() * 1000)}  # fmt: skip

@@ -175,8 +175,8 @@ def main() -> int:
     import httpx
     from cleanup import clean_up  # benchmarks/cleanup.py (the script's own folder)
 
-    from riskstream.agents.app import ensure_topics
     from riskstream.config import Settings
+    from riskstream.streams.admin import ensure_topics
 
     run = f"bg{uuid.uuid4().hex[:8]}."
     settings = Settings().model_copy(update={"topic_prefix": run, "redis_namespace": run})

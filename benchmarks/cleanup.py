@@ -6,11 +6,12 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from riskstream.config import Settings
+from riskstream.streams import clients
 
 
 def clean_up(base: Settings, run: str) -> None:
     """Delete the topics and Redis keys whose names start with ``run``."""
-    admin = AdminClient({"bootstrap.servers": base.kafka_brokers})
+    admin = AdminClient(clients.librdkafka(base))
     mine = [t for t in admin.list_topics(timeout=30).topics if t.startswith(run)]
     for future in (admin.delete_topics(mine, operation_timeout=60) if mine else {}).values():
         future.result()

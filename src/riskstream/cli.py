@@ -1,4 +1,4 @@
-"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate."""
+"""The ``riskstream`` command: worker, stack, topics, simulate, lag, evaluate."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
         env = f"RISKSTREAM_{name.upper()}"
         default = field.default
-        shown = "***" if "url" in name or "token" in name else default
+        secret = any(word in name for word in ("url", "token", "password", "key"))
+        shown = "***" if secret else default
         group.add_argument(
             f"--{name.replace('_', '-')}",
             dest=f"setting_{name}",
@@ -78,8 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         action_parser = stack_sub.add_parser(action, help=text)
         if action == "up":
             action_parser.add_argument(
-                "--redis-cluster", action="store_true",
+                "--redis-cluster",
+                action="store_true",
                 help="also start a local Redis Cluster (3 masters, 3 replicas, ports 7000-7005)",
+            )
+            action_parser.add_argument(
+                "--kafka-cluster", action="store_true",
+                help="also start a local 3-broker KRaft cluster (RF 3, min ISR 2; PLAINTEXT "
+                "19092-19094, SASL_SSL with SCRAM-SHA-512 19192-19194)",
             )  # fmt: skip
         _add_settings(action_parser)
     tool = stack_sub.add_parser(
@@ -89,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     tool.add_argument("tool")
     tool.add_argument("tool_args", nargs=argparse.REMAINDER)
     _add_settings(tool)
+
+    topics_parser = sub.add_parser(
+        "topics", help="the deployment's topics: partitions, replication, min ISR (exit 1: differ)"
+    )
+    topics_parser.add_argument(
+        "--create", action="store_true", help="first create the missing ones, as a worker does"
+    )
+    _add_settings(topics_parser)
 
     lag = sub.add_parser("lag", help="consumer lag per topic and partition, from Kafka")
     from riskstream.ops import lag as lag_command
@@ -139,6 +154,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return worker.run(settings, loglevel=args.loglevel)
     if args.command == "stack":
         return _stack(args, settings)
+    if args.command == "topics":
+        return _topics(args, settings)
     if args.command == "lag":
         from riskstream.ops import lag
 
@@ -151,6 +168,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise _UsageError(msg)
 
 
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from riskstream.streams import admin
+
+    if args.create:
+        admin.ensure_topics(settings)
+    states = admin.describe(settings)
+    print(f"{'topic':48} {'partitions':>10} {'RF':>3} {'min ISR':>7}  problems")
+    for t in states:
+        row = [t.partitions, t.replication_factor, t.min_insync_replicas]
+        parts, rf, isr = ("-" if v is None else str(v) for v in row)
+        print(f"{t.name:48} {parts:>10} {rf:>3} {isr:>7}  {'; '.join(t.problems)}")
+    return 1 if any(t.problems for t in states) else 0
+
+
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
@@ -158,7 +189,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
 
     stack = Stack(settings)
     if args.action == "up":
-        stack.up(redis_cluster=args.redis_cluster)
+        stack.up(redis_cluster=args.redis_cluster, kafka_cluster=args.kafka_cluster)
         print("\n".join(stack.status()))
     elif args.action == "down":
         stack.down()

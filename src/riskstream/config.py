@@ -18,6 +18,32 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RISKSTREAM_", frozen=True)
 
     kafka_brokers: str = Field("localhost:9092", description="bootstrap servers, comma separated")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every Kafka client",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (a secret: never logged)"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers (default: the system's)"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="PEM file of the client's certificate (mutual TLS)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="PEM file of the client's private key (mutual TLS)"
+    )
+    replication_factor: int = Field(
+        1, ge=1, le=16, description="replication factor of the topics riskstream creates"
+    )
+    min_insync_replicas: int = Field(
+        1, ge=1, le=16, description="min.insync.replicas of the topics riskstream creates"
+    )
     redis_url: SecretStr = Field(
         SecretStr("redis://localhost:6379/0"), description="Redis URL (rediss:// for TLS)"
     )
@@ -128,6 +154,19 @@ class Settings(BaseSettings):
     def _check_thresholds(self) -> Settings:
         if self.decline_at < self.review_at:
             msg = f"decline_at ({self.decline_at}) must be >= review_at ({self.review_at})"
+            raise ValueError(msg)
+        if self.min_insync_replicas > self.replication_factor:
+            msg = (
+                f"min_insync_replicas ({self.min_insync_replicas}) must be <= "
+                f"replication_factor ({self.replication_factor})"
+            )
+            raise ValueError(msg)
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            msg = f"{self.kafka_security_protocol} needs kafka_sasl_username and _password"
+            raise ValueError(msg)
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            msg = "kafka_ssl_certfile and kafka_ssl_keyfile go together (mutual TLS)"
             raise ValueError(msg)
         if self.credit_currency not in self.currency_set:
             msg = f"credit_currency {self.credit_currency!r} must be one of currencies"

@@ -18,9 +18,9 @@ import orjson
 import redis
 from confluent_kafka import Consumer
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
+from riskstream.streams.admin import ensure_topics
 
 REFRESH_S = 2.0
 
@@ -59,12 +59,14 @@ def main() -> int:
         logs / "simulate.log",
     )  # fmt: skip
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_brokers,
-            "group.id": f"demo-{uuid.uuid4().hex}",
-            "auto.offset.reset": "latest",
-            "isolation.level": "read_committed",
-        }
+        clients.librdkafka(
+            settings,
+            **{
+                "group.id": f"demo-{uuid.uuid4().hex}",
+                "auto.offset.reset": "latest",
+                "isolation.level": "read_committed",
+            },
+        )
     )
     consumer.subscribe([settings.topic(topics.DECISIONS), settings.topic(topics.ALERTS)])
     store = redis.Redis.from_url(settings.redis_url.get_secret_value())

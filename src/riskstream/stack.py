@@ -26,9 +26,12 @@ from urllib.parse import urlsplit
 
 import redis
 from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
+from riskstream.stack_tls import SCRAM_MECHANISM, USER, ClusterSecrets, ensure_secrets
+from riskstream.streams import clients
 
 _Log = Callable[[str], None]
 
@@ -43,6 +46,11 @@ KAFKA_TOOLS = {
 }
 CLUSTER_PORTS = tuple(range(7000, 7006))  # 3 masters, then their replicas
 CLUSTER_URL = f"redis://127.0.0.1:{CLUSTER_PORTS[0]}/0"
+# The 3-broker Kafka cluster: node i listens on PLAINTEXT 19091+i, SASL_SSL 19191+i and
+# CONTROLLER 19291+i (every node is a broker and a KRaft controller).
+KAFKA_NODES = (1, 2, 3)
+KAFKA_CLUSTER_BROKERS = ",".join(f"127.0.0.1:{19091 + n}" for n in KAFKA_NODES)
+KAFKA_SECURE_BROKERS = ",".join(f"127.0.0.1:{19191 + n}" for n in KAFKA_NODES)
 UP_DEADLINE_S = 120.0
 DOWN_DEADLINE_S = 30.0
 HOW_TO_GET = {
@@ -92,7 +100,9 @@ class Stack:
         self._started: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- up ---------------------------------------------------------------------------------
-    def up(self, log: _Log = print, *, redis_cluster: bool = False) -> None:
+    def up(
+        self, log: _Log = print, *, redis_cluster: bool = False, kafka_cluster: bool = False
+    ) -> None:
         """Start whatever is not running yet and return once all answer (idempotent)."""
         for tool in ("java", "mvn", "redis-server"):
             if shutil.which(tool) is None:
@@ -106,14 +116,78 @@ class Stack:
         if not self._alive("kafka"):
             self._fetch_kafka(log)
             self._configure_kafka()
-            self._start_kafka()
+            self._start_kafka("kafka", self.kafka_dir)
             where = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
             log(f"started Apache Kafka {KAFKA_VERSION} on {where}")
         if redis_cluster:
             self._start_cluster(log)
+        if kafka_cluster:
+            self._start_kafka_cluster(log)
         self.wait_ready(UP_DEADLINE_S)
         if redis_cluster:
             self._form_cluster(log, UP_DEADLINE_S)
+        if kafka_cluster:
+            self._wait_kafka_cluster(UP_DEADLINE_S)
+
+    # -- the 3-broker Kafka cluster ---------------------------------------------------------
+    @property
+    def kafka_cluster_dir(self) -> Path:
+        """Where the 3-broker cluster keeps its nodes, certificates and client.env."""
+        return self.root / "kafka-cluster"
+
+    def kafka_cluster_secrets(self) -> ClusterSecrets:
+        """The cluster's CA, keystore and SCRAM password (made on first use)."""
+        return ensure_secrets(self.kafka_cluster_dir, KAFKA_SECURE_BROKERS)
+
+    def _start_kafka_cluster(self, log: _Log) -> None:
+        """Start the nodes of the 3-broker cluster that are not running (formatting the
+        storage of a new node with the cluster's id and SCRAM user)."""
+        self._fetch_kafka(log)
+        made = self.kafka_cluster_secrets()
+        id_file = self.kafka_cluster_dir / "cluster-id"
+        if not id_file.exists():
+            id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        cluster_id = id_file.read_text().strip()
+        for node in KAFKA_NODES:
+            name = f"kafka-{node}"
+            if self._alive(name):
+                continue
+            node_dir = self.kafka_cluster_dir / str(node)
+            node_dir.mkdir(parents=True, exist_ok=True)
+            conf = node_dir / "server.properties"
+            conf.write_text(_properties(_cluster_node_props(node, node_dir / "data", made)))
+            (node_dir / "log4j2.yaml").write_text(_LOG4J2.format(log=node_dir / "server.log"))
+            if not (node_dir / "data" / "meta.properties").exists():
+                scram = f"{SCRAM_MECHANISM}=[name={USER},password={made.password}]"
+                self._java(KAFKA_TOOLS["storage"], "format", f"--cluster-id={cluster_id}",
+                           "-c", str(conf), "--add-scram", scram)  # fmt: skip
+            self._start_kafka(name, node_dir, heap="512m")
+            log(f"started Kafka node {node} of 3 on 127.0.0.1:{19091 + node} (SASL_SSL "
+                f"{19191 + node})")  # fmt: skip
+
+    def _wait_kafka_cluster(self, deadline_s: float) -> None:
+        """Wait until every node is in the cluster's metadata and a produce acknowledged by
+        all replicas (acks=all) comes back on the plain and on the SASL_SSL listeners."""
+        end = time.monotonic() + deadline_s
+        last = "not tried"
+        plain = _plain(KAFKA_CLUSTER_BROKERS)
+        secure = self.kafka_cluster_secrets().client_settings(KAFKA_SECURE_BROKERS)
+        while time.monotonic() < end:
+            self._check_started()
+            try:
+                for settings in (plain, secure):
+                    meta = AdminClient(clients.librdkafka(settings)).list_topics(timeout=5)
+                    if len(meta.brokers) < len(KAFKA_NODES):
+                        msg = f"{len(meta.brokers)} of {len(KAFKA_NODES)} Kafka nodes up"
+                        raise StackError(msg)
+                    _round_trip(settings, max(1.0, end - time.monotonic()))
+            except (KafkaException, StackError) as exc:
+                last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                time.sleep(0.5)
+                continue
+            return
+        msg = f"Kafka cluster not ready within {deadline_s:.0f}s: {last}"
+        raise StackError(msg)
 
     def _start_cluster(self, log: _Log) -> None:
         for port in CLUSTER_PORTS:
@@ -215,7 +289,7 @@ class Stack:
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
         conf = self.kafka_dir / "server.properties"
-        conf.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        conf.write_text(_properties(props))
         (self.kafka_dir / "log4j2.yaml").write_text(
             _LOG4J2.format(log=self.kafka_dir / "server.log")
         )
@@ -234,14 +308,14 @@ class Stack:
             msg = f"{main} failed: {tail[0]}"
             raise StackError(msg)
 
-    def _start_kafka(self) -> None:
+    def _start_kafka(self, name: str, where: Path, heap: str = "768m") -> None:
         cmd = [
-            "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "java", "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={self.kafka_dir / 'log4j2.yaml'}",
-            "-cp", f"{self.libs}/*", KAFKA_MAIN, str(self.kafka_dir / "server.properties"),
+            f"-Dlog4j2.configurationFile={where / 'log4j2.yaml'}",
+            "-cp", f"{self.libs}/*", KAFKA_MAIN, str(where / "server.properties"),
         ]  # fmt: skip
-        self._spawn("kafka", cmd, self.kafka_dir / "stdout.log")
+        self._spawn(name, cmd, where / "stdout.log")
 
     def _start_redis(self) -> None:
         cmd = [
@@ -266,10 +340,7 @@ class Stack:
         end = time.monotonic() + deadline_s
         last = "not tried"
         while time.monotonic() < end:
-            for name, proc in self._started.items():
-                if proc.poll() is not None:
-                    msg = f"{name} exited at start; see {self._log(name)}"
-                    raise StackError(msg)
+            self._check_started()
             try:
                 self.redis_version()
                 _tcp_check(self.ends.kafka_host, self.ends.kafka_port)
@@ -282,34 +353,16 @@ class Stack:
         msg = f"stack not ready within {deadline_s:.0f}s: {last}"
         raise StackError(msg)
 
+    def _check_started(self) -> None:
+        """Raise if a process this call started has exited already."""
+        for name, proc in self._started.items():
+            if proc.poll() is not None:
+                msg = f"{name} exited at start; see {self._log(name)}"
+                raise StackError(msg)
+
     def _kafka_round_trip(self, timeout_s: float) -> None:
-        topic = "__riskstream_stack_check"
-        token = uuid.uuid4().hex.encode()
         brokers = f"{self.ends.kafka_host}:{self.ends.kafka_port}"
-        producer = Producer({"bootstrap.servers": brokers, "socket.timeout.ms": 5000})
-        producer.produce(topic, value=token)
-        if producer.flush(min(timeout_s, 15.0)) != 0:
-            msg = "kafka: produce not acknowledged"
-            raise StackError(msg)
-        consumer = Consumer(
-            {
-                "bootstrap.servers": brokers,
-                "group.id": f"riskstream-stack-check-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            consumer.subscribe([topic])
-            end = time.monotonic() + min(timeout_s, 30.0)
-            while time.monotonic() < end:
-                got = consumer.poll(0.5)
-                if got is not None and got.error() is None and got.value() == token:
-                    return
-        finally:
-            consumer.close()
-        text = "kafka: round trip message not consumed"
-        raise StackError(text)
+        _round_trip(_plain(brokers), timeout_s)
 
     def redis_version(self) -> str:
         """The running redis-server's version (raises redis.RedisError when it is down)."""
@@ -337,6 +390,14 @@ class Stack:
         else:
             owner = f"pid {self._pid('redis')}" if self._alive("redis") else "not started by us"
             lines.append(f"redis  up    redis-server {version} at {where}, {owner}")
+        nodes = [n for n in KAFKA_NODES if self._pid(f"kafka-{n}") is not None]
+        if nodes:
+            alive = [n for n in nodes if self._alive(f"kafka-{n}")]
+            lines.append(
+                f"kafka-cluster {len(alive)} of {len(KAFKA_NODES)} nodes up at "
+                f"{KAFKA_CLUSTER_BROKERS}; SASL_SSL (SCRAM) at {KAFKA_SECURE_BROKERS}, client "
+                f"settings in {self.kafka_cluster_dir / 'client.env'}"
+            )
         started = [port for port in CLUSTER_PORTS if self._pid(f"redis-{port}") is not None]
         if started:
             alive = [port for port in started if self._alive(f"redis-{port}")]
@@ -353,7 +414,9 @@ class Stack:
 
     def down(self, log: _Log = print) -> None:
         """Stop the processes this stack started (SIGTERM, then SIGKILL after a deadline)."""
-        for name in ("kafka", "redis", *(f"redis-{port}" for port in CLUSTER_PORTS)):
+        names = ("kafka", *(f"kafka-{n}" for n in KAFKA_NODES), "redis",
+                 *(f"redis-{port}" for port in CLUSTER_PORTS))  # fmt: skip
+        for name in names:
             pid = self._pid(name)
             if pid is None:
                 continue
@@ -382,6 +445,8 @@ class Stack:
         return self.root / f"{name}.pid"
 
     def _log(self, name: str) -> Path:
+        if name.startswith("kafka-"):
+            return self.kafka_cluster_dir / name.removeprefix("kafka-") / "server.log"
         if name.startswith("redis-"):
             return self.root / "redis-cluster" / name.removeprefix("redis-") / "redis.log"
         return self.kafka_dir / "server.log" if name == "kafka" else self.redis_dir / "redis.log"
@@ -404,8 +469,89 @@ class Stack:
             return False
         if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has exited
             return False
-        marker = KAFKA_MAIN.encode() if name == "kafka" else b"redis-server"
+        marker = KAFKA_MAIN.encode() if name.startswith("kafka") else b"redis-server"
         return marker in cmdline
+
+
+def _plain(brokers: str) -> Settings:
+    """A PLAINTEXT client of local brokers (whatever security the environment sets)."""
+    return Settings(kafka_brokers=brokers, kafka_security_protocol="PLAINTEXT")
+
+
+def _properties(props: dict[str, str]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def _cluster_node_props(node: int, data: Path, made: ClusterSecrets) -> dict[str, str]:
+    """server.properties of one node of the 3-broker cluster: replicated internal topics
+    (RF 3, min ISR 2), a PLAINTEXT listener between the brokers and for local tools, and a
+    SASL_SSL one (SCRAM users, the local CA's certificate) for riskstream's clients."""
+    plain, secure, controller = 19091 + node, 19191 + node, 19291 + node
+    voters = ",".join(f"{n}@127.0.0.1:{19291 + n}" for n in KAFKA_NODES)
+    return {
+        "process.roles": "broker,controller",
+        "node.id": str(node),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{secure},"
+        f"CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{secure}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,"
+        "CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(made.keystore),
+        "log.dirs": str(data),
+        "num.partitions": "4",
+        "default.replication.factor": "3",
+        "min.insync.replicas": "2",
+        "auto.create.topics.enable": "true",
+        "offsets.topic.replication.factor": "3",
+        "offsets.topic.num.partitions": "8",
+        "transaction.state.log.replication.factor": "3",
+        "transaction.state.log.min.isr": "2",
+        "transaction.state.log.num.partitions": "8",
+        "share.coordinator.state.topic.replication.factor": "3",
+        "share.coordinator.state.topic.min.isr": "2",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.retention.hours": "24",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+    }  # fmt: skip
+
+
+def _round_trip(settings: Settings, timeout_s: float) -> None:
+    """Produce a token (acks=all) and read it back: the brokers take and serve records."""
+    topic = "__riskstream_stack_check"
+    token = uuid.uuid4().hex.encode()
+    producer = Producer(clients.librdkafka(settings, **{"socket.timeout.ms": 5000, "acks": "all"}))
+    producer.produce(topic, value=token)
+    if producer.flush(min(timeout_s, 15.0)) != 0:
+        msg = "kafka: produce not acknowledged"
+        raise StackError(msg)
+    consumer = Consumer(
+        clients.librdkafka(
+            settings,
+            **{
+                "group.id": f"riskstream-stack-check-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
+    )
+    try:
+        consumer.subscribe([topic])
+        end = time.monotonic() + min(timeout_s, 30.0)
+        while time.monotonic() < end:
+            got = consumer.poll(0.5)
+            if got is not None and got.error() is None and got.value() == token:
+                return
+    finally:
+        consumer.close()
+    text = "kafka: round trip message not consumed"
+    raise StackError(text)
 
 
 def _answers(host: str, port: int) -> bool:

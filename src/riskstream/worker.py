@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import faust
 
-from riskstream.agents.app import create_app, ensure_topics
+from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
 from riskstream.agents.clock import Ticker, TickPublisher, decode_tick
 from riskstream.agents.fire_credit_timers import fire_credit_timers
@@ -40,6 +40,7 @@ from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
 from riskstream.streams import topics
+from riskstream.streams.admin import ensure_topics
 from riskstream.streams.codec import (
     decode_label,
     decode_payment,

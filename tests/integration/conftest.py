@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from riskstream.config import Settings
 from riskstream.stack import CLUSTER_URL
+from riskstream.streams import clients
 
 START_HINT = (
     "the real Kafka + Redis stack is not running: "
@@ -44,7 +45,7 @@ def base_settings() -> Settings:
         client = redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=3)
         client.ping()
         client.close()
-        AdminClient({"bootstrap.servers": settings.kafka_brokers}).list_topics(timeout=10)
+        AdminClient(clients.librdkafka(settings)).list_topics(timeout=10)
     except (redis.RedisError, KafkaException) as exc:
         pytest.fail(f"{START_HINT} ({exc})", pytrace=False)
     return settings
@@ -128,7 +129,7 @@ def isolated(base: Settings, **update: Any) -> Iterator[Settings]:
             for key in keys:
                 node.delete(key)
             node.close()
-        admin = AdminClient({"bootstrap.servers": base.kafka_brokers})
+        admin = AdminClient(clients.librdkafka(base))
         mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
         if mine:
             for future in admin.delete_topics(mine, operation_timeout=30).values():
@@ -159,7 +160,7 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
 @pytest.fixture
 def producer(settings: Settings) -> Iterator[Producer]:
     """A plain confluent-kafka producer, flushed after the test."""
-    prod = Producer({"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True})
+    prod = Producer(clients.librdkafka(settings, **{"enable.idempotence": True}))
     yield prod
     prod.flush(10)
 
@@ -247,14 +248,16 @@ def consume_until(
 ) -> list[tuple[bytes | None, bytes]]:
     """Read committed messages of a topic from the start until `done(messages)` or a deadline."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_brokers,
-            "group.id": f"check-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "topic.metadata.refresh.interval.ms": 1000,
-        }
+        clients.librdkafka(
+            settings,
+            **{
+                "group.id": f"check-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "topic.metadata.refresh.interval.ms": 1000,
+            },
+        )
     )
     consumer.subscribe([settings.topic(topic)])
     got: list[tuple[bytes | None, bytes]] = []

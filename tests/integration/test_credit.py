@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 
 from riskstream.config import Settings
 from riskstream.ops.lag import measure
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 
 from .conftest import BOTH_REDIS, WorkerProcess, wait_for
 
@@ -30,13 +30,15 @@ class Reader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_brokers,
-                "group.id": f"check-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                "topic.metadata.refresh.interval.ms": 1000,
-            }
+            clients.librdkafka(
+                settings,
+                **{
+                    "group.id": f"check-{uuid.uuid4().hex}",
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                    "topic.metadata.refresh.interval.ms": 1000,
+                },
+            )
         )
         self.consumer.subscribe(
             [settings.topic(topics.DECISIONS), settings.topic(topics.CREDIT_LIMITS)]

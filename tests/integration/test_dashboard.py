@@ -19,9 +19,9 @@ from confluent_kafka import Producer
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
+from riskstream.streams.admin import ensure_topics
 
 from .conftest import WorkerProcess, wait_for
 
@@ -65,7 +65,7 @@ class Gateway(threading.Thread):
 
     def run(self) -> None:
         rng = random.Random(5)
-        producer = Producer({"bootstrap.servers": self.settings.kafka_brokers, "linger.ms": 5})
+        producer = Producer(clients.librdkafka(self.settings, **{"linger.ms": 5}))
         pending: list[tuple[float, bytes, bytes]] = []
         i = 0
         while not self.stopped.is_set():

@@ -15,7 +15,7 @@ import orjson
 from confluent_kafka import Producer
 
 from riskstream.config import Settings
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 from riskstream.streams.partitioning import partition_for, producer_config
 
 from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
@@ -105,8 +105,8 @@ def test_http_on_the_other_worker_equals_the_stream_and_is_published_once(
     wait_for(lambda: assigned(a, settings), READY_S, "a owns partitions")
     ts = int(time.time() * 1000)
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True,
-         **producer_config("murmur2")}
+        clients.librdkafka(settings, **{"enable.idempotence": True,
+         **producer_config("murmur2")})
     )  # fmt: skip
 
     # 1. twin users, both new and owned by b: one over the stream, one over HTTP sent to a

@@ -42,7 +42,7 @@ from confluent_kafka import (
 )
 
 from riskstream.config import Settings
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 from riskstream.streams.partitioning import producer_config
 
 from .. import hostile
@@ -86,12 +86,14 @@ class Committed:
     def __init__(self, settings: Settings, name: str) -> None:
         self.topic = settings.topic(name)
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_brokers,
-                "group.id": f"check-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-            }
+            clients.librdkafka(
+                settings,
+                **{
+                    "group.id": f"check-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                },
+            )
         )
 
         def partitions() -> list[int]:
@@ -555,11 +557,13 @@ def test_hostile_input_harms_no_other_message(
     run = Run(settings, worker, started)  # the worker has created the topics by now
     # keyed as every producer of the deployment keys payments (see streams.partitioning)
     producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_brokers,
-            "enable.idempotence": True,
-            **producer_config(settings.partitioner),
-        }
+        clients.librdkafka(
+            settings,
+            **{
+                "enable.idempotence": True,
+                **producer_config(settings.partitioner),
+            },
+        )
     )
     rng = random.Random(SEED)
     base_ts = int(time.time() * 1000) - 3 * DAY_MS

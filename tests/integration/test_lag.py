@@ -11,11 +11,11 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import Producer
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.ops.lag import measure
 from riskstream.stack import Stack
 from riskstream.streams import topics
+from riskstream.streams.admin import ensure_topics
 
 from .conftest import WorkerProcess, consume_until
 

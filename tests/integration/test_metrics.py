@@ -13,9 +13,9 @@ import orjson
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.streams import topics
+from riskstream.streams.admin import ensure_topics
 
 from .conftest import WorkerProcess, wait_for
 

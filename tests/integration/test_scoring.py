@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from riskstream.config import Settings
 from riskstream.state import keys
 from riskstream.state.features import decode_txn_record
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 from riskstream.streams.codec import decode_payment
 from riskstream.streams.records import Payment
 
@@ -62,7 +62,7 @@ def produce_all(settings: Settings, producer: Producer) -> None:
 def decisions_so_far(settings: Settings) -> int:
     """Messages written to risk-decisions so far (committed or not): a progress gauge."""
     name = settings.topic(topics.DECISIONS)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_brokers, "group.id": "gauge"})
+    consumer = Consumer(clients.librdkafka(settings, **{"group.id": "gauge"}))
     try:
         parts = consumer.list_topics(name, timeout=10).topics[name].partitions
         return sum(

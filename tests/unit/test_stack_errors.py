@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.errors import StackError
 from riskstream.stack import Stack
+from riskstream.streams.admin import ensure_topics
 
 
 def test_missing_java_names_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,6 +25,8 @@ def test_only_localhost_is_served() -> None:
 
 def test_worker_without_broker_fails_in_one_line() -> None:
     settings = Settings(kafka_brokers="127.0.0.1:1")
-    with pytest.raises(StackError, match=r"^no Kafka broker at 127\.0\.0\.1:1") as info:
+    with pytest.raises(
+        StackError, match=r"^no Kafka broker answers at 127\.0\.0\.1:1 \(PLAINTEXT\)"
+    ) as info:
         ensure_topics(settings, timeout_s=2)
     assert "\n" not in str(info.value)

@@ -5,19 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from faust.auth import Credentials
 
 from riskstream.config import Settings
-from riskstream.errors import StackError
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 
-TOPIC_CONFIGS = {
-    topics.CREDIT_LIMITS: {"cleanup.policy": "compact"},
-    # a tick is read within seconds; a week covers any outage that is waited out
-    topics.CREDIT_CLOCK: {"retention.ms": str(7 * 86_400_000)},
-}
+
+def credentials(settings: Settings) -> Credentials | None:
+    """The Faust form of the Kafka security settings (``streams.clients`` builds the rest):
+    SASL with or without TLS, TLS alone, or None for PLAINTEXT."""
+    context = clients.ssl_context(settings)
+    if clients.uses_sasl(settings):
+        assert settings.kafka_sasl_password is not None  # Settings checks it
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return None if context is None else faust.SSLCredentials(context)
 
 
 def create_app(settings: Settings, web_application_options: dict[str, Any]) -> faust.App:
@@ -25,7 +31,9 @@ def create_app(settings: Settings, web_application_options: dict[str, Any]) -> f
     server is built with ``web_application_options`` (the API's middlewares and limits)."""
     app = faust.App(
         settings.group_id,
-        broker=",".join(f"kafka://{b.strip()}" for b in settings.kafka_brokers.split(",")),
+        broker=[f"kafka://{b}" for b in clients.brokers(settings)],
+        broker_credentials=credentials(settings),
+        topic_replication_factor=settings.replication_factor,
         store="memory://",
         web_port=settings.web_port,
         web_bind="0.0.0.0",
@@ -68,32 +76,3 @@ def input_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
     with the configured partitions."""
     assert name in (*topics.INPUTS, *topics.INTERNAL)
     return topic(app, settings, name, partitions=settings.partitions)
-
-
-def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Create the contract's topics with matching partition counts (outputs share the
-    input's partition numbers, see agents.faust_private); existing ones are left alone."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_brokers})
-    try:
-        existing = admin.list_topics(timeout=timeout_s).topics
-    except KafkaException as exc:
-        msg = f"no Kafka broker at {settings.kafka_brokers} ({exc.args[0].str()})"
-        raise StackError(msg) from None
-    consumed = (*topics.INPUTS, *topics.INTERNAL)
-    names = [*consumed, *topics.OUTPUTS, *(topics.dlq(t) for t in consumed)]
-    wanted = []
-    for name in names:
-        full = settings.topic(name)
-        if full in existing:
-            continue
-        config = TOPIC_CONFIGS.get(name, {})
-        wanted.append(NewTopic(full, num_partitions=settings.partitions, config=config))
-    if not wanted:
-        return
-    for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                msg = f"cannot create topic {name}: {exc.args[0].str()}"
-                raise StackError(msg) from None

@@ -26,7 +26,7 @@ from riskstream.config import Settings
 from riskstream.errors import ValidationError
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.state.clock_store import StreamClock, watermark
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 from riskstream.streams.codec import MAX_TS, MIN_TS, is_id
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class TickPublisher:
     async def send(self, partition: int, tick: Tick) -> None:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_brokers.split(","),
+                **clients.aiokafka(self.settings),
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=0,

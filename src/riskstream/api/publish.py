@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from riskstream.config import Settings
 from riskstream.errors import PublishError
 from riskstream.service import Outcome
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
 
 
 class DecisionPublisher:
@@ -35,7 +35,7 @@ class DecisionPublisher:
         async with self._starting:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_brokers.split(","),
+                    **clients.aiokafka(self.settings),
                     enable_idempotence=True,
                     acks="all",
                     linger_ms=0,

@@ -23,7 +23,8 @@ still have decided the payment (the answer lost in a timeout), and a later ``sco
 same txn_id returns that decision.
 
 ``submit(payment)`` is the Kafka way (``riskstream.client.kafka``; give
-``kafka_brokers``, ``topic_prefix`` and the workers' ``partitioner``): produce to ``payments``
+``kafka_brokers``, ``topic_prefix``, the workers' ``partitioner`` and, on a secured cluster,
+``kafka_config``: the librdkafka security properties): produce to ``payments``
 and wait for that txn_id's decision on ``risk-decisions`` for ``submit_timeout`` seconds;
 when none comes, the same policy applies. For low-rate or batch use.
 """
@@ -113,6 +114,7 @@ class _Base:
         kafka_brokers: str | None = None,
         topic_prefix: str = "",
         partitioner: Partitioner = "murmur2",
+        kafka_config: Mapping[str, Any] | None = None,
         submit_timeout: float = 10.0,
     ) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
@@ -130,16 +132,18 @@ class _Base:
             self.headers["Authorization"] = f"Bearer {token}"
         self._next = itertools.cycle(range(max(1, len(self.urls))))
         self.submit_timeout = submit_timeout
-        self._kafka_options = (kafka_brokers, topic_prefix, partitioner)
+        self._kafka_options = (kafka_brokers, topic_prefix, partitioner, kafka_config)
         self._submitter: KafkaSubmitter | None = None
 
     def _kafka(self) -> KafkaSubmitter:
-        brokers, prefix, partitioner = self._kafka_options
+        brokers, prefix, partitioner, config = self._kafka_options
         if brokers is None:
             msg = "submit() needs kafka_brokers"
             raise ValueError(msg)
         if self._submitter is None:
-            self._submitter = KafkaSubmitter(brokers, topic_prefix=prefix, partitioner=partitioner)
+            self._submitter = KafkaSubmitter(
+                brokers, topic_prefix=prefix, partitioner=partitioner, kafka_config=config
+            )
         return self._submitter
 
     def _submit(self, payment: Payment | Mapping[str, Any]) -> Result:

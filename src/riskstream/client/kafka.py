@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -39,17 +40,21 @@ class KafkaSubmitter:
         *,
         topic_prefix: str = "",
         partitioner: Partitioner = "murmur2",
+        kafka_config: Mapping[str, Any] | None = None,
     ) -> None:
+        """``kafka_config``: more librdkafka properties, such as the security settings
+        (``riskstream.streams.clients.librdkafka(Settings())`` gives the workers' own)."""
+        common = {**(kafka_config or {}), "bootstrap.servers": brokers}
         self.partitioner = partitioner
         self.payments = f"{topic_prefix}{topics.PAYMENTS}"
         self.decisions = f"{topic_prefix}{topics.DECISIONS}"
         self._producer = Producer(
-            {"bootstrap.servers": brokers, "enable.idempotence": True, "linger.ms": 0,
+            {**common, "enable.idempotence": True, "linger.ms": 0,
              **producer_config(partitioner)}
         )  # fmt: skip
         self._consumer = Consumer(
             {
-                "bootstrap.servers": brokers,
+                **common,
                 "group.id": f"riskstream-submit-{uuid.uuid4().hex}",  # assign() only, no commits
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",

@@ -17,7 +17,8 @@ from confluent_kafka.admin import AdminClient
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
-from riskstream.streams import topics
+from riskstream.streams import clients, topics
+from riskstream.streams.admin import reach
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ class LagProbe:
     def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka_brokers})
+        self.admin = AdminClient(clients.librdkafka(settings))
         # only for watermarks: it never subscribes, joins or commits (the group id is a dummy)
         self.consumer = Consumer(
-            {"bootstrap.servers": settings.kafka_brokers, "group.id": "riskstream-lag-probe"}
+            clients.librdkafka(settings, **{"group.id": "riskstream-lag-probe"})
         )
 
     def measure(self) -> list[PartitionLag]:
@@ -108,6 +109,7 @@ def _positive(text: str) -> float:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the table (or JSON) once, or until Ctrl-C with --watch (one JSON line a refresh)."""
+    reach(settings, timeout_s=10)  # a refused password or no broker: one line, exit 1
     probe = LagProbe(settings)
     try:
         while True:

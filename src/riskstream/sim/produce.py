@@ -15,15 +15,16 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Producer
 
 from riskstream.config import Settings
-from riskstream.errors import ConfigError, StackError
+from riskstream.errors import ConfigError
 from riskstream.sim.config import DEFAULT_START_TS, SimConfig, SimEvent
 from riskstream.sim.population import generate
 from riskstream.sim.scenarios import SCENARIO_MIX, SCENARIOS
 from riskstream.sim.summary import Tally
+from riskstream.streams import clients
+from riskstream.streams.admin import reach
 from riskstream.streams.partitioning import producer_config
 
 UNPACED_RATE = 1000.0  # payments per second of simulated density when --rate is 0
@@ -156,15 +157,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     config = config_from(args, settings)
     if args.dry_run:
         return _play(config, _print_to(sys.stdout), paced=False, progress=False)
-    try:
-        AdminClient({"bootstrap.servers": settings.kafka_brokers}).list_topics(timeout=10)
-    except KafkaException:
-        msg = f"no Kafka broker at {settings.kafka_brokers}"
-        raise StackError(msg) from None
+    reach(settings, timeout_s=10)
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_brokers, "enable.idempotence": True, "linger.ms": 5,
-         # users land where POST /v1/score looks for their owner (streams.partitioning)
-         **producer_config(settings.partitioner)}
+        clients.librdkafka(
+            settings, **{"enable.idempotence": True, "linger.ms": 5},
+            # users land where POST /v1/score looks for their owner (streams.partitioning)
+            **producer_config(settings.partitioner),
+        )
     )  # fmt: skip
 
     def send(event: SimEvent) -> None:

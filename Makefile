@@ -31,9 +31,10 @@ chromium:
 stack: venv redis-server
 	$(RS) stack up
 
-# The stack and a local Redis Cluster (3 masters, 3 replicas): what the tests run against.
+# The stack, a local Redis Cluster (3 masters, 3 replicas) and a 3-broker Kafka cluster
+# (RF 3, SASL_SSL listeners): what the tests run against.
 stack-cluster: venv redis-server
-	$(RS) stack up --redis-cluster
+	$(RS) stack up --redis-cluster --kafka-cluster
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -139,6 +139,11 @@ class Stack:
         """The cluster's CA, keystore and SCRAM password (made on first use)."""
         return ensure_secrets(self.kafka_cluster_dir, KAFKA_SECURE_BROKERS)
 
+    def kafka_node_pid(self, node: int) -> int | None:
+        """The pid of a running node of the 3-broker cluster, or None."""
+        name = f"kafka-{node}"
+        return self._pid(name) if self._alive(name) else None
+
     def _start_kafka_cluster(self, log: _Log) -> None:
         """Start the nodes of the 3-broker cluster that are not running (formatting the
         storage of a new node with the cluster's id and SCRAM user)."""

@@ -129,7 +129,7 @@ def isolated(base: Settings, **update: Any) -> Iterator[Settings]:
             for key in keys:
                 node.delete(key)
             node.close()
-        admin = AdminClient(clients.librdkafka(base))
+        admin = AdminClient(clients.librdkafka(fresh))
         mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
         if mine:
             for future in admin.delete_topics(mine, operation_timeout=30).values():
@@ -172,6 +172,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def kafka_env(settings: Settings) -> dict[str, str]:
+    """The RISKSTREAM_* Kafka settings of ``settings``, for a subprocess (secrets included)."""
+    names = ("kafka_brokers", "kafka_security_protocol", "kafka_sasl_mechanism",
+             "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile",
+             "replication_factor", "min_insync_replicas")  # fmt: skip
+    env = {}
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None:
+            shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"RISKSTREAM_{name.upper()}"] = str(shown)
+    return env
+
+
 @dataclass
 class WorkerProcess:
     """A `riskstream worker` subprocess with its own web port and log file."""
@@ -187,7 +201,7 @@ class WorkerProcess:
         env.update(
             RISKSTREAM_TOPIC_PREFIX=self.settings.topic_prefix,
             RISKSTREAM_REDIS_NAMESPACE=self.settings.redis_namespace,
-            RISKSTREAM_KAFKA_BROKERS=self.settings.kafka_brokers,
+            **kafka_env(self.settings),
             RISKSTREAM_REDIS_URL=self.settings.redis_url.get_secret_value(),
             RISKSTREAM_REDIS_MODE=self.settings.redis_mode,
             RISKSTREAM_WEB_PORT=str(self.port),

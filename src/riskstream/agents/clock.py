@@ -20,7 +20,6 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from riskstream.config import Settings
 from riskstream.errors import ValidationError
@@ -82,14 +81,7 @@ class TickPublisher:
 
     async def send(self, partition: int, tick: Tick) -> None:
         if self._producer is None:
-            producer = AIOKafkaProducer(
-                **clients.aiokafka(self.settings),
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=0,
-            )
-            await producer.start()
-            self._producer = producer
+            self._producer = await clients.started_producer(self.settings)
         topic = self.settings.topic(topics.CREDIT_CLOCK)
         await self._producer.send_and_wait(topic, tick.encode(), partition=partition)
 

@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from riskstream.config import Settings
@@ -34,15 +33,9 @@ class DecisionPublisher:
     async def _started(self) -> Any:
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **clients.aiokafka(self.settings),
-                    enable_idempotence=True,
-                    acks="all",
-                    linger_ms=0,
-                    request_timeout_ms=int(self.timeout_s * 1000),
+                self._producer = await clients.started_producer(
+                    self.settings, request_timeout_ms=int(self.timeout_s * 1000)
                 )
-                await producer.start()
-                self._producer = producer
             return self._producer
 
     async def publish(self, outcomes: Sequence[tuple[int, Outcome]]) -> None:

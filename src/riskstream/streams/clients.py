@@ -25,6 +25,8 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+
 from riskstream.config import Settings
 
 
@@ -75,6 +77,16 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.kafka_ssl_certfile is not None and settings.kafka_ssl_keyfile is not None:
         context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
     return context
+
+
+async def started_producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
+    """A started idempotent aiokafka producer (acks=all, no linger): the worker's producers
+    outside Faust's transactions (decisions made over HTTP, the credit clock's ticks)."""
+    producer = AIOKafkaProducer(
+        **aiokafka(settings), enable_idempotence=True, acks="all", linger_ms=0, **kwargs
+    )
+    await producer.start()
+    return producer
 
 
 def aiokafka(settings: Settings) -> dict[str, Any]:

@@ -198,3 +198,16 @@ def test_sasl_ssl_end_to_end_and_refusals(secure: Settings, tmp_path: Path) -> N
         worker.stop()
         for proc in refused:
             proc.kill()
+
+
+def test_a_replication_the_cluster_cannot_hold_is_one_line(base_settings: Settings) -> None:
+    with isolated(base_settings, replication_factor=3, min_insync_replicas=2) as settings:
+        meta = AdminClient(clients.librdkafka(settings)).list_topics(timeout=10)
+        assert len(meta.brokers) == 1  # the single broker of `riskstream stack up`
+        env = {**kafka_env(settings), "RISKSTREAM_TOPIC_PREFIX": settings.topic_prefix}
+        code, out = _run(["topics", "--create"], env)
+        assert code == 1
+        assert out.strip() == (
+            f"riskstream: RISKSTREAM_REPLICATION_FACTOR=3 needs as many brokers; the cluster "
+            f"at {settings.kafka_brokers} has 1"
+        )

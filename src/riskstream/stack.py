@@ -6,6 +6,9 @@ jars, data, logs and pid files. ``down`` stops only the processes whose pid file
 ``up(redis_cluster=True)`` also starts a Redis Cluster of 3 masters with a replica each on
 ports ``CLUSTER_PORTS`` (``redis-cli --cluster create``), for tests of the production mode;
 run again, it restarts a node that was stopped, and the node rejoins from its nodes.conf.
+``up(kafka_cluster=True)`` also starts a 3-broker KRaft cluster (``KAFKA_NODES``): PLAINTEXT
+listeners at ``KAFKA_CLUSTER_BROKERS`` and SASL_SSL ones (SCRAM-SHA-512, a local CA: see
+``stack_tls``) at ``KAFKA_SECURE_BROKERS``; run again, it restarts a node that was stopped.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Every topic riskstream consumes or produces is created here, before a worker sta
 the partitions, replication factor and ``min.insync.replicas`` of the settings: the
 contract's topics, their dead letters, the internal credit clock, and Faust's own leader
 topic (Faust would otherwise create it with its defaults). An existing topic is left alone;
-``riskstream topics`` shows where one differs from the settings.
+``riskstream topics`` shows where one differs from the settings. Every topic but Faust's has
+the same partition count: an output record goes to its input's partition number (see
+``agents.faust_private``).
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ import faust
 from aiohttp import web
 
 from riskstream.api import openapi
-from riskstream.api.routing import FORWARDED, Forwarder, Owners
+from riskstream.api.routing import Forwarder, Owners
 from riskstream.api.scoring import HttpScoring
-from riskstream.api.security import json_error
+from riskstream.api.security import FORWARDED, forward_key, json_error
 from riskstream.config import Settings
 from riskstream.errors import MessageError, OutageError, OverloadedError, RiskstreamError
 from riskstream.ops.readiness import Readiness
@@ -49,7 +49,7 @@ def register(
 ) -> None:
     """Attach the views to the app's web server."""
     currencies = settings.currency_set
-    forwarder = Forwarder(settings.http_idle_timeout_s)
+    forwarder = Forwarder(settings.http_idle_timeout_s, forward_key(settings))
     document = openapi.document(settings)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped

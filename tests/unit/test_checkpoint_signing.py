@@ -66,7 +66,7 @@ def test_a_truncated_blob_is_refused(cut: int) -> None:
 
 def test_another_key_or_version_is_refused() -> None:
     blob = seal(KEY, CONTEXT, OnlineModel().dumps())
-    with pytest.raises(CheckpointError, match="wrong signature.*RISKSTREAM_CHECKPOINT_KEY"):
+    with pytest.raises(CheckpointError, match=r"wrong signature.*RISKSTREAM_CHECKPOINT_KEY"):
         unseal(OTHER, CONTEXT, blob)
     with pytest.raises(CheckpointError, match="wrong signature"):
         unseal(KEY, "model m-501", blob)  # a blob moved to another version
@@ -95,12 +95,15 @@ class FakeModels:
     refuse: bool = True
     loads: int = 0
     released: list[str] = field(default_factory=list)
+    fourth_load: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def version(self) -> str | None:
         return self.version_now
 
     async def load(self) -> Checkpoint | None:
         self.loads += 1
+        if self.loads == 4:
+            self.fourth_load.set()
         if self.refuse:
             msg = f"checkpoint model {self.version_now} has a wrong signature: refused"
             raise CheckpointError(msg)
@@ -131,7 +134,8 @@ def test_the_scorer_refuses_a_version_once_and_keeps_its_model() -> None:
         for _ in range(5):  # the timer's next rounds: not loaded, not raised again
             assert await s.refresh_model() is False
         assert models.loads == 1
-        assert s.model is before and s.model_version == "m-0"
+        assert s.model is before
+        assert s.model_version == "m-0"
         models.version_now, models.refuse = "m-1000", False  # the learner's next save
         assert await s.refresh_model() is True
         assert s.model_version == "m-1000"
@@ -154,8 +158,7 @@ def test_the_learner_neither_unpickles_nor_starts_afresh(
 
     async def run() -> None:
         task = asyncio.create_task(learner.run())
-        while models.loads < 4:
-            await asyncio.sleep(0.001)
+        await asyncio.wait_for(models.fourth_load.wait(), 30)
         assert "learner" in health.failing
         assert "wrong signature" in health.failing["learner"][1]
         assert learner.model is None

@@ -105,7 +105,8 @@ def test_a_redirect_from_the_owner_is_not_followed() -> None:
     hits: list[str] = []
 
     async def moved(request: web.Request) -> web.Response:
-        raise web.HTTPTemporaryRedirect("/elsewhere")
+        msg = "/elsewhere"
+        raise web.HTTPTemporaryRedirect(msg)
 
     async def elsewhere(request: web.Request) -> web.Response:
         hits.append(request.path)
@@ -144,7 +145,9 @@ def test_only_a_members_plain_base_url_owns_a_partition(advertised: str) -> None
     )
     assert owners.of(users[0]) is None  # nobody this worker will send to: 503, retry
     owner = owners.of(users[1])
-    assert owner is not None and owner.url == good and not owner.is_local
+    assert owner is not None
+    assert owner.url == good
+    assert not owner.is_local
 
 
 def _partition(user: str, count: int) -> int:

@@ -29,7 +29,8 @@ def test_a_production_configuration_has_no_warning() -> None:
 def test_no_token_beyond_loopback_is_one_warning_line(bind: str) -> None:
     found = insecure.warnings(Settings(**{**SECURE, "api_token": None, "web_bind": bind}))
     assert len(found) == 1
-    assert "no token" in found[0] and "RISKSTREAM_API_TOKEN" in found[0]
+    assert "no token" in found[0]
+    assert "RISKSTREAM_API_TOKEN" in found[0]
     assert "\n" not in found[0]
 
 

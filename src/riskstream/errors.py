@@ -55,6 +55,10 @@ class PublishError(OutageError):
     """A decision made over HTTP could not be published on risk-decisions."""
 
 
+class ForwardError(RiskstreamError):
+    """The worker a request was forwarded to answered without a worker's signature."""
+
+
 class OverloadedError(RiskstreamError):
     """Too many HTTP payments already wait to be scored on this worker; retry later (429)."""
 

@@ -19,8 +19,16 @@ from pydantic import SecretStr
 
 from riskstream.api import security
 from riskstream.api.routing import Forwarder, Owners
-from riskstream.api.security import FORWARDED, forward_key, forward_problem, sign_forward
+from riskstream.api.security import (
+    ANSWER,
+    FORWARDED,
+    forward_key,
+    forward_problem,
+    sign_answer,
+    sign_forward,
+)
 from riskstream.config import Settings
+from riskstream.errors import ForwardError
 from riskstream.streams.partitioning import partition_for
 
 TOKEN = "s3cret-token"
@@ -52,10 +60,12 @@ def test_a_signature_is_bound_to_key_method_path_body_and_time() -> None:
 
 @contextlib.asynccontextmanager
 async def serving(
-    config: Settings, routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+    config: Settings | None,
+    routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
 ) -> AsyncIterator[int]:
-    """An aiohttp server with the worker's middlewares and these POST routes; its port."""
-    app = web.Application(**security.application_options(config))
+    """An aiohttp server with the worker's middlewares (none without a config) and these
+    POST routes; its port."""
+    app = web.Application(**(security.application_options(config) if config else {}))
     for path, handler in routes.items():
         app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None)
@@ -75,30 +85,65 @@ def test_the_owner_takes_a_signed_request_without_the_token_and_refuses_a_forged
         seen.append(dict(request.headers))
         return web.json_response({"size": len(await request.read())})
 
-    async def run() -> list[tuple[int, Any]]:
+    async def run() -> tuple[tuple[int, bytes], str, list[int]]:
         forwarder = Forwarder(1.0, forward_key(WORKERS))
         async with serving(WORKERS, {"/v1/score": score}) as port:
             base = f"http://127.0.0.1:{port}"
             client_headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "x/y"}
-            answers = [await forwarder.forward(base, "/v1/score", BODY, client_headers)]
+            status, body, _, _ = await forwarder.forward(base, "/v1/score", BODY, client_headers)
             forger = Forwarder(1.0, forward_key(Settings()))  # the public development key
-            answers.append(await forger.forward(base, "/v1/score", BODY, client_headers))
+            with pytest.raises(ForwardError) as refused:  # its 401 is no worker's answer to it
+                await forger.forward(base, "/v1/score", BODY, client_headers)
             # a forged mark beside the right token is refused too: it claims a worker sent it
             session = forwarder._client()
+            statuses = []
             for headers in ({FORWARDED: "1", **client_headers}, {FORWARDED: "1"}):
                 async with session.post(base + "/v1/score", data=BODY, headers=headers) as r:
-                    answers.append((r.status, await r.json()))
+                    statuses.append(r.status)
+                    assert (await r.json())["error"].startswith("forwarded request refused")
+                    assert ANSWER not in r.headers
             await forwarder.close()
             await forger.close()
-        return [(a[0], a[1]) for a in answers]
+        return (status, body), str(refused.value), statuses
 
-    answers = asyncio.run(run())
-    assert answers[0][0] == 200
-    assert [a[0] for a in answers[1:]] == [401, 401, 401]
-    assert answers[1][1].startswith(b'{"error":"forwarded request refused: wrong signature"')
+    (status, body), refused, statuses = asyncio.run(run())
+    assert status == 200
+    assert body == b'{"size": 35}'
+    assert "answered 401 without a worker's signature" in refused
+    assert statuses == [401, 401]
     assert len(seen) == 1  # only the signed one reached the view
     assert "Authorization" not in seen[0]  # the client's token stayed with the first worker
     assert seen[0]["Content-Type"] == "x/y"
+
+
+@pytest.mark.parametrize("answer", ["none", "other key", "other request", "altered body"])
+def test_an_answer_not_signed_by_the_owner_is_not_passed_on(answer: str) -> None:
+    """A member that should not be one (or a man in the middle) cannot answer a decision."""
+    key = forward_key(WORKERS)
+
+    async def score(request: web.Request) -> web.Response:
+        body = b'{"decision": "approve"}'
+        signature = request.headers[FORWARDED]
+        signed = {
+            "none": None,
+            "other key": sign_answer(forward_key(Settings()), signature, 200, body),
+            "other request": sign_answer(
+                key, sign_forward(key, "POST", "/v1/score", b"{}", 1), 200, body
+            ),
+            "altered body": sign_answer(key, signature, 200, b'{"decision": "decline"}'),
+        }[answer]
+        return web.Response(body=body, headers={ANSWER: signed} if signed else {})
+
+    async def run() -> None:
+        forwarder = Forwarder(1.0, key)
+        try:
+            async with serving(None, {"/v1/score": score}) as port:  # not a worker
+                with pytest.raises(ForwardError, match="without a worker's signature"):
+                    await forwarder.forward(f"http://127.0.0.1:{port}", "/v1/score", BODY, {})
+        finally:
+            await forwarder.close()
+
+    asyncio.run(run())
 
 
 def test_a_redirect_from_the_owner_is_not_followed() -> None:
@@ -112,15 +157,18 @@ def test_a_redirect_from_the_owner_is_not_followed() -> None:
         hits.append(request.path)
         return web.json_response({})
 
-    async def run() -> int:
+    async def run() -> None:
         forwarder = Forwarder(1.0, forward_key(WORKERS))
         routes = {"/v1/score": moved, "/elsewhere": elsewhere}
-        async with serving(WORKERS, routes) as port:
-            status = (await forwarder.forward(f"http://127.0.0.1:{port}", "/v1/score", BODY, {}))[0]
-        await forwarder.close()
-        return status
+        try:
+            async with serving(WORKERS, routes) as port:
+                base = f"http://127.0.0.1:{port}"
+                with pytest.raises(ForwardError, match="answered 307 without"):  # nor passed on
+                    await forwarder.forward(base, "/v1/score", BODY, {})
+        finally:
+            await forwarder.close()
 
-    assert asyncio.run(run()) == 307
+    asyncio.run(run())
     assert hits == []
 
 

@@ -12,7 +12,9 @@ advertised to the assignor (never anything from the request), and only a plain
 here: the forwarded request carries ``X-Riskstream-Forwarded``, a signature with the
 workers' own key (``security.sign_forward``), which the owner checks. Joining the group is
 what Kafka's ACLs guard (docs/deploy.md): a member that should not be one would still get
-the forwarded bodies, but no token, and could not replay them elsewhere.
+the forwarded bodies, but no token, could not replay them elsewhere, and could not answer:
+the owner signs its answer (``X-Riskstream-Answer``), and an answer without a valid
+signature is not passed on (``ForwardError``: 503 to the client).
 
 A worker that gets a forwarded request for a partition it does not own (the group is
 rebalancing) answers 503 with ``Retry-After`` instead of forwarding again, so a request
@@ -21,6 +23,7 @@ never loops, and the client retries.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,8 +33,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from faust.types import TP
 
-from riskstream.api.security import FORWARDED, sign_forward
+from riskstream.api.security import ANSWER, FORWARDED, sign_answer, sign_forward
 from riskstream.config import Settings
+from riskstream.errors import ForwardError
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for
 
@@ -137,18 +141,29 @@ class Forwarder:
         self, base_url: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, bytes, str, dict[str, str]]:
         """(status, body, content type, its Retry-After header if any) of the same request
-        sent to ``base_url``, signed by this worker instead of the client's token."""
+        sent to ``base_url``, signed by this worker instead of the client's token; a
+        ForwardError when the answer is not signed by a worker."""
         sent = {h: headers[h] for h in _PASSED_HEADERS if h in headers}
-        sent[FORWARDED] = sign_forward(self.key, "POST", path, body, int(time.time() * 1000))
+        signature = sign_forward(self.key, "POST", path, body, int(time.time() * 1000))
+        sent[FORWARDED] = signature
         url = base_url.rstrip("/") + path
         post = self._client().post(url, data=body, headers=sent, allow_redirects=False)
         async with post as response:
+            answer = await response.read()
+            expected = sign_answer(self.key, signature, response.status, answer)
+            given = response.headers.get(ANSWER, "").encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, expected.encode()):
+                msg = (
+                    f"{base_url} answered {response.status} without a worker's signature "
+                    "(not a riskstream worker, or another RISKSTREAM_CHECKPOINT_KEY)"
+                )
+                raise ForwardError(msg)
             retry = (
                 {"Retry-After": response.headers["Retry-After"]}
                 if "Retry-After" in response.headers
                 else {}
             )
-            return response.status, await response.read(), response.content_type, retry
+            return response.status, answer, response.content_type, retry
 
     async def close(self) -> None:
         """Close the connections (worker shutdown)."""

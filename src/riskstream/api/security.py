@@ -20,7 +20,10 @@
   token is the clients' and may be unset). A request carrying the header is taken without
   the bearer token when the signature is right and at most ``FORWARD_MAX_AGE_S`` old or
   ahead (clock skew), else refused with 401, the token notwithstanding. A replay within that
-  window is the same payment again, answered with the decision already made.
+  window is the same payment again, answered with the decision already made. The answer
+  to a signed forwarded request is signed in turn (``X-Riskstream-Answer``: an HMAC of the
+  request's signature, the status and the body), so the forwarding worker passes on only a
+  decision a worker made (``routing.Forwarder``).
 
 The connection limits (header and idle timeouts, header sizes) are in ``server``.
 """
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # 64 KiB, as on the stream
 OPEN_PATHS = frozenset({"/healthz"})
 FORWARDED = "X-Riskstream-Forwarded"
+ANSWER = "X-Riskstream-Answer"
 FORWARD_MAX_AGE_S = 30.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -128,6 +132,13 @@ def forward_problem(
     return None
 
 
+def sign_answer(key: bytes, request_signature: str, status: int, body: bytes) -> str:
+    """The ``X-Riskstream-Answer`` value of the answer to a forwarded request: bound to that
+    request (its signature), so an answer cannot be replayed for another."""
+    head = f"answer\n{request_signature}\n{status}\n".encode()
+    return hmac.new(key, head + body, hashlib.sha256).hexdigest()
+
+
 def middlewares(settings: Settings) -> list[Any]:
     """Errors outermost, then the body limit, the token (or, for a forwarded request, its
     signature once the body is in), and the body read in time."""
@@ -192,6 +203,11 @@ def middlewares(settings: Settings) -> list[Any]:
                 log.debug("%s %s: forwarded request refused: %s (from %s)",
                             request.method, request.path, problem, request.remote)  # fmt: skip
                 return json_error(401, f"forwarded request refused: {problem}")
+            response = await handler(request)
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                signed = sign_answer(key, value, response.status, response.body)
+                response.headers[ANSWER] = signed
+            return response
         return await handler(request)
 
     return [errors_as_json, body_limit, bearer_token, body_in_time, worker_signature]

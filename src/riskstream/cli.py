@@ -22,14 +22,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"riskstream: error: {message}\n")
 
 
+# settings whose default --help must not show (a URL may hold a password)
+SECRET_WORDS = ("url", "token", "key", "password", "secret")
+
+
 def _add_settings(parser: argparse.ArgumentParser) -> None:
     """One option per Settings field, showing its environment variable in --help."""
     group = parser.add_argument_group("settings (each also read from its environment variable)")
     for name, field in Settings.model_fields.items():
         env = f"RISKSTREAM_{name.upper()}"
         default = field.default
-        secret = any(word in name for word in ("url", "token", "password", "key"))
-        shown = "***" if secret else default
+        shown = "***" if any(w in name for w in SECRET_WORDS) else default
         group.add_argument(
             f"--{name.replace('_', '-')}",
             dest=f"setting_{name}",
@@ -115,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_arguments(sim)
     _add_settings(sim)
 
+    checkpoint = sub.add_parser("checkpoint", help="the model checkpoint in Redis")
+    checkpoint_sub = checkpoint.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    sign = checkpoint_sub.add_parser(
+        "sign",
+        help="sign an unsigned checkpoint (once, upgrading from a riskstream that did not "
+        "sign; only if nothing but riskstream can have written this Redis)",
+    )
+    _add_settings(sign)
+
     from riskstream.evaluation import command as evaluate
 
     ev = sub.add_parser(
@@ -164,6 +176,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from riskstream.sim import produce as simulate
 
         return simulate.run(args, settings)
+    if args.command == "checkpoint":
+        return _sign_checkpoint(settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 
@@ -180,6 +194,33 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
         parts, rf, isr = ("-" if v is None else str(v) for v in row)
         print(f"{t.name:48} {parts:>10} {rf:>3} {isr:>7}  {'; '.join(t.problems)}")
     return 1 if any(t.problems for t in states) else 0
+
+
+def _sign_checkpoint(settings: Settings) -> int:
+    """``riskstream checkpoint sign``: the one way to keep an unsigned checkpoint's model."""
+    import asyncio
+
+    from riskstream.model.checkpoint import checkpoint_key
+    from riskstream.state.client import connect
+    from riskstream.state.model_store import ModelStore
+
+    async def sign() -> str | None:
+        client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
+        store = ModelStore(
+            client, settings.redis_namespace, settings.snapshot_ttl_s,
+            checkpoint_key(settings.deployment_secret),
+        )  # fmt: skip
+        try:
+            return await store.sign_unsigned()
+        finally:
+            await client.aclose()
+
+    if settings.checkpoint_key is None:
+        print("riskstream: signing with the development key (RISKSTREAM_CHECKPOINT_KEY unset)",
+              file=sys.stderr)  # fmt: skip
+    version = asyncio.run(sign())
+    print(f"signed checkpoint {version}" if version else "no unsigned checkpoint: nothing to do")
+    return 0
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Used when RISKSTREAM_CHECKPOINT_KEY is unset, so a development setup needs no configuration;
+# public, so it protects nothing: the worker warns at start (riskstream.insecure).
+DEVELOPMENT_KEY = b"riskstream development key: set RISKSTREAM_CHECKPOINT_KEY in production"
+
+MIN_KEY_CHARS = 16
+
 
 class Settings(BaseSettings):
     """Everything a worker, the CLI and the tests are configured with.
@@ -60,8 +66,18 @@ class Settings(BaseSettings):
         "",
         description="host name the other workers reach this one at (default: the machine's name)",
     )
+    web_bind: str = Field(
+        "0.0.0.0",
+        description="address the HTTP server listens on (127.0.0.1: this machine only)",
+    )
     api_token: SecretStr | None = Field(
         None, description="bearer token every HTTP endpoint but /healthz requires (none: open)"
+    )
+    checkpoint_key: SecretStr | None = Field(
+        None,
+        description="secret shared by the workers of a deployment: signs the model "
+        "checkpoints in Redis and the requests workers forward to each other (none: a "
+        "development key everyone knows, with a warning at start)",
     )
     partitioner: Literal["murmur2", "crc32"] = Field(
         "murmur2",
@@ -150,6 +166,14 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return ",".join(codes)
 
+    @field_validator("checkpoint_key")
+    @classmethod
+    def _check_checkpoint_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_KEY_CHARS:
+            msg = f"checkpoint_key: at least {MIN_KEY_CHARS} characters (openssl rand -hex 32)"
+            raise ValueError(msg)
+        return value
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
         if self.decline_at < self.review_at:
@@ -177,6 +201,13 @@ class Settings(BaseSettings):
     def currency_set(self) -> frozenset[str]:
         """The accepted currencies as a set."""
         return frozenset(self.currencies.split(","))
+
+    @property
+    def deployment_secret(self) -> bytes:
+        """The workers' shared secret (``checkpoint_key``, or the development key)."""
+        if self.checkpoint_key is None:
+            return DEVELOPMENT_KEY
+        return self.checkpoint_key.get_secret_value().encode()
 
     @property
     def group_id(self) -> str:

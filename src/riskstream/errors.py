@@ -39,6 +39,10 @@ class ModelStoreError(RiskstreamError):
     """A model checkpoint or training example could not be saved or restored."""
 
 
+class CheckpointError(ModelStoreError):
+    """A model checkpoint is unsigned or its signature is wrong: refused, never unpickled."""
+
+
 class CreditError(RiskstreamError):
     """A credit amount or a stored credit state is invalid."""
 
@@ -49,6 +53,10 @@ class CreditStoreError(RiskstreamError):
 
 class PublishError(OutageError):
     """A decision made over HTTP could not be published on risk-decisions."""
+
+
+class ForwardError(RiskstreamError):
+    """The worker a request was forwarded to answered without a worker's signature."""
 
 
 class OverloadedError(RiskstreamError):

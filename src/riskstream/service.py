@@ -22,6 +22,7 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.errors import CheckpointError
 from riskstream.model.online import OnlineModel
 from riskstream.scoring.judge import judge
 from riskstream.scoring.rules import RuleConfig, RuleHit
@@ -83,14 +84,23 @@ class Scorer:
         self.models = models
         self.model = model
         self.model_version = "m-0"
+        self.refused_version: str | None = None
         self.rules = rule_config(settings)
 
     async def refresh_model(self) -> bool:
-        """Load a newer checkpoint if the learner saved one; True when the model changed."""
+        """Load a newer checkpoint if the learner saved one; True when the model changed.
+
+        A checkpoint refused (``CheckpointError``: unsigned or altered) is raised once, and
+        its version not tried again: scoring goes on with the model in use until the
+        learner saves another version."""
         version = await self.models.version()
-        if version is None or version == self.model_version:
+        if version is None or version in (self.model_version, self.refused_version):
             return False
-        checkpoint = await self.models.load()
+        try:
+            checkpoint = await self.models.load()
+        except CheckpointError:
+            self.refused_version = version
+            raise
         if checkpoint is None:
             return False
         self.model = OnlineModel.loads(checkpoint.model)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import faust
 
+from riskstream import insecure
 from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
 from riskstream.agents.clock import Ticker, TickPublisher, decode_tick
@@ -28,7 +29,9 @@ from riskstream.api.publish import DecisionPublisher
 from riskstream.api.routing import Owners
 from riskstream.api.scoring import HttpScoring
 from riskstream.config import Settings
+from riskstream.errors import CheckpointError
 from riskstream.faults import Health
+from riskstream.model.checkpoint import checkpoint_key
 from riskstream.model.online import OnlineModel
 from riskstream.ops import web as ops_web
 from riskstream.ops.metrics import WorkerMetrics
@@ -77,7 +80,7 @@ def build(settings: Settings) -> Worker:
     )
     clock = StreamClock(client, ns, settings.partitions, settings.partitioner)
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
-    models = ModelStore(client, ns, claim_ttl_s=ttl)
+    models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_key(settings.deployment_secret))
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel())
     metrics = WorkerMetrics()
     features.scripts.on_round_trip = metrics.redis_round_trip.observe
@@ -132,6 +135,10 @@ def build(settings: Settings) -> Worker:
     learner = Learner(models, settings, metrics, health)
     app.task(learner.run)
 
+    @app.task  # type: ignore[untyped-decorator]  # faust is untyped
+    async def warn_if_insecure() -> None:  # once, when the worker starts
+        insecure.warn(settings)
+
     @app.timer(settings.clock_tick_s)  # type: ignore[untyped-decorator]  # faust is untyped
     async def read_stream_clock() -> None:
         try:
@@ -147,6 +154,9 @@ def build(settings: Settings) -> Worker:
     async def refresh_model() -> None:
         try:
             await scorer.refresh_model()
+        except CheckpointError as exc:  # once per version: refresh_model tries it no more
+            metrics.checkpoints_refused.inc()
+            log.error("%s; scoring goes on with model %s", exc, scorer.model_version)
         except Exception as exc:  # keep scoring with the model we have
             log.warning("model refresh failed: %s", exc)
 

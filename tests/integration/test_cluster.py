@@ -70,7 +70,7 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         clock = StreamClock(client, ns, 4)
         await clock.lower([(0, "u-1", TS), (3, "u-2", TS)])
         assert await clock.reschedule([(0, "u-1", TS, TS + 1), (3, "u-2", TS, None)]) == 2
-        models = ModelStore(client, ns, claim_ttl_s=60)
+        models = ModelStore(client, ns, claim_ttl_s=60, key=b"k" * 32)
         assert await models.acquire_lease("a", 5000)
         assert await models.acquire_lease("a", 5000)  # renewed by lease_renew.lua
         await models.append([("t-1", "u-1", True, applied[1].features)])
@@ -78,6 +78,13 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         assert ([e.txn_id for e in examples], skipped) == (["t-1"], 0)
         await models.release_lease("a")
         assert await models.acquire_lease("b", 5000)
+        # checkpoint_sign.lua: a checkpoint as written before signing, signed as it is
+        await client.set(models.k_model, b"unsigned")
+        await client.hset(models.k_meta, mapping={"version": "m-1", "cursor": "0"})
+        assert await models.sign_unsigned() == "m-1"
+        checkpoint = await models.load()
+        assert checkpoint is not None
+        assert checkpoint.model == b"unsigned"
         await client.aclose()
 
     asyncio.run(run())

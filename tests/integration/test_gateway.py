@@ -1,6 +1,7 @@
 """The gateway's API on the real stack: POST /v1/score on the worker that does not own the
-user, HTTP and the stream together, the token and the body limit (acceptance 1, 2, 4 of
-issue 4). The OpenAPI check is test_openapi.py, the client's policy test_client_live.py."""
+user (forwarded, signed by the worker: issue 12), HTTP and the stream together, the token,
+a forged forwarded request and the body limit (acceptance 1, 2, 4 of issue 4). The OpenAPI
+check is test_openapi.py, the client's policy test_client_live.py."""
 
 from __future__ import annotations
 
@@ -209,6 +210,14 @@ def test_token_and_body_limit(
         content=orjson.dumps(payment("u-tok", "t-tok", "m-1", int(time.time() * 1000))),
     )  # fmt: skip
     assert ok.status_code == 200
+    # marked as forwarded by a worker, without the workers' signature: refused, token or not
+    forged = payment("u-fwd", "t-fwd", "m-1", int(time.time() * 1000))
+    unsigned = f"{int(time.time() * 1000)}.{'0' * 64}"
+    for headers in ({**auth, "X-Riskstream-Forwarded": "1"}, {"X-Riskstream-Forwarded": unsigned}):
+        answer = httpx.post(url(worker, "/v1/score"), headers=headers, timeout=5,
+                            content=orjson.dumps(forged))  # fmt: skip
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"].startswith("forwarded request refused: ")
     bad = httpx.post(url(worker, "/v1/score"), headers=auth, content=b"{", timeout=5)
     assert bad.status_code == 400
     assert "not JSON" in bad.json()["error"]

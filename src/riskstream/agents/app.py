@@ -36,7 +36,7 @@ def create_app(settings: Settings, web_application_options: dict[str, Any]) -> f
         topic_replication_factor=settings.replication_factor,
         store="memory://",
         web_port=settings.web_port,
-        web_bind="0.0.0.0",
+        web_bind=settings.web_bind,
         # the URL the group's assignor gives the others, to forward POST /v1/score here
         **({"web_host": settings.web_host} if settings.web_host else {}),
         web_application_options=web_application_options,

@@ -7,6 +7,14 @@ Nothing one example holds can stop learning: an example that is not a finite fea
 or that makes the model raise, is skipped and counted
 (``riskstream_training_examples_skipped_total``); outages are waited out; any other failure
 of a step is logged and the step tried again after a back-off.
+
+A checkpoint refused when resuming (unsigned or altered: ``CheckpointError``) is neither
+unpickled nor replaced: starting afresh would overwrite the evidence and throw away what was
+learned. The learner stops learning (the training stream keeps the labels), says so once in
+the log and in ``/readyz`` (the ``loops`` check) and counts it, and tries again with
+back-off, so a checkpoint signed meanwhile (``riskstream checkpoint sign``) is taken up. A
+learner holding a model does not read the checkpoint again while its steps go through: its
+next save replaces an altered one.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import time
 import uuid
 
 from riskstream.config import Settings
-from riskstream.errors import ModelStoreError, OutageError
+from riskstream.errors import CheckpointError, ModelStoreError, OutageError
 from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
 from riskstream.model.online import ModelQuality, OnlineModel, example_problem
 from riskstream.ops.metrics import WorkerMetrics
@@ -48,6 +56,7 @@ class Learner:
         self.cursor = "0"
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
+        self.refused: str | None = None  # the last refusal logged (each is logged once)
 
     async def run(self) -> None:
         """Loop until cancelled; on a clean stop the lease is given up at once."""
@@ -60,7 +69,13 @@ class Learner:
                     delay = BACKOFF_START_S
                 except Exception as exc:  # learning must go on: log, back off, try again
                     self.model = None  # re-read the checkpoint before the next step
-                    if isinstance(exc, OutageError):
+                    if isinstance(exc, CheckpointError):
+                        self.health.fail(LOOP, str(exc))
+                        if str(exc) != self.refused:
+                            self.refused = str(exc)
+                            self.metrics.checkpoints_refused.inc()
+                            log.error("learner: %s; not learning until it is fixed", exc)
+                    elif isinstance(exc, OutageError):
                         self.health.fail(LOOP, str(exc))
                         log.warning("learner: %s; retrying in %.1fs", exc, delay)
                     else:
@@ -110,15 +125,17 @@ class Learner:
         return False
 
     async def restore(self) -> None:
-        """Start from the latest checkpoint (or a fresh model before the first one)."""
+        """Start from the latest checkpoint (or a fresh model before the first one); a
+        refused checkpoint raises CheckpointError and leaves the learner without a model."""
         checkpoint = await self.models.load()
         if checkpoint is None:
             self.model, self.quality, self.cursor = OnlineModel(), ModelQuality(), "0"
         else:
-            self.model = OnlineModel.loads(checkpoint.model)
-            self.cursor = checkpoint.cursor
             state = await self.models.quality_state()
-            self.quality = pickle.loads(state) if state else ModelQuality()  # our own data
+            model = OnlineModel.loads(checkpoint.model)
+            self.quality = pickle.loads(state) if state else ModelQuality()  # verified
+            self.model, self.cursor = model, checkpoint.cursor
+        self.refused = None
         log.info("learner %s: resumed at %s", self.owner, self.cursor)
 
     async def checkpoint(self) -> None:

@@ -6,27 +6,68 @@ partition of ``payments`` to. The partition is the one a producer keyed by user_
 partition assignor, which carries every member's ``canonical_url`` (``http://WEB_HOST:
 WEB_PORT``; ``RISKSTREAM_WEB_HOST`` sets the host the others reach this worker at).
 
-A forwarded request carries ``X-Riskstream-Forwarded``; a worker that gets one for a
-partition it does not own (the group is rebalancing) answers 503 with ``Retry-After``
-instead of forwarding again, so a request never loops, and the client retries.
+Only to the group, and only signed: the URL is only ever one a member of the consumer group
+advertised to the assignor (never anything from the request), and only a plain
+``http(s)://host:port``; redirects are not followed. The client's ``Authorization`` stays
+here: the forwarded request carries ``X-Riskstream-Forwarded``, a signature with the
+workers' own key (``security.sign_forward``), which the owner checks. Joining the group is
+what Kafka's ACLs guard (docs/deploy.md): a member that should not be one would still get
+the forwarded bodies, but no token, could not replay them elsewhere, and could not answer:
+the owner signs its answer (``X-Riskstream-Answer``), and an answer without a valid
+signature is not passed on (``ForwardError``: 503 to the client).
+
+A worker that gets a forwarded request for a partition it does not own (the group is
+rebalancing) answers 503 with ``Retry-After`` instead of forwarding again, so a request
+never loops, and the client retries.
 """
 
 from __future__ import annotations
 
+import hmac
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from faust.types import TP
 
+from riskstream.api.security import ANSWER, FORWARDED, sign_answer, sign_forward
 from riskstream.config import Settings
+from riskstream.errors import ForwardError
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for
 
-FORWARDED = "X-Riskstream-Forwarded"
 FORWARD_TIMEOUT_S = 2.0
-_PASSED_HEADERS = ("Authorization", "Content-Type")
+_PASSED_HEADERS = ("Content-Type",)
+
+
+def is_worker_url(url: str) -> bool:
+    """Whether a URL from the assignor is a worker's base URL: http(s)://host:port and
+    nothing else (no credentials, path, query or fragment to smuggle a request elsewhere).
+
+    >>> is_worker_url("http://10.0.0.7:6066"), is_worker_url("http://w-1:6066/")
+    (True, True)
+    >>> is_worker_url("http://evil@10.0.0.7:6066"), is_worker_url("http://h:6066/x?y=1")
+    (False, False)
+    >>> is_worker_url("file:///etc/passwd"), is_worker_url("not a url")
+    (False, False)
+    """
+    try:
+        parsed = urlsplit(url)
+        port = parsed.port
+    except (TypeError, ValueError):
+        return False
+    return (
+        parsed.scheme in ("http", "https")
+        and bool(parsed.hostname)
+        and port is not None
+        and "@" not in parsed.netloc
+        and parsed.path in ("", "/")
+        and not parsed.query
+        and not parsed.fragment
+    )
 
 
 @dataclass(frozen=True)
@@ -49,13 +90,15 @@ class Owners:
         self._by_partition: dict[int, str] = {}
 
     def _urls(self) -> dict[int, str]:
-        """Partition -> owner URL; rebuilt only when the assignor has a new distribution."""
+        """Partition -> owner URL (the group members' own, as the assignor gave them out; not
+        a worker's base URL: no owner); rebuilt only when the assignor has a new one."""
         metadata: Mapping[str, Mapping[str, Any]] = self.app.assignor.external_topics_metadata()
         if metadata is not self._seen:
             self._seen = metadata
             self._by_partition = {
                 partition: url
                 for url, by_topic in metadata.items()
+                if is_worker_url(url)
                 for partition in by_topic.get(self.topic, ())
             }
         return self._by_partition
@@ -81,8 +124,9 @@ class Forwarder:
     """Forwards requests to other workers over keep-alive connections, kept idle for less
     than the other workers' idle timeout (so none is closed under a request being sent)."""
 
-    def __init__(self, idle_timeout_s: float) -> None:
+    def __init__(self, idle_timeout_s: float, key: bytes) -> None:
         self.keepalive_s = idle_timeout_s / 2
+        self.key = key
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -97,17 +141,29 @@ class Forwarder:
         self, base_url: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, bytes, str, dict[str, str]]:
         """(status, body, content type, its Retry-After header if any) of the same request
-        sent to ``base_url``."""
+        sent to ``base_url``, signed by this worker instead of the client's token; a
+        ForwardError when the answer is not signed by a worker."""
         sent = {h: headers[h] for h in _PASSED_HEADERS if h in headers}
-        sent[FORWARDED] = "1"
+        signature = sign_forward(self.key, "POST", path, body, int(time.time() * 1000))
+        sent[FORWARDED] = signature
         url = base_url.rstrip("/") + path
-        async with self._client().post(url, data=body, headers=sent) as response:
+        post = self._client().post(url, data=body, headers=sent, allow_redirects=False)
+        async with post as response:
+            answer = await response.read()
+            expected = sign_answer(self.key, signature, response.status, answer)
+            given = response.headers.get(ANSWER, "").encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, expected.encode()):
+                msg = (
+                    f"{base_url} answered {response.status} without a worker's signature "
+                    "(not a riskstream worker, or another RISKSTREAM_CHECKPOINT_KEY)"
+                )
+                raise ForwardError(msg)
             retry = (
                 {"Retry-After": response.headers["Retry-After"]}
                 if "Retry-After" in response.headers
                 else {}
             )
-            return response.status, await response.read(), response.content_type, retry
+            return response.status, answer, response.content_type, retry
 
     async def close(self) -> None:
         """Close the connections (worker shutdown)."""

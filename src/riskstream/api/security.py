@@ -13,14 +13,28 @@
   with the traceback in the log only) and answered 500 ``{"error": "internal error"}``:
   no stack trace ever leaves the worker. No input gets there: a 500 is a bug.
 
+- Forwarded requests (``routing``: a worker sends ``POST /v1/score`` on to the owner of the
+  user's partition) carry ``X-Riskstream-Forwarded: <unix ms>.<HMAC-SHA256 hex>`` instead of
+  the client's ``Authorization``: an HMAC of the method, path, time and body under a key
+  derived from ``RISKSTREAM_CHECKPOINT_KEY``, the secret only the workers hold (the API
+  token is the clients' and may be unset). A request carrying the header is taken without
+  the bearer token when the signature is right and at most ``FORWARD_MAX_AGE_S`` old or
+  ahead (clock skew), else refused with 401, the token notwithstanding. A replay within that
+  window is the same payment again, answered with the decision already made. The answer
+  to a signed forwarded request is signed in turn (``X-Riskstream-Answer``: an HMAC of the
+  request's signature, the status and the body), so the forwarding worker passes on only a
+  decision a worker made (``routing.Forwarder``).
+
 The connection limits (header and idle timeouts, header sizes) are in ``server``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,11 +44,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from riskstream.api import server
 from riskstream.config import Settings
+from riskstream.model.checkpoint import derive_key
 from riskstream.streams.codec import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # 64 KiB, as on the stream
 OPEN_PATHS = frozenset({"/healthz"})
+FORWARDED = "X-Riskstream-Forwarded"
+ANSWER = "X-Riskstream-Answer"
+FORWARD_MAX_AGE_S = 30.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -69,10 +87,64 @@ def is_authorized(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given, _sent(f"Bearer {token}"))
 
 
+def forward_key(settings: Settings) -> bytes:
+    """The key forwarded requests are signed with (one purpose of the workers' secret)."""
+    return derive_key(settings.deployment_secret, "forward")
+
+
+def _forward_mac(key: bytes, method: str, path: str, at_ms: int, body: bytes) -> str:
+    head = f"{method}\n{path}\n{at_ms}\n".encode()
+    return hmac.new(key, head + body, hashlib.sha256).hexdigest()
+
+
+def sign_forward(key: bytes, method: str, path: str, body: bytes, now_ms: int) -> str:
+    """The ``X-Riskstream-Forwarded`` value of a request a worker forwards."""
+    return f"{now_ms}.{_forward_mac(key, method, path, now_ms, body)}"
+
+
+def forward_problem(
+    key: bytes, value: str, method: str, path: str, body: bytes, now_ms: int
+) -> str | None:
+    """Why a forwarded request's signature is not accepted, or None when it is.
+
+    >>> key, body = b"k" * 32, b'{"txn_id": "t-1"}'
+    >>> value = sign_forward(key, "POST", "/v1/score", body, 1_000_000)
+    >>> forward_problem(key, value, "POST", "/v1/score", body, 1_010_000) is None
+    True
+    >>> forward_problem(key, value, "POST", "/v1/score", body + b" ", 1_010_000)
+    'wrong signature'
+    >>> forward_problem(key, value, "POST", "/v1/score", body, 1_031_000)
+    'signed 31.0 s away from now (at most 30 s)'
+    """
+    at, dot, mac = value.partition(".")
+    if not dot or not at.isdigit() or len(at) > 16:
+        return "malformed signature"
+    if abs(now_ms - int(at)) > FORWARD_MAX_AGE_S * 1000:
+        away = abs(now_ms - int(at)) / 1000
+        return f"signed {away:.1f} s away from now (at most {FORWARD_MAX_AGE_S:g} s)"
+    expected = _forward_mac(key, method, path, int(at), body)
+    try:
+        given = _sent(mac)
+    except UnicodeEncodeError:  # no HTTP parser makes a lone surrogate: not a signature
+        return "malformed signature"
+    if not hmac.compare_digest(given, expected.encode()):
+        return "wrong signature"
+    return None
+
+
+def sign_answer(key: bytes, request_signature: str, status: int, body: bytes) -> str:
+    """The ``X-Riskstream-Answer`` value of the answer to a forwarded request: bound to that
+    request (its signature), so an answer cannot be replayed for another."""
+    head = f"answer\n{request_signature}\n{status}\n".encode()
+    return hmac.new(key, head + body, hashlib.sha256).hexdigest()
+
+
 def middlewares(settings: Settings) -> list[Any]:
-    """Errors outermost, then the body limit, the token, and the body read in time."""
+    """Errors outermost, then the body limit, the token (or, for a forwarded request, its
+    signature once the body is in), and the body read in time."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     body_s = settings.http_idle_timeout_s
+    key = forward_key(settings)
 
     @web.middleware
     async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -99,6 +171,7 @@ def middlewares(settings: Settings) -> list[Any]:
         if (
             token is not None
             and request.path not in OPEN_PATHS
+            and FORWARDED not in request.headers  # checked by worker_signature instead
             and not is_authorized(request.headers.get("Authorization"), token)
         ):
             return json_error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
@@ -119,7 +192,25 @@ def middlewares(settings: Settings) -> list[Any]:
                 return closing(json_error(400, "the connection closed before the body ended"))
         return await handler(request)
 
-    return [errors_as_json, body_limit, bearer_token, body_in_time]
+    @web.middleware
+    async def worker_signature(request: web.Request, handler: Handler) -> web.StreamResponse:
+        value = request.headers.get(FORWARDED)
+        if value is not None:
+            body = await request.read()  # read already, within the deadline (body_in_time)
+            now_ms = int(time.time() * 1000)
+            problem = forward_problem(key, value, request.method, request.path, body, now_ms)
+            if problem is not None:
+                log.debug("%s %s: forwarded request refused: %s (from %s)",
+                            request.method, request.path, problem, request.remote)  # fmt: skip
+                return json_error(401, f"forwarded request refused: {problem}")
+            response = await handler(request)
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                signed = sign_answer(key, value, response.status, response.body)
+                response.headers[ANSWER] = signed
+            return response
+        return await handler(request)
+
+    return [errors_as_json, body_limit, bearer_token, body_in_time, worker_signature]
 
 
 def closing(response: web.Response) -> web.Response:

@@ -19,11 +19,17 @@ import faust
 from aiohttp import web
 
 from riskstream.api import openapi
-from riskstream.api.routing import FORWARDED, Forwarder, Owners
+from riskstream.api.routing import Forwarder, Owners
 from riskstream.api.scoring import HttpScoring
-from riskstream.api.security import json_error
+from riskstream.api.security import FORWARDED, forward_key, json_error
 from riskstream.config import Settings
-from riskstream.errors import MessageError, OutageError, OverloadedError, RiskstreamError
+from riskstream.errors import (
+    ForwardError,
+    MessageError,
+    OutageError,
+    OverloadedError,
+    RiskstreamError,
+)
 from riskstream.ops.readiness import Readiness
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
@@ -49,7 +55,7 @@ def register(
 ) -> None:
     """Attach the views to the app's web server."""
     currencies = settings.currency_set
-    forwarder = Forwarder(settings.http_idle_timeout_s)
+    forwarder = Forwarder(settings.http_idle_timeout_s, forward_key(settings))
     document = openapi.document(settings)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
@@ -82,6 +88,9 @@ def register(
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     log.warning("forwarding %s to %s failed: %r", payment.txn_id, owner.url, exc)
                     return json_error(503, "the owning worker did not answer; retry", RETRY)
+                except ForwardError as exc:
+                    log.warning("forwarding %s: %s", payment.txn_id, exc)
+                    return json_error(503, "the owning worker's answer is not signed; retry", RETRY)
                 return web.Response(status=status, body=body, content_type=ctype or JSON,
                                     headers=retry_after)  # fmt: skip
             try:

@@ -1,7 +1,7 @@
 """The online model: River's StandardScaler | LogisticRegression, weighted for rare fraud.
 
-Pure: no I/O. Checkpoints are ``dumps``/``loads`` bytes (pickle: trusted data written by our
-own learner into our own Redis; never load a checkpoint from elsewhere).
+Pure: no I/O. Checkpoints are ``dumps``/``loads`` bytes (pickle: ``loads`` only bytes whose
+signature ``model.checkpoint`` has verified, as ``state.model_store`` hands them out).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class OnlineModel:
     @staticmethod
     def loads(data: bytes) -> OnlineModel:
         """Restore a checkpoint written by ``dumps``."""
-        model = pickle.loads(data)  # trusted: our learner wrote it
+        model = pickle.loads(data)  # verified: signed by a holder of the checkpoint key
         if not isinstance(model, OnlineModel):
             msg = f"checkpoint holds {type(model).__name__}, not OnlineModel"
             raise TypeError(msg)

@@ -121,6 +121,12 @@ class WorkerMetrics:
             "Training examples the learner could not learn from (not finite, unreadable)",
             registry=r,
         )
+        self.checkpoints_refused = Counter(
+            "riskstream_checkpoints_refused",
+            "Model checkpoints this worker refused to load: unsigned, or altered in Redis "
+            "(once per checkpoint version; an incident)",
+            registry=r,
+        )
         self.decisions = Counter(
             "riskstream_decisions",
             "Decisions this worker published on risk-decisions, by outcome",

@@ -18,16 +18,19 @@ import orjson
 import redis.asyncio as aioredis
 
 from riskstream.errors import ModelStoreError
+from riskstream.model.checkpoint import is_sealed, seal, unseal
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Call, Script, ScriptRunner
 
 _CLAIM = Script.load("learned_claim.lua")
 _RENEW = Script.load("lease_renew.lua")
+_SIGN = Script.load("checkpoint_sign.lua")
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A saved model: its bytes, version and the training-stream id learned up to."""
+    """A saved model: its bytes (pickle, checked: ``ModelStore`` signs and verifies them),
+    version and the training-stream id learned up to."""
 
     model: bytes
     version: str
@@ -46,10 +49,18 @@ class TrainingExample:
 
 
 class ModelStore:
-    """Checkpoints, training stream and learner lease in Redis."""
+    """Checkpoints, training stream and learner lease in Redis.
 
-    def __init__(self, client: aioredis.Redis, namespace: str, claim_ttl_s: int) -> None:
+    The pickled blobs (model and quality tracker) are signed with ``key`` when saved and
+    verified when read (``model.checkpoint``): what ``load`` and ``quality_state`` return
+    was written by a holder of the key, and a blob that was not is a ``CheckpointError``.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, namespace: str, claim_ttl_s: int, key: bytes
+    ) -> None:
         self.client = client
+        self.key = key
         self.ns = namespace
         # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
         self.claim_ttl_ms = claim_ttl_s * 1000
@@ -69,7 +80,8 @@ class ModelStore:
         return raw.decode() if raw is not None else None
 
     async def load(self) -> Checkpoint | None:
-        """The latest checkpoint, or None before the first one."""
+        """The latest checkpoint, verified, or None before the first one (CheckpointError
+        when it is unsigned or altered)."""
         with redis_errors("load the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
@@ -78,21 +90,24 @@ class ModelStore:
         if blob is None:
             return None
         fields: dict[bytes, bytes] = meta
-        return Checkpoint(blob, fields[b"version"].decode(), fields[b"cursor"].decode())
+        version = fields.get(b"version", b"?").decode(errors="replace")
+        model = unseal(self.key, f"model {version}", blob)
+        return Checkpoint(model, version, fields[b"cursor"].decode())
 
     async def save(
         self, checkpoint: Checkpoint, quality: dict[str, float], quality_state: bytes
     ) -> None:
         """Write a checkpoint atomically and trim the stream entries it has learned."""
+        version = checkpoint.version
         meta: dict[str | bytes, str | bytes] = {
-            "version": checkpoint.version,
+            "version": version,
             "cursor": checkpoint.cursor,
             "quality": orjson.dumps(quality),
-            "quality_state": quality_state,
+            "quality_state": seal(self.key, f"quality {version}", quality_state),
         }
         with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(self.k_model, checkpoint.model)
+                pipe.set(self.k_model, seal(self.key, f"model {version}", checkpoint.model))
                 pipe.hset(self.k_meta, mapping=meta)  # type: ignore[arg-type]  # invariant key type
                 if checkpoint.cursor != "0":
                     pipe.xtrim(self.k_stream, minid=checkpoint.cursor, approximate=True)
@@ -105,10 +120,38 @@ class ModelStore:
         return dict(orjson.loads(raw)) if raw else {}
 
     async def quality_state(self) -> bytes | None:
-        """The learner's quality tracker as saved with the latest checkpoint."""
+        """The learner's quality tracker as saved with the latest checkpoint, verified."""
         with redis_errors("read the quality state", ModelStoreError):
-            raw: bytes | None = await self.client.hget(self.k_meta, "quality_state")  # type: ignore[assignment]  # decode_responses=False
-        return raw
+            raw: Any = await self.client.hmget(self.k_meta, ["version", "quality_state"])
+        version, blob = raw
+        if blob is None:
+            return None
+        name = version.decode(errors="replace") if version is not None else "?"
+        return unseal(self.key, f"quality {name}", blob)
+
+    async def sign_unsigned(self) -> str | None:
+        """Sign the latest checkpoint as it is, when it is unsigned (one upgrade step from a
+        riskstream that did not sign, when nothing else can have written this Redis); the
+        version signed, or None when there is nothing to sign. Nothing is unpickled."""
+        with redis_errors("read the model checkpoint", ModelStoreError):
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(self.k_model)
+                pipe.hmget(self.k_meta, ["version", "quality_state"])
+                blob, (version, quality) = await pipe.execute()
+        if blob is None or version is None or is_sealed(blob):
+            return None
+        name: str = version.decode(errors="replace")
+        quality = b"" if quality is None or is_sealed(quality) else quality
+        args = [
+            blob, seal(self.key, f"model {name}", blob),
+            quality, seal(self.key, f"quality {name}", quality) if quality else b"",
+        ]  # fmt: skip
+        with redis_errors("sign the model checkpoint", ModelStoreError):
+            done = await self.scripts.run_one(_SIGN, [self.k_model, self.k_meta], args)
+        if not done:
+            msg = "the checkpoint changed while it was being signed; run the command again"
+            raise ModelStoreError(msg)
+        return name
 
     async def append(self, examples: Sequence[tuple[str, str, bool, dict[str, float]]]) -> None:
         """Append joined labels (txn_id, user_id, is_fraud, features) to the training stream."""

@@ -15,6 +15,7 @@ from riskstream.streams import topics
 
 TOPIC_CONFIGS = {
     topics.CREDIT_LIMITS: {"cleanup.policy": "compact"},
+    topics.RISK_CONFIG: {"cleanup.policy": "compact"},
     # a tick is read within seconds; a week covers any outage that is waited out
     topics.CREDIT_CLOCK: {"retention.ms": str(7 * 86_400_000)},
 }
@@ -63,11 +64,17 @@ def topic(app: faust.App, settings: Settings, name: str, **kwargs: Any) -> faust
     )
 
 
+def partitions(settings: Settings, name: str) -> int:
+    """The partitions of a topic riskstream creates: risk-config and its dead letters have
+    one (every version in order); the others the configured count."""
+    return 1 if name in (*topics.CONFIG, *map(topics.dlq, topics.CONFIG)) else settings.partitions
+
+
 def input_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
-    """An input topic (payments, labels, repayments, statements, the internal credit clock)
-    with the configured partitions."""
-    assert name in (*topics.INPUTS, *topics.INTERNAL)
-    return topic(app, settings, name, partitions=settings.partitions)
+    """An input topic (payments, labels, repayments, statements, the internal credit clock,
+    risk-config) with its partitions."""
+    assert name in (*topics.INPUTS, *topics.INTERNAL, *topics.CONFIG)
+    return topic(app, settings, name, partitions=partitions(settings, name))
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
@@ -79,7 +86,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     except KafkaException as exc:
         msg = f"no Kafka broker at {settings.kafka_brokers} ({exc.args[0].str()})"
         raise StackError(msg) from None
-    consumed = (*topics.INPUTS, *topics.INTERNAL)
+    consumed = (*topics.INPUTS, *topics.INTERNAL, *topics.CONFIG)
     names = [*consumed, *topics.OUTPUTS, *(topics.dlq(t) for t in consumed)]
     wanted = []
     for name in names:
@@ -87,7 +94,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         if full in existing:
             continue
         config = TOPIC_CONFIGS.get(name, {})
-        wanted.append(NewTopic(full, num_partitions=settings.partitions, config=config))
+        wanted.append(NewTopic(full, num_partitions=partitions(settings, name), config=config))
     if not wanted:
         return
     for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():

@@ -1,4 +1,4 @@
-"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate."""
+"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate, rules."""
 
 from __future__ import annotations
 
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_arguments(ev)
     _add_settings(ev)
+
+    from riskstream.ops import rules_command
+
+    rules = sub.add_parser("rules", help="the rules layer: show, validate or set (docs/rules.md)")
+    for rules_action in rules_command.add_arguments(rules, _Parser):
+        _add_settings(rules_action)
     return parser
 
 
@@ -147,6 +153,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from riskstream.sim import produce as simulate
 
         return simulate.run(args, settings)
+    if args.command == "rules":
+        from riskstream.ops import rules_command
+
+        return rules_command.run(args, settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 

@@ -8,6 +8,7 @@ sets it.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 import urllib.request
@@ -21,6 +22,7 @@ from confluent_kafka import Producer
 
 from riskstream.cli import main
 from riskstream.config import Settings
+from riskstream.scoring.policy import Policy, Tradeoff, policy_thresholds
 from riskstream.scoring.ruleset import MAX_RULES_BYTES
 from riskstream.streams import topics
 
@@ -176,3 +178,65 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     assert metric(restarted, "riskstream_rules_version") == 2
     assert main(["rules", "show", *flags]) == 0
     assert capsys.readouterr().out.startswith("version 2: review at 100, decline at 100")
+
+
+def test_a_policy_sets_the_thresholds_from_the_learners_recent_labels(
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+    producer: Producer,
+    redis_client: Any,
+) -> None:
+    """Labels flow to the learner; its trade-off comes with the checkpoint; the worker's
+    thresholds are the policy's over it, and the decisions after follow them."""
+    worker = start_worker(RISKSTREAM_CHECKPOINT_EVERY_S="1")
+    policy = {"max_decline_rate": 0.05, "review_per_hour": 1e6, "min_labels": 100}
+    send_rules(settings, producer, rules(1, review_at=65, decline_at=75, policy=policy))
+    rng = random.Random(3)
+    now, n = int(time.time() * 1000), 300
+    frauds = set()
+    for i in range(n):
+        user = f"u-{rng.randrange(60)}"
+        amount = float(rng.randrange(20, 400))  # above card testing's 5
+        body = {"txn_id": f"p-{i}", "user_id": user, "merchant_id": f"m-{i % 7}",
+                "amount": amount, "currency": "CNY", "ts": now + i}  # fmt: skip
+        if rng.random() < 0.1:
+            frauds.add(body["txn_id"])
+        producer.produce(settings.topic(topics.PAYMENTS), orjson.dumps(body), user.encode())
+    assert producer.flush(30) == 0
+    decided = consume_until(settings, topics.DECISIONS, lambda m: len(m) >= n, 120)
+    assert len(decided) == n
+    for _, value in decided:
+        d = orjson.loads(value)
+        label = {"txn_id": d["txn_id"], "user_id": d["user_id"], "source": "review",
+                 "label": "fraud" if d["txn_id"] in frauds else "legit", "ts": now + n}  # fmt: skip
+        producer.produce(settings.topic(topics.LABELS), orjson.dumps(label), d["user_id"].encode())
+    assert producer.flush(30) == 0
+
+    wait_for(
+        lambda: metric(worker, "riskstream_model_evaluated_labels") == n, 90, "every label learned"
+    )
+    wait_for(
+        lambda: metric(worker, "riskstream_threshold_from_policy") == 1,
+        30,
+        "the policy's thresholds",
+    )
+    meta = redis_client.hget(f"{settings.redis_namespace}{{model}}:meta", "tradeoff")
+    trade = Tradeoff.from_dict(orjson.loads(meta))
+    assert (trade.labels, trade.frauds) == (n, len(frauds))
+    expected = policy_thresholds(Policy(**policy), trade, 65, 75)  # type: ignore[arg-type]
+    assert expected.source == "policy"
+    assert trade.rate(expected.decline_at) <= 0.05
+    assert metric(worker, 'riskstream_threshold{threshold="decline"}') == expected.decline_at
+    assert metric(worker, 'riskstream_threshold{threshold="review"}') == expected.review_at
+
+    after = decide(settings, producer, "u-after")
+    assert after["rules_version"] == 1
+    score = after["risk_score"]
+    kind = (
+        "decline"
+        if score >= expected.decline_at
+        else "review"
+        if score >= expected.review_at
+        else "approve"
+    )
+    assert after["decision"] == kind, (after, expected)

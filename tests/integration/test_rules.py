@@ -115,7 +115,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     producer: Producer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    worker = start_worker()
+    worker, other_worker = start_worker(), start_worker()  # only one reads risk-config
     first = decide(settings, producer, BLOCKED)
     assert first["rules_version"] == 0  # the environment's rules: nobody blocked
     assert "blocked_user" not in first["reasons"]
@@ -125,6 +125,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     v1 = rules(1, review_at=0, decline_at=100, block_users=[BLOCKED], note="integration")
     send_rules(settings, producer, v1)
     wait_for(in_force(worker, 1), 30, "rules version 1 in force")
+    wait_for(in_force(other_worker, 1), 30, "rules version 1 in force on the other worker")
     blocked, other = decide(settings, producer, BLOCKED), decide(settings, producer, OTHER)
     assert (blocked["decision"], blocked["reasons"][0], blocked["rules_version"]) == (
         "decline",
@@ -154,7 +155,8 @@ def test_rules_change_live_are_named_and_survive_a_restart(
 
     # Version 2 through the CLI: nobody blocked, nothing reviewed or declined by score.
     flags = ["--topic-prefix", settings.topic_prefix, "--redis-namespace", settings.redis_namespace,
-             "--kafka-brokers", settings.kafka_brokers]  # fmt: skip
+             "--kafka-brokers", settings.kafka_brokers, "--redis-mode", settings.redis_mode,
+             "--redis-url", settings.redis_url.get_secret_value()]  # fmt: skip
     path = worker.log.parent / "v2.json"
     path.write_bytes(rules(2, review_at=100, decline_at=100))
     assert main(["rules", "set", str(path), "--wait", "30", *flags]) == 0
@@ -172,6 +174,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
 
     # A restarted worker decides its very first payment with version 2.
     worker.stop()
+    other_worker.stop()
     restarted = start_worker()
     again = decide(settings, producer, BLOCKED)
     assert (again["decision"], again["rules_version"]) == ("approve", 2)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskstream.cli import main
 from riskstream.config import Settings
 from riskstream.errors import MessageError, RulesError
 from riskstream.ops.metrics import WorkerMetrics
@@ -341,3 +342,18 @@ def test_metrics_show_the_thresholds_in_force_and_the_tradeoff() -> None:
     assert {0, 81, 90, 99} <= set(rows)
     assert rows[90]["precision"] == 0.5
     assert rows[90]["rate"] == 0.1
+
+
+def test_rules_validate_exits_0_with_a_summary_or_1_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_bytes(b'{"version": 4, "review_at": 60, "decline_at": 80, "block_users": ["u-1"]}')
+    bad.write_bytes(b'{"version": 4, "review_at": 90, "decline_at": 80}')
+    assert main(["rules", "validate", str(good)]) == 0
+    assert capsys.readouterr().out.startswith("valid: version 4: review at 60, decline at 80")
+    for path in (bad, tmp_path / "missing.json"):
+        assert main(["rules", "validate", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("riskstream: ")
+        assert err.count("\n") == 1

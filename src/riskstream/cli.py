@@ -108,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_arguments(ev)
     _add_settings(ev)
 
-    from riskstream.ops import rules_command
+    from riskstream import rules_cli
 
     rules = sub.add_parser("rules", help="the rules layer: show, validate or set (docs/rules.md)")
-    for rules_action in rules_command.add_arguments(rules, _Parser):
+    for rules_action in rules_cli.add_arguments(rules, _Parser):
         _add_settings(rules_action)
     return parser
 
@@ -154,9 +154,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return simulate.run(args, settings)
     if args.command == "rules":
-        from riskstream.ops import rules_command
+        from riskstream import rules_cli
 
-        return rules_command.run(args, settings)
+        return rules_cli.run(args, settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 

@@ -133,7 +133,7 @@ async def _set(settings: Settings, rules: RuleSet, raw: bytes, wait_s: float) ->
 def publish(settings: Settings, body: bytes) -> str:
     """Send the rules to risk-config (created if missing), acknowledged by every in-sync
     replica; where it went (``topic[partition]@offset``)."""
-    from riskstream.agents.app import ensure_topics
+    from riskstream.agents.app import ensure_topics  # here: it imports Faust, slow to load
 
     ensure_topics(settings)
     topic = settings.topic(topics.RISK_CONFIG)

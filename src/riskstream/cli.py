@@ -1,4 +1,5 @@
-"""The ``riskstream`` command: worker, stack, topics, simulate, lag, evaluate."""
+"""The ``riskstream`` command: worker, stack, topics, simulate, lag, evaluate, rules,
+checkpoint."""
 
 from __future__ import annotations
 
@@ -134,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_arguments(ev)
     _add_settings(ev)
+
+    from riskstream import rules_cli
+
+    rules = sub.add_parser("rules", help="the rules layer: show, validate or set (docs/rules.md)")
+    for rules_action in rules_cli.add_arguments(rules, _Parser):
+        _add_settings(rules_action)
     return parser
 
 
@@ -178,6 +185,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return simulate.run(args, settings)
     if args.command == "checkpoint":
         return _sign_checkpoint(settings)
+    if args.command == "rules":
+        from riskstream import rules_cli
+
+        return rules_cli.run(args, settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     card_testing_count: int = Field(
         5, ge=2, description="payments of <= 5 in 5 minutes that mean card testing (review)"
     )
+    policy_window_labels: int = Field(
+        20_000,
+        ge=500,
+        le=10_000_000,
+        description="recent labelled payments the threshold policy's trade-off is computed "
+        "over (docs/rules.md)",
+    )
     batch_max: int = Field(500, ge=1, description="payments scored together at most")
     batch_within_s: float = Field(
         0.005, gt=0, description="longest wait to fill a batch, in seconds"

@@ -23,6 +23,10 @@ class ValidationError(MessageError):
     """An incoming event breaks the contract; it goes to the dead-letter topic."""
 
 
+class RulesError(ValidationError):
+    """A risk-config message (or rules file) breaks docs/rules.md; the rules in force stay."""
+
+
 class OutageError(RiskstreamError):
     """A service cannot be reached or takes no work now: waited out with back-off, never skipped."""
 
@@ -85,3 +89,7 @@ class RiskUnavailableError(RiskClientError):
 
 class SubmitTimeoutError(RiskClientError):
     """No decision for the txn_id came on risk-decisions within the timeout."""
+
+
+class RulesStoreError(RiskstreamError):
+    """Redis refused a step of the rules store for a reason other than an outage."""

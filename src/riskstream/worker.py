@@ -1,7 +1,7 @@
 """The composition root: one worker process, every part built here and handed what it needs.
 
 Settings -> the Redis client and the stores -> the scorer -> metrics and health -> the
-Faust app with its five agents (``agents.batch`` runs their batches), the learner, the
+Faust app with its six agents (``agents.batch`` runs their batches), the learner, the
 stream clock's ticker, the HTTP API and the ops pages. Nothing else builds a store or reads
 another part's insides.
 """
@@ -24,6 +24,7 @@ from riskstream.agents.learner import Learner
 from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
+from riskstream.agents.update_rules import decode_rules, update_rules
 from riskstream.api import security, views
 from riskstream.api.publish import DecisionPublisher
 from riskstream.api.routing import Owners
@@ -42,6 +43,7 @@ from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
+from riskstream.state.rules_store import RulesStore
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
 from riskstream.streams.codec import (
@@ -81,7 +83,8 @@ def build(settings: Settings) -> Worker:
     clock = StreamClock(client, ns, settings.partitions, settings.partitioner)
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
     models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_key(settings.deployment_secret))
-    scorer = Scorer(settings, features, credit_lines, models, OnlineModel())
+    rules = RulesStore(client, ns)
+    scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules)
     metrics = WorkerMetrics()
     features.scripts.on_round_trip = metrics.redis_round_trip.observe
     health = Health()
@@ -129,6 +132,9 @@ def build(settings: Settings) -> Worker:
             decode_tick,
             functools.partial(fire_credit_timers, credit_lines, clock, credit_limits, ticker.fired),
         ),
+        Agent(
+            "update_rules", topics.RISK_CONFIG, decode_rules, functools.partial(update_rules, rules)
+        ),
     ):
         attach(shell, agent)
 
@@ -159,6 +165,10 @@ def build(settings: Settings) -> Worker:
             log.error("%s; scoring goes on with model %s", exc, scorer.model_version)
         except Exception as exc:  # keep scoring with the model we have
             log.warning("model refresh failed: %s", exc)
+        try:
+            await scorer.refresh_rules()
+        except Exception as exc:  # keep deciding with the rules in force
+            log.warning("rules refresh failed: %s", exc)
 
     publisher = DecisionPublisher(settings)
     scoring = HttpScoring(

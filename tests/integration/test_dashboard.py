@@ -121,6 +121,15 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
         assert rows, "no alert listed"
         assert rows[0].find_elements("tag name", "td")[5].text, "an alert without reasons"
         assert browser.find_element("id", "status").text.startswith("live")
+        # the rules in force and the trade-off of the learner's recent labelled payments
+        wait_for(
+            lambda: browser.find_elements("css selector", "#tradeoff tbody tr"),
+            60,
+            "the trade-off table",
+        )
+        assert browser.find_element("id", "n-rules").text == "v0: 65 / 75"
+        in_force = browser.find_elements("css selector", "#tradeoff tbody tr.in-force")
+        assert [r.find_elements("tag name", "td")[0].text for r in in_force] == ["65", "75"]
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
         assert all(n >= 3 for n in points.values())

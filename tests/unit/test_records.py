@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import struct
+
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +28,7 @@ decisions = st.builds(
     model_version=st.sampled_from(["m-0", "rules+m-0", "m-123456"]),
     event_ts=st.integers(946_684_800_000, 4_102_444_800_000),
     decided_ts=st.integers(946_684_800_000, 4_102_444_800_000),
+    rules_version=st.integers(0, 2**53 - 1),
 )
 
 
@@ -44,3 +48,35 @@ def test_a_decision_that_would_not_round_trip_is_kept_as_json() -> None:
     assert _stored_form(d, answer) == answer
     payment = Payment("t-1", "u-1", "m-1", 1.0, "CNY", 1_732_240_000_000)
     assert _answer(b"http\n" + answer, payment)[1] == answer
+
+
+def test_a_decision_names_its_rules_version_after_its_model_version() -> None:
+    d = Decision("t-1", "u-1", "approve", 0.1, 10, (), CreditBlock(650, 2000.5, 2000.5, "CNY"),
+                 "m-0", 1, 2, 7)  # fmt: skip
+    assert list(d.to_dict())[-4:] == ["model_version", "rules_version", "event_ts", "decided_ts"]
+    assert d.to_dict()["rules_version"] == 7
+    assert Decision.from_dict(d.to_dict()) == d
+
+
+def test_a_decision_packed_before_rules_version_answers_as_it_did() -> None:
+    """Format 1 (decisions stored before rules_version, kept 45 days): a re-send's answer
+    is still the first JSON byte for byte, without a rules_version."""
+    d = Decision("t-1", "u-1", "review", 0.7, 70, ("velocity_burst",),
+                 CreditBlock(712, 20000.5, 18500.5, "CNY"), "m-3", 1, 2)  # fmt: skip
+    first = orjson.dumps(d.to_dict())
+    assert b"rules_version" not in first
+    c = d.credit
+    old = struct.pack("<BBdBHddqq", 1, 1, d.fraud_probability, d.risk_score, c.score, c.limit,
+                      c.available, d.event_ts, d.decided_ts)  # fmt: skip
+    old += b"".join(
+        len(t).to_bytes(1, "little") + t.encode() for t in ("CNY", "m-3", "velocity_burst")
+    )
+    payment = Payment("t-1", "u-1", "m-1", 1.0, "CNY", 1_732_240_000_000)
+    assert _answer(b"payments:0:7\n" + old, payment)[1] == first
+    # such a decision packed again keeps its missing rules_version
+    assert Decision.unpack(d.pack(), "t-1", "u-1").rules_version is None
+
+
+def test_an_unknown_packed_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a packed decision"):
+        Decision.unpack(b"\x07" + bytes(100), "t-1", "u-1")

@@ -9,6 +9,7 @@ from faust.auth import Credentials
 
 from riskstream.config import Settings
 from riskstream.streams import clients, topics
+from riskstream.streams.admin import partitions
 
 
 def credentials(settings: Settings) -> Credentials | None:
@@ -72,7 +73,7 @@ def topic(app: faust.App, settings: Settings, name: str, **kwargs: Any) -> faust
 
 
 def input_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
-    """An input topic (payments, labels, repayments, statements, the internal credit clock)
-    with the configured partitions."""
-    assert name in (*topics.INPUTS, *topics.INTERNAL)
-    return topic(app, settings, name, partitions=settings.partitions)
+    """An input topic (payments, labels, repayments, statements, the internal credit clock,
+    risk-config) with its partitions."""
+    assert name in (*topics.INPUTS, *topics.INTERNAL, *topics.CONFIG)
+    return topic(app, settings, name, partitions=partitions(settings, name))

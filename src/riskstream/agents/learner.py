@@ -26,12 +26,16 @@ import pickle
 import time
 import uuid
 
+import orjson
+
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError, ModelStoreError, OutageError
 from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
 from riskstream.model.online import ModelQuality, OnlineModel, example_problem
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.state.model_store import Checkpoint, ModelStore, TrainingExample
+from riskstream.scoring import risk_score
+from riskstream.scoring.policy import PolicyWindow
+from riskstream.state.model_store import Checkpoint, ModelStore, PolicyState, TrainingExample
 
 log = logging.getLogger(__name__)
 LEASE_MS = 10_000
@@ -53,6 +57,7 @@ class Learner:
         self.owner = f"learner-{uuid.uuid4().hex}"
         self.model: OnlineModel | None = None
         self.quality = ModelQuality()
+        self.window = PolicyWindow(settings.policy_window_labels)
         self.cursor = "0"
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
@@ -118,6 +123,8 @@ class Learner:
                     ex.is_fraud, p, self.settings.review_at, self.settings.decline_at
                 )
                 model.learn_one(ex.features, ex.is_fraud)
+                # when the label was joined (its stream id): wall time, as a review budget is
+                self.window.add(int(ex.entry_id.partition("-")[0]), risk_score(p), ex.is_fraud)
                 return True
             except Exception as exc:  # one example must not stop learning
                 problem = f"{type(exc).__name__}: {exc}"
@@ -130,20 +137,39 @@ class Learner:
         checkpoint = await self.models.load()
         if checkpoint is None:
             self.model, self.quality, self.cursor = OnlineModel(), ModelQuality(), "0"
+            self.window = PolicyWindow(self.settings.policy_window_labels)
         else:
             state = await self.models.quality_state()
             model = OnlineModel.loads(checkpoint.model)
             self.quality = pickle.loads(state) if state else ModelQuality()  # verified
+            self.window = await self._restore_window()
             self.model, self.cursor = model, checkpoint.cursor
         self.refused = None
         log.info("learner %s: resumed at %s", self.owner, self.cursor)
 
+    async def _restore_window(self) -> PolicyWindow:
+        """The policy's window as checkpointed (an empty one if there is none, or it is
+        unreadable: the fixed thresholds apply until it fills again)."""
+        size = self.settings.policy_window_labels
+        raw = await self.models.policy_window()
+        try:
+            return PolicyWindow.from_dict(orjson.loads(raw), size) if raw else PolicyWindow(size)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            log.warning("learner: policy window not restored: %s", exc)
+            return PolicyWindow(size)
+
     async def checkpoint(self) -> None:
-        """Save model, quality and position in one atomic write."""
+        """Save model, quality, the policy's window and trade-off, and position in one
+        atomic write."""
         assert self.model is not None
         version = f"m-{self.model.n_labels}"
         checkpoint = Checkpoint(self.model.dumps(), version, self.cursor)
-        await self.models.save(checkpoint, self.quality.as_dict(), pickle.dumps(self.quality))
+        policy = PolicyState(
+            orjson.dumps(self.window.to_dict()), orjson.dumps(self.window.tradeoff().to_dict())
+        )
+        await self.models.save(
+            checkpoint, self.quality.as_dict(), pickle.dumps(self.quality), policy
+        )
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
         log.info("learner: checkpoint %s at %s", version, self.cursor)

@@ -66,7 +66,7 @@ DECISION = {
     "type": "object",
     "required": [
         "txn_id", "user_id", "decision", "fraud_probability", "risk_score", "reasons",
-        "credit", "model_version", "event_ts", "decided_ts",
+        "credit", "model_version", "rules_version", "event_ts", "decided_ts",
     ],
     "properties": {
         "txn_id": ID,
@@ -86,6 +86,11 @@ DECISION = {
             },
         },
         "model_version": {"type": "string"},
+        "rules_version": {
+            "type": "integer", "minimum": 0,
+            "description": "the risk-config version decided under (0: the environment's "
+                           "settings); see docs/rules.md",
+        },
         "event_ts": {"type": "integer"},
         "decided_ts": {"type": "integer"},
     },

@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.samples import Sample
 
 from riskstream.ops.lag import PartitionLag
+from riskstream.scoring.policy import Thresholds, Tradeoff
 from riskstream.service import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -36,8 +37,10 @@ DECISION_KINDS = ("approve", "review", "decline")
 THRESHOLDS = ("review", "decline")
 AGENTS = (
     "score_payments", "learn_from_labels", "settle_repayments", "record_statements",
-    "fire_credit_timers",
+    "fire_credit_timers", "update_rules",
 )  # fmt: skip
+# the trade-off rows the dashboard shows (with the thresholds in force added)
+TRADEOFF_ROWS = (*range(0, 100, 5), 99)
 RECENT_ALERTS = 20
 # event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -96,6 +99,28 @@ class WorkerMetrics:
         self.clock_ticks = Counter(
             "riskstream_clock_ticks_processed",
             "Ticks of the stream's clock this worker handled (each fires the due dates it names)",
+            registry=r,
+        )
+        self.rules_messages = Counter(
+            "riskstream_rules_messages_processed",
+            "risk-config messages this worker handled (put in force, or dead-lettered)",
+            registry=r,
+        )
+        self.rules_version = Gauge(
+            "riskstream_rules_version",
+            "The risk-config version this worker decides with (0: the environment's settings)",
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "riskstream_threshold",
+            "The risk_score at or above which this worker reviews / declines (100: none)",
+            ["threshold"],
+            registry=r,
+        )
+        self.threshold_from_policy = Gauge(
+            "riskstream_threshold_from_policy",
+            "1 when the thresholds in force come from the rules' policy and recent labelled "
+            "traffic, 0 when they are the rules' fixed ones",
             registry=r,
         )
         self.ticks_sent = Counter(
@@ -226,6 +251,8 @@ class WorkerMetrics:
             self.recall.labels(name)
         self.recent_alerts: collections.deque[bytes] = collections.deque(maxlen=RECENT_ALERTS)
         self._model_version: str | None = None
+        self._rules: dict[str, Any] = {}
+        self._tradeoff: list[dict[str, Any]] = []
 
     # --- the hot path: once per batch (one histogram observation per decision)
 
@@ -238,6 +265,7 @@ class WorkerMetrics:
             "repayments": self.repayments,
             "statements": self.statements,
             "credit-clock": self.clock_ticks,
+            "risk-config": self.rules_messages,
         }
         counters[topic].inc(count)
 
@@ -292,6 +320,32 @@ class WorkerMetrics:
             self._model_version = version
         self.model_labels.set(labels_learned)
 
+    def set_rules(
+        self,
+        version: int,
+        thresholds: Thresholds,
+        policy: Mapping[str, Any] | None,
+        trade: Tradeoff | None,
+    ) -> None:
+        """The rules and thresholds this worker decides with, and the trade-off they come
+        from (the learner's, over recent labelled traffic)."""
+        self.rules_version.set(version)
+        self.threshold.labels("review").set(thresholds.review_at)
+        self.threshold.labels("decline").set(thresholds.decline_at)
+        self.threshold_from_policy.set(int(thresholds.source == "policy"))
+        self._rules = {
+            "version": version,
+            "review_at": thresholds.review_at,
+            "decline_at": thresholds.decline_at,
+            "source": thresholds.source,
+            "policy": dict(policy) if policy else None,
+            "labels": trade.labels if trade else 0,
+            "frauds": trade.frauds if trade else 0,
+            "hours": round(trade.hours, 2) if trade else 0.0,
+        }
+        rows = sorted({*TRADEOFF_ROWS, thresholds.review_at, thresholds.decline_at} - {100})
+        self._tradeoff = trade.rows(rows) if trade and trade.labels else []
+
     def set_quality(self, quality: Mapping[str, float]) -> None:
         """The learner's progressive quality figures (``ModelQuality.as_dict``)."""
         if not quality:
@@ -343,6 +397,8 @@ class WorkerMetrics:
                 "evaluated": evaluated,
             },
             "recent_alerts": alerts[::-1],
+            "rules": self._rules,
+            "tradeoff": self._tradeoff,
         }
 
     def _sample(self, name: str, labels: dict[str, str] | None = None) -> float:

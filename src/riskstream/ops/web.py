@@ -77,6 +77,9 @@ class OpsReader:
     def local(self) -> None:
         """What this process knows by itself: its model and its partitions (cheap)."""
         self.metrics.set_model(self.scorer.model_version, self.scorer.model.n_labels)
+        rules = self.scorer.ruleset
+        policy = rules.policy.to_dict() if rules.policy else None
+        self.metrics.set_rules(rules.version, self.scorer.thresholds, policy, self.scorer.tradeoff)
         try:
             assigned = self.app.consumer.assignment()
         except Exception:  # no consumer yet while the worker starts

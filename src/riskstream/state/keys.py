@@ -145,3 +145,8 @@ def user_pattern(ns: str, user_id: str) -> str:
 def namespace_pattern(ns: str) -> str:
     """A SCAN pattern that matches every key of a namespace (to clean a test's keyspace)."""
     return f"{_glob_escape(ns)}*"
+
+
+def rules(ns: str) -> str:
+    """Hash: the risk-config version in force (``version``) and its message (``body``)."""
+    return f"{ns}{{rules}}"

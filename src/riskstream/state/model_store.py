@@ -38,6 +38,15 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class PolicyState:
+    """What the threshold policy needs saved with a checkpoint: the learner's window of
+    recent labelled examples and its trade-off (both JSON, ``scoring.policy``)."""
+
+    window: bytes
+    tradeoff: bytes
+
+
+@dataclass(frozen=True)
 class TrainingExample:
     """One label joined with the features its payment was scored on."""
 
@@ -95,7 +104,11 @@ class ModelStore:
         return Checkpoint(model, version, fields[b"cursor"].decode())
 
     async def save(
-        self, checkpoint: Checkpoint, quality: dict[str, float], quality_state: bytes
+        self,
+        checkpoint: Checkpoint,
+        quality: dict[str, float],
+        quality_state: bytes,
+        policy: PolicyState | None = None,
     ) -> None:
         """Write a checkpoint atomically and trim the stream entries it has learned."""
         version = checkpoint.version
@@ -105,6 +118,9 @@ class ModelStore:
             "quality": orjson.dumps(quality),
             "quality_state": seal(self.key, f"quality {version}", quality_state),
         }
+        if policy is not None:
+            meta["policy_window"] = policy.window
+            meta["tradeoff"] = policy.tradeoff
         with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(self.k_model, seal(self.key, f"model {version}", checkpoint.model))
@@ -118,6 +134,18 @@ class ModelStore:
         with redis_errors("read the model quality", ModelStoreError):
             raw: Any = await self.client.hget(self.k_meta, "quality")
         return dict(orjson.loads(raw)) if raw else {}
+
+    async def tradeoff(self) -> bytes | None:
+        """The trade-off saved with the latest checkpoint (JSON, ``scoring.policy``)."""
+        with redis_errors("read the trade-off", ModelStoreError):
+            raw: bytes | None = await self.client.hget(self.k_meta, "tradeoff")  # type: ignore[assignment]  # decode_responses=False
+        return raw
+
+    async def policy_window(self) -> bytes | None:
+        """The learner's window of recent labelled examples, saved with the checkpoint."""
+        with redis_errors("read the policy window", ModelStoreError):
+            raw: bytes | None = await self.client.hget(self.k_meta, "policy_window")  # type: ignore[assignment]  # decode_responses=False
+        return raw
 
     async def quality_state(self) -> bytes | None:
         """The learner's quality tracker as saved with the latest checkpoint, verified."""

@@ -4,9 +4,9 @@ Every topic riskstream consumes or produces is created here, before a worker sta
 the partitions, replication factor and ``min.insync.replicas`` of the settings: the
 contract's topics, their dead letters, the internal credit clock, and Faust's own leader
 topic (Faust would otherwise create it with its defaults). An existing topic is left alone;
-``riskstream topics`` shows where one differs from the settings. Every topic but Faust's has
-the same partition count: an output record goes to its input's partition number (see
-``agents.faust_private``).
+``riskstream topics`` shows where one differs from the settings. Every topic but Faust's and
+risk-config's has the same partition count: an output record goes to its input's partition
+number (see ``agents.faust_private``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from riskstream.streams import clients, topics
 
 TOPIC_CONFIGS = {
     topics.CREDIT_LIMITS: {"cleanup.policy": "compact"},
+    topics.RISK_CONFIG: {"cleanup.policy": "compact"},
     # a tick is read within seconds; a week covers any outage that is waited out
     topics.CREDIT_CLOCK: {"retention.ms": str(7 * 86_400_000)},
 }
@@ -37,11 +38,17 @@ def faust_leader_topic(settings: Settings) -> str:
     return f"{settings.group_id}-__assignor-__leader"
 
 
+def partitions(settings: Settings, name: str) -> int:
+    """The partitions of a topic riskstream creates: risk-config and its dead letters have
+    one (every version in order); the others the configured count."""
+    return 1 if name in (*topics.CONFIG, *map(topics.dlq, topics.CONFIG)) else settings.partitions
+
+
 def deployment_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     """Every topic of the deployment: full name -> (partitions, its own configs)."""
-    consumed = (*topics.INPUTS, *topics.INTERNAL)
+    consumed = (*topics.INPUTS, *topics.INTERNAL, *topics.CONFIG)
     names = [*consumed, *topics.OUTPUTS, *(topics.dlq(t) for t in consumed)]
-    wanted = {settings.topic(n): (settings.partitions, TOPIC_CONFIGS.get(n, {})) for n in names}
+    wanted = {settings.topic(n): (partitions(settings, n), TOPIC_CONFIGS.get(n, {})) for n in names}
     wanted[faust_leader_topic(settings)] = (1, {})
     return wanted
 

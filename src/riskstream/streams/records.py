@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 DecisionKind = Literal["approve", "review", "decline"]
 _KINDS: tuple[DecisionKind, ...] = ("approve", "review", "decline")
-PACKED_FORMAT = 1  # the first byte of a packed decision (a JSON one starts with "{")
+PACKED_FORMAT = 2  # the first byte of a packed decision (a JSON one starts with "{")
 # format, kind, fraud_probability, risk_score, credit score, limit, available, event_ts,
-# decided_ts; then currency, model_version and the reasons joined by "," (length-prefixed)
-_PACKED = struct.Struct("<BBdBHddqq")
+# decided_ts, rules_version; then currency, model_version and the reasons joined by ","
+# (length-prefixed). Format 1 (before rules_version) is still read: decisions live 45 days.
+_PACKED = struct.Struct("<BBdBHddqqq")
+_PACKED_V1 = struct.Struct("<BBdBHddqq")
+_NO_RULES_VERSION = -1  # a format-1 decision packed again (versions are >= 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +112,14 @@ class Decision:
     model_version: str
     event_ts: int
     decided_ts: int
+    # the risk-config version decided under; None only for decisions made before it existed
+    # (their JSON has no such field, and a re-send must answer that JSON byte for byte)
+    rules_version: int | None = None
     features: dict[str, float] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object."""
-        return {
+        out = {
             "txn_id": self.txn_id,
             "user_id": self.user_id,
             "decision": self.decision,
@@ -127,23 +133,28 @@ class Decision:
                 "currency": self.credit.currency,
             },
             "model_version": self.model_version,
+            "rules_version": self.rules_version,
             "event_ts": self.event_ts,
             "decided_ts": self.decided_ts,
         }
+        if self.rules_version is None:
+            del out["rules_version"]
+        return out
 
     def pack(self) -> bytes:
-        """The decision in about 80 bytes (txn_id and user_id left out: the caller knows them);
+        """The decision in about 90 bytes (txn_id and user_id left out: the caller knows them);
         ``unpack`` gives it back field for field, so ``to_dict`` gives the same JSON.
 
         >>> d = Decision("t-1", "u-1", "review", 0.700001, 70, ("velocity_burst", "new_device"),
-        ...              CreditBlock(712, 20000.0, 18500.5, "CNY"), "m-3", 1, 2)
+        ...              CreditBlock(712, 20000.0, 18500.5, "CNY"), "m-3", 1, 2, 7)
         >>> len(d.pack()), Decision.unpack(d.pack(), "t-1", "u-1") == d
-        (79, True)
+        (87, True)
         """
         c = self.credit
         head = _PACKED.pack(
             PACKED_FORMAT, _KINDS.index(self.decision), self.fraud_probability,
             self.risk_score, c.score, c.limit, c.available, self.event_ts, self.decided_ts,
+            _NO_RULES_VERSION if self.rules_version is None else self.rules_version,
         )  # fmt: skip
         texts = (c.currency, self.model_version, ",".join(self.reasons))
         return head + b"".join(len(t).to_bytes(1, "little") + t.encode() for t in texts)
@@ -152,10 +163,20 @@ class Decision:
     def unpack(cls, raw: bytes, txn_id: str, user_id: str) -> Decision:
         """The decision ``pack`` wrote (ValueError when ``raw`` is not one)."""
         try:
-            _, kind, p, risk, score, limit, available, event_ts, decided_ts = _PACKED.unpack_from(
-                raw
-            )
-            texts, at = [], _PACKED.size
+            rules_version: int | None = None
+            if raw[:1] == bytes([PACKED_FORMAT]):
+                *head, rules_version = _PACKED.unpack_from(raw)
+                at = _PACKED.size
+                if rules_version == _NO_RULES_VERSION:
+                    rules_version = None
+            elif raw[:1] == b"\x01":  # format 1: decided before rules_version existed
+                head = list(_PACKED_V1.unpack_from(raw))
+                at = _PACKED_V1.size
+            else:
+                msg = f"unknown packed format {raw[:1]!r}"
+                raise struct.error(msg)
+            _, kind, p, risk, score, limit, available, event_ts, decided_ts = head
+            texts = []
             for _ in range(3):
                 texts.append(raw[at + 1 : at + 1 + raw[at]].decode())
                 at += 1 + raw[at]
@@ -166,6 +187,7 @@ class Decision:
         return cls(
             txn_id, user_id, _KINDS[kind], p, risk, tuple(reasons.split(",") if reasons else ()),
             CreditBlock(score, limit, available, currency), version, event_ts, decided_ts,
+            rules_version,
         )  # fmt: skip
 
     @classmethod
@@ -182,5 +204,6 @@ class Decision:
             model_version=data["model_version"],
             event_ts=int(data["event_ts"]),
             decided_ts=int(data["decided_ts"]),
+            rules_version=data.get("rules_version"),
             features=dict(data.get("features", {})),
         )

@@ -95,7 +95,35 @@ function render(s) {
     return tr;
   });
   document.querySelector("#alerts tbody").replaceChildren(...rows);
+  renderRules(s.rules, s.tradeoff || []);
   prev = s;
+}
+
+// the rules in force and the trade-off their policy reads (docs/rules.md)
+function renderRules(r, tradeoff) {
+  if (!r || r.version === undefined) return;
+  const at = (t) => (t >= 100 ? "never" : String(t));
+  text("n-rules", "v" + r.version + ": " + at(r.review_at) + " / " + at(r.decline_at));
+  const policy = r.policy ? Object.entries(r.policy).map(([k, v]) => k + "=" + v).join(", ") : "none";
+  text("rules-info", "thresholds " + r.source + "; policy " + policy + "; " +
+    r.labels.toLocaleString() + " labelled payments (" + r.frauds.toLocaleString() +
+    " fraud) over " + r.hours + " h");
+  const pct = (v) => (v === null ? "-" : (100 * v).toFixed(2) + "%");
+  const rows = tradeoff.map((row) => {
+    const force = [row.threshold === r.review_at ? "review" : "", row.threshold === r.decline_at ? "decline" : ""]
+      .filter(Boolean).join(", ");
+    const cells = [row.threshold, pct(row.precision), pct(row.recall), pct(row.rate),
+      row.per_hour === null ? "-" : row.per_hour.toLocaleString(), force];
+    const tr = document.createElement("tr");
+    if (force) tr.className = "in-force";
+    cells.forEach((v) => {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      tr.appendChild(td);
+    });
+    return tr;
+  });
+  document.querySelector("#tradeoff tbody").replaceChildren(...rows);
 }
 
 async function poll() {

@@ -39,6 +39,10 @@ class ModelStoreError(RiskstreamError):
     """A model checkpoint or training example could not be saved or restored."""
 
 
+class ModelRolesError(RiskstreamError):
+    """A champion/challenger change that cannot be made, or a broken roles record."""
+
+
 class CreditError(RiskstreamError):
     """A credit amount or a stored credit state is invalid."""
 

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     )
     checkpoint_every_labels: int = Field(500, ge=1, description="labels between checkpoints")
     checkpoint_every_s: float = Field(10.0, gt=0, description="seconds between checkpoints")
+    challenger: str = Field(
+        "",
+        description="pipeline of riskstream/model/candidates.py the learner also trains and "
+        "every worker scores in shadow (e.g. undersample; the same on every worker; "
+        "empty: none)",
+    )
     redis_namespace: str = Field(
         "rs:", description="prefix of every Redis key (one deployment or test run each)"
     )
@@ -123,6 +129,18 @@ class Settings(BaseSettings):
             msg = f"currencies must be upper-case ISO 4217 codes, got {value!r}"
             raise ValueError(msg)
         return ",".join(codes)
+
+    @field_validator("challenger")
+    @classmethod
+    def _check_challenger(cls, value: str) -> str:
+        if not value:
+            return value
+        from riskstream.model.candidates import MODELS  # River loads only when one is named
+
+        if value not in MODELS:
+            msg = f"challenger must be one of {', '.join(MODELS)}, got {value!r}"
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:

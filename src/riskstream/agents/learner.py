@@ -1,8 +1,10 @@
 """The single learner: whichever worker holds the lease learns from the training stream.
 
-Prequential: each example is scored before it is learned, which feeds the live quality
-metrics. A checkpoint (model, quality, stream position) is saved every N labels or T seconds,
-so a restart, or another worker taking over the lease, resumes exactly where it left off.
+It trains the champion and, when there is one, the challenger (``model.roles``) on the same
+examples. Prequential: each example is scored before it is learned, which feeds the live
+quality metrics of each. A checkpoint (both models, their quality, the stream position) is
+saved in one write every N labels or T seconds, so a restart, or another worker taking over
+the lease, resumes exactly where it left off.
 Nothing one example holds can stop learning: an example that is not a finite feature vector,
 or that makes the model raise, is skipped and counted
 (``riskstream_training_examples_skipped_total``); outages are waited out; any other failure
@@ -17,19 +19,39 @@ import logging
 import pickle
 import time
 import uuid
+from dataclasses import dataclass
 
 from riskstream.config import Settings
 from riskstream.errors import ModelStoreError, OutageError
 from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
+from riskstream.model.candidates import make_model
 from riskstream.model.online import ModelQuality, OnlineModel, example_problem
+from riskstream.model.roles import Roles, version_name
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.state.model_store import Checkpoint, ModelStore, TrainingExample
+from riskstream.state.model_store import Checkpoint, ModelStore, SavedModel, TrainingExample
 
 log = logging.getLogger(__name__)
 LEASE_MS = 10_000
 READ_COUNT = 500
 READ_BLOCK_MS = 500
 LOOP = "learner"
+
+
+@dataclass
+class Learning:
+    """One pipeline being trained, with its prequential quality."""
+
+    pipeline: str
+    model: OnlineModel
+    quality: ModelQuality
+
+    def saved(self) -> SavedModel:
+        """This model as a checkpoint holds it."""
+        version = version_name(self.pipeline, self.model.n_labels)
+        quality = self.quality
+        return SavedModel(
+            self.pipeline, version, self.model.dumps(), quality.as_dict(), pickle.dumps(quality)
+        )
 
 
 class Learner:
@@ -43,8 +65,8 @@ class Learner:
         self.metrics = metrics
         self.health = health
         self.owner = f"learner-{uuid.uuid4().hex}"
-        self.model: OnlineModel | None = None
-        self.quality = ModelQuality()
+        # by pipeline, champion first; None: read the checkpoint before the next step
+        self.learning: dict[str, Learning] | None = None
         self.cursor = "0"
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
@@ -59,7 +81,7 @@ class Learner:
                     self.health.recover(LOOP)
                     delay = BACKOFF_START_S
                 except Exception as exc:  # learning must go on: log, back off, try again
-                    self.model = None  # re-read the checkpoint before the next step
+                    self.learning = None  # re-read the checkpoint before the next step
                     if isinstance(exc, OutageError):
                         self.health.fail(LOOP, str(exc))
                         log.warning("learner: %s; retrying in %.1fs", exc, delay)
@@ -74,16 +96,17 @@ class Learner:
     async def step(self) -> None:
         """Hold the lease, learn one batch, checkpoint when due."""
         if not await self.models.acquire_lease(self.owner, LEASE_MS):
-            self.model = None
+            self.learning = None
             await asyncio.sleep(LEASE_MS / 4000)
             return
-        if self.model is None:
+        if self.learning is None:
             await self.restore()
-        assert self.model is not None
+        assert self.learning is not None
         examples, unreadable, self.cursor = await self.models.read(
             self.cursor, READ_COUNT, READ_BLOCK_MS
         )
-        skipped = unreadable + sum(not self.learn(self.model, ex) for ex in examples)
+        learning = list(self.learning.values())
+        skipped = unreadable + sum(not self.learn(learning, ex) for ex in examples)
         if skipped:
             self.metrics.training_skipped.inc(skipped)
         self.since_checkpoint += len(examples)
@@ -93,40 +116,56 @@ class Learner:
         ):
             await self.checkpoint()
 
-    def learn(self, model: OnlineModel, ex: TrainingExample) -> bool:
-        """Score, then learn one example; False (skipped) when it cannot be learned from."""
+    def learn(self, learning: list[Learning], ex: TrainingExample) -> bool:
+        """Score, then learn one example with every model; False (skipped, counted once)
+        when it cannot be learned from, or when a model raised on it (the others learn it)."""
         problem = example_problem(ex.features)
         if problem is None:
-            try:
-                p = model.score_one(ex.features)
-                self.quality.update(
-                    ex.is_fraud, p, self.settings.review_at, self.settings.decline_at
-                )
-                model.learn_one(ex.features, ex.is_fraud)
+            review_at, decline_at = self.settings.review_at, self.settings.decline_at
+            for each in learning:
+                try:
+                    p = each.model.score_one(ex.features)
+                    each.quality.update(ex.is_fraud, p, review_at, decline_at)
+                    each.model.learn_one(ex.features, ex.is_fraud)
+                except Exception as exc:  # one example must not stop learning
+                    problem = f"{each.pipeline}: {type(exc).__name__}: {exc}"
+            if problem is None:
                 return True
-            except Exception as exc:  # one example must not stop learning
-                problem = f"{type(exc).__name__}: {exc}"
         log.warning("learner: skipped txn_id %s: %s", ex.txn_id, problem)
         return False
 
     async def restore(self) -> None:
-        """Start from the latest checkpoint (or a fresh model before the first one)."""
+        """Apply RISKSTREAM_CHALLENGER to the roles, then start every pipeline they name from
+        the latest checkpoint (a fresh model for one it does not hold)."""
+        roles = await self.models.change_roles(
+            lambda r: r.challenged_by(self.settings.challenger),
+            Roles(challenger=self.settings.challenger or None),
+        )
         checkpoint = await self.models.load()
-        if checkpoint is None:
-            self.model, self.quality, self.cursor = OnlineModel(), ModelQuality(), "0"
-        else:
-            self.model = OnlineModel.loads(checkpoint.model)
-            self.cursor = checkpoint.cursor
-            state = await self.models.quality_state()
-            self.quality = pickle.loads(state) if state else ModelQuality()  # our own data
-        log.info("learner %s: resumed at %s", self.owner, self.cursor)
+        saved = {s.pipeline: s for s in checkpoint.saved} if checkpoint else {}
+        self.cursor = checkpoint.cursor if checkpoint else "0"
+        self.learning = {}
+        for name in roles.pipelines:
+            s = saved.get(name)
+            if s is None:
+                self.learning[name] = Learning(name, make_model(name), ModelQuality())
+                continue
+            quality = pickle.loads(s.quality_state) if s.quality_state else ModelQuality()  # ours
+            self.learning[name] = Learning(name, OnlineModel.loads(s.model), quality)
+        log.info(
+            "learner %s: %s resumed at %s", self.owner, ", ".join(roles.pipelines), self.cursor
+        )
 
     async def checkpoint(self) -> None:
-        """Save model, quality and position in one atomic write."""
-        assert self.model is not None
-        version = f"m-{self.model.n_labels}"
-        checkpoint = Checkpoint(self.model.dumps(), version, self.cursor)
-        await self.models.save(checkpoint, self.quality.as_dict(), pickle.dumps(self.quality))
+        """Save every model, its quality and the position in one atomic write; the champion
+        in the champion's place (as the roles are now: a promotion moves it)."""
+        assert self.learning is not None
+        roles = await self.models.roles()
+        names = list(self.learning)
+        if roles is not None and roles.champion in self.learning:
+            names.sort(key=lambda n: n != roles.champion)
+        saved = [self.learning[n].saved() for n in names]
+        await self.models.save(Checkpoint(self.cursor, *saved))
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
-        log.info("learner: checkpoint %s at %s", version, self.cursor)
+        log.info("learner: checkpoint %s at %s", ", ".join(s.version for s in saved), self.cursor)

@@ -10,7 +10,9 @@ claim a txn_id owns it, and only a replay of that same entry may learn it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,20 +20,63 @@ import orjson
 import redis.asyncio as aioredis
 
 from riskstream.errors import ModelStoreError
+from riskstream.model.roles import DEFAULT_PIPELINE, Roles
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Call, Script, ScriptRunner
 
 _CLAIM = Script.load("learned_claim.lua")
 _RENEW = Script.load("lease_renew.lua")
+_ROLES_CAS = Script.load("roles_replace.lua")
+# The meta hash names each field of a checkpoint's models: the champion's as before there was
+# a challenger (so older readers still find it), the challenger's with a prefix.
+_SLOTS = ("", "challenger_")
+_MODEL_FIELDS = ("version", "pipeline", "quality", "quality_state")
+_HEAD_FIELDS = [f"{slot}{f}" for slot in _SLOTS for f in ("version", "pipeline", "quality")]
+ROLES_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """One pipeline's model as a checkpoint holds it, with the learner's quality figures."""
+
+    pipeline: str  # a name of riskstream/model/candidates.py
+    version: str
+    model: bytes  # OnlineModel.dumps
+    quality: dict[str, float]  # ModelQuality.as_dict
+    quality_state: bytes  # the learner's ModelQuality, pickled (b"": none yet)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A saved model: its bytes, version and the training-stream id learned up to."""
+    """What the learner saved at once: the training-stream id learned up to, the champion's
+    model and the challenger's (as the roles were then: readers match models by pipeline)."""
 
-    model: bytes
-    version: str
     cursor: str
+    champion: SavedModel
+    challenger: SavedModel | None = None
+
+    @property
+    def saved(self) -> tuple[SavedModel, ...]:
+        """Every model of the checkpoint."""
+        return (self.champion,) if self.challenger is None else (self.champion, self.challenger)
+
+
+@dataclass(frozen=True)
+class ModelHead:
+    """A checkpointed model without its bytes: what the scorers poll and the metrics show."""
+
+    pipeline: str
+    version: str
+    quality: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The roles record (None before the first learner wrote it) and the checkpointed
+    models by pipeline."""
+
+    roles: Roles | None
+    models: dict[str, ModelHead]
 
 
 @dataclass(frozen=True)
@@ -54,6 +99,8 @@ class ModelStore:
         # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
         self.claim_ttl_ms = claim_ttl_s * 1000
         self.k_model = f"{namespace}{{model}}:blob"
+        self.k_challenger = f"{namespace}{{model}}:challenger"
+        self.k_roles = f"{namespace}{{model}}:roles"
         self.k_meta = f"{namespace}{{model}}:meta"
         self.k_stream = f"{namespace}{{model}}:train"
         self.k_lease = f"{namespace}{{model}}:lease"
@@ -62,53 +109,90 @@ class ModelStore:
     def _learned_key(self, user_id: str, txn_id: str) -> str:
         return f"{self.ns}{{u:{user_id}}}:learned:{txn_id}"
 
-    async def version(self) -> str | None:
-        """The version of the latest checkpoint (cheap: scorers poll it)."""
-        with redis_errors("read the model version", ModelStoreError):
-            raw: Any = await self.client.hget(self.k_meta, "version")
-        return raw.decode() if raw is not None else None
+    async def heads(self) -> Heads:
+        """The roles and the checkpointed models' versions and quality, without their bytes
+        (cheap: every worker polls it)."""
+        with redis_errors("read the model versions", ModelStoreError):
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(self.k_roles)
+                pipe.hmget(self.k_meta, _HEAD_FIELDS)
+                raw_roles, fields = await pipe.execute()
+        models = {}
+        for i in range(len(_SLOTS)):
+            version, pipeline, quality = fields[3 * i : 3 * i + 3]
+            if version is None:
+                continue
+            name = pipeline.decode() if pipeline else DEFAULT_PIPELINE
+            models[name] = ModelHead(
+                name, version.decode(), dict(orjson.loads(quality)) if quality else {}
+            )
+        roles = Roles.from_json(raw_roles) if raw_roles else None
+        return Heads(roles, models)
+
+    async def roles(self) -> Roles | None:
+        """The roles record, or None before the first learner wrote it."""
+        with redis_errors("read the model roles", ModelStoreError):
+            raw: Any = await self.client.get(self.k_roles)
+        return Roles.from_json(raw) if raw else None
+
+    async def change_roles(self, change: Callable[[Roles], Roles], first: Roles) -> Roles:
+        """Apply ``change`` to the roles record (``first`` when there is none yet) and write
+        the result, unless another writer changed the record meanwhile: then read it again
+        and retry (compare and set). Returns the roles in force after it."""
+        for _ in range(ROLES_RETRIES):
+            with redis_errors("read the model roles", ModelStoreError):
+                raw: Any = await self.client.get(self.k_roles)
+            current = Roles.from_json(raw) if raw else first
+            new = change(current)
+            if raw and new == current:
+                return current
+            new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
+            with redis_errors("write the model roles", ModelStoreError):
+                args = [raw or b"", new.to_json()]
+                if await self.scripts.run_one(_ROLES_CAS, [self.k_roles], args):
+                    return new
+        msg = f"the model roles kept changing under {ROLES_RETRIES} attempts to change them"
+        raise ModelStoreError(msg)
 
     async def load(self) -> Checkpoint | None:
         """The latest checkpoint, or None before the first one."""
         with redis_errors("load the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
+                pipe.get(self.k_challenger)
                 pipe.hgetall(self.k_meta)
-                blob, meta = await pipe.execute()
+                blob, challenger_blob, meta = await pipe.execute()
         if blob is None:
             return None
-        fields: dict[bytes, bytes] = meta
-        return Checkpoint(blob, fields[b"version"].decode(), fields[b"cursor"].decode())
+        fields = {k.decode(): v for k, v in meta.items()}
+        challenger = None
+        if challenger_blob is not None and "challenger_version" in fields:
+            challenger = _saved(challenger_blob, fields, "challenger_")
+        return Checkpoint(fields["cursor"].decode(), _saved(blob, fields, ""), challenger)
 
-    async def save(
-        self, checkpoint: Checkpoint, quality: dict[str, float], quality_state: bytes
-    ) -> None:
-        """Write a checkpoint atomically and trim the stream entries it has learned."""
-        meta: dict[str | bytes, str | bytes] = {
-            "version": checkpoint.version,
-            "cursor": checkpoint.cursor,
-            "quality": orjson.dumps(quality),
-            "quality_state": quality_state,
-        }
+    async def save(self, checkpoint: Checkpoint) -> None:
+        """Write a checkpoint (both models) atomically and trim the stream entries it has
+        learned."""
+        meta: dict[str | bytes, str | bytes] = {"cursor": checkpoint.cursor}
+        for slot, saved in zip(_SLOTS, checkpoint.saved, strict=False):
+            meta.update({
+                f"{slot}version": saved.version,
+                f"{slot}pipeline": saved.pipeline,
+                f"{slot}quality": orjson.dumps(saved.quality),
+                f"{slot}quality_state": saved.quality_state,
+            })  # fmt: skip
         with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(self.k_model, checkpoint.model)
+                pipe.set(self.k_model, checkpoint.champion.model)
+                if checkpoint.challenger is None:
+                    pipe.delete(self.k_challenger)
+                    pipe.hdel(self.k_meta, *(f"challenger_{f}" for f in _MODEL_FIELDS))
+                else:
+                    pipe.set(self.k_challenger, checkpoint.challenger.model)
                 pipe.hset(self.k_meta, mapping=meta)  # type: ignore[arg-type]  # invariant key type
                 if checkpoint.cursor != "0":
                     pipe.xtrim(self.k_stream, minid=checkpoint.cursor, approximate=True)
                 await pipe.execute()
-
-    async def quality(self) -> dict[str, float]:
-        """The model quality saved with the latest checkpoint (for metrics)."""
-        with redis_errors("read the model quality", ModelStoreError):
-            raw: Any = await self.client.hget(self.k_meta, "quality")
-        return dict(orjson.loads(raw)) if raw else {}
-
-    async def quality_state(self) -> bytes | None:
-        """The learner's quality tracker as saved with the latest checkpoint."""
-        with redis_errors("read the quality state", ModelStoreError):
-            raw: bytes | None = await self.client.hget(self.k_meta, "quality_state")  # type: ignore[assignment]  # decode_responses=False
-        return raw
 
     async def append(self, examples: Sequence[tuple[str, str, bool, dict[str, float]]]) -> None:
         """Append joined labels (txn_id, user_id, is_fraud, features) to the training stream."""
@@ -158,6 +242,20 @@ class ModelStore:
         """Give the lease up on a clean stop, so another worker takes over at once."""
         with redis_errors("release the learner lease", ModelStoreError):
             await self.scripts.run_one(_RENEW, [self.k_lease], [owner, 0])
+
+
+def _saved(blob: bytes, fields: dict[str, bytes], slot: str) -> SavedModel:
+    """One model of a checkpoint from its blob and its slot's meta fields (a checkpoint from
+    before the challenger names no pipeline: it is the default one)."""
+    pipeline = fields.get(f"{slot}pipeline")
+    quality = fields.get(f"{slot}quality")
+    return SavedModel(
+        pipeline.decode() if pipeline else DEFAULT_PIPELINE,
+        fields[f"{slot}version"].decode(),
+        blob,
+        dict(orjson.loads(quality)) if quality else {},
+        fields.get(f"{slot}quality_state", b""),
+    )
 
 
 def _example(entry: tuple[bytes, dict[bytes, bytes]]) -> TrainingExample | None:

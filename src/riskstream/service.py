@@ -8,13 +8,16 @@ it is published again only when the very same input message comes back (a redeli
 a crash, whose first publication was aborted with its transaction), never for a re-sent
 copy, so readers see one decision per txn_id. Its credit effect follows the recorded
 decision, so a crash between the two steps cannot change what the payment did to the line.
+
+Every payment decided here is also judged by the challenger, if there is one (``model.roles``):
+its decision is only counted (``Outcome.shadow``), never published nor answered.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +25,15 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.model.candidates import make_model
 from riskstream.model.online import OnlineModel
+from riskstream.model.roles import Roles, version_name
 from riskstream.scoring.judge import judge
 from riskstream.scoring.rules import RuleConfig, RuleHit
 from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger, event_id
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
-from riskstream.streams.records import Decision, Payment
+from riskstream.streams.records import Decision, DecisionKind, Payment
 
 log = logging.getLogger(__name__)
 # The credit rules (a line delinquent or frozen, a payment above the available credit):
@@ -51,6 +56,25 @@ class Outcome:
     decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
     is_new: bool = False  # decided by this call (not a stored decision answered again)
+    shadow: DecisionKind | None = None  # the challenger's decision, never published
+
+
+class Shadow:
+    """The challenger as ``judge`` sees it: its decision has no reasons to give (it is not
+    published), so its per-feature contributions are not computed."""
+
+    def __init__(self, model: OnlineModel) -> None:
+        self.model = model
+
+    @property
+    def is_warm(self) -> bool:
+        return self.model.is_warm
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        return self.model.score_one(x)
+
+    def contributions(self, x: Mapping[str, float]) -> dict[str, float]:
+        return {}
 
 
 def rule_config(settings: Settings) -> RuleConfig:
@@ -81,21 +105,44 @@ class Scorer:
         self.features = features
         self.credit_lines = credit_lines
         self.models = models
-        self.model = model
+        self.model = model  # the champion: it decides
         self.model_version = "m-0"
+        self.challenger: Shadow | None = None  # scores in shadow
+        self.challenger_version: str | None = None
+        self.roles = Roles()
+        # the models of the current roles, by pipeline: (version, model)
+        self.loaded: dict[str, tuple[str, OnlineModel]] = {self.roles.champion: ("m-0", model)}
         self.rules = rule_config(settings)
 
     async def refresh_model(self) -> bool:
-        """Load a newer checkpoint if the learner saved one; True when the model changed."""
-        version = await self.models.version()
-        if version is None or version == self.model_version:
+        """Follow the roles (a promotion or rollback switches at once: both models are
+        loaded) and load newer checkpoints; True when the champion or challenger changed."""
+        heads = await self.models.heads()
+        roles = heads.roles or Roles()
+        stale = [
+            name
+            for name in roles.pipelines
+            if name in heads.models
+            and self.loaded.get(name, ("",))[0] != heads.models[name].version
+        ]
+        if stale:
+            checkpoint = await self.models.load()
+            for saved in checkpoint.saved if checkpoint else ():
+                if saved.pipeline in roles.pipelines:
+                    self.loaded[saved.pipeline] = (saved.version, OnlineModel.loads(saved.model))
+        for name in roles.pipelines:  # not learned yet: a cold model (the rules decide)
+            self.loaded.setdefault(name, (version_name(name, 0), make_model(name)))
+        self.loaded = {name: self.loaded[name] for name in roles.pipelines}
+        if not stale and roles.pipelines == self.roles.pipelines:
+            self.roles = roles
             return False
-        checkpoint = await self.models.load()
-        if checkpoint is None:
-            return False
-        self.model = OnlineModel.loads(checkpoint.model)
-        self.model_version = checkpoint.version
-        log.info("loaded model %s", self.model_version)
+        self.roles = roles
+        self.model_version, self.model = self.loaded[roles.champion]
+        self.challenger, self.challenger_version = None, None
+        if roles.challenger is not None:
+            self.challenger_version, challenger = self.loaded[roles.challenger]
+            self.challenger = Shadow(challenger)
+        log.info("champion %s, challenger %s", self.model_version, self.challenger_version)
         return True
 
     async def score(self, payments: Sequence[Payment], origins: Sequence[str]) -> list[Outcome]:
@@ -106,6 +153,7 @@ class Scorer:
         new: list[tuple[str, str, bytes, bytes]] = []
         new_at: list[int] = []  # where each of `new` is in the batch
         first_in_batch: dict[str, tuple[bytes, dict[str, Any]]] = {}  # txn_id: JSON, its dict
+        shadows: dict[int, DecisionKind | None] = {}  # the challenger's, where it judged
         for payment, origin, result in zip(payments, origins, applied, strict=True):
             ledger = ledgers[payment.user_id]
             stored = _stored(result, payment) or (
@@ -120,7 +168,8 @@ class Scorer:
                     ledger.apply(event)
                 decided.append((decision, body, stored_origin == origin))
                 continue
-            decision, body, packed = self._decide(payment, result.features, ledger, origin)
+            decision, body, packed, shadow = self._decide(payment, result.features, ledger, origin)
+            shadows[len(decided)] = shadow
             first_in_batch[payment.txn_id] = (decision, body)
             new_at.append(len(decided))
             record = origin.encode() + b"\n" + packed
@@ -142,6 +191,7 @@ class Scorer:
                 publish,
                 published.get((event_id("payment", p.txn_id), origin), []),
                 i in fresh,
+                shadows.get(i) if i in fresh else None,
             )
             for i, (p, origin, result, (decision, body, publish)) in enumerate(
                 zip(payments, origins, applied, decided, strict=True)
@@ -184,14 +234,18 @@ class Scorer:
 
     def _decide(
         self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str
-    ) -> tuple[bytes, dict[str, Any], bytes]:
+    ) -> tuple[bytes, dict[str, Any], bytes, DecisionKind | None]:
         """The decision (JSON, its dict, and the form it is stored in), with the credit line
-        as this payment leaves it (applied to ledger)."""
+        as this payment leaves it (applied to ledger), and the challenger's decision."""
         refused = self._credit_refusal(payment, ledger)
-        verdict = judge(
-            self.model, payment, x, self.rules, self.settings.review_at, self.settings.decline_at,
-            [RuleHit(refused, "decline", CREDIT_RULE_STRENGTH)] if refused else [],
-        )  # fmt: skip
+        review_at, decline_at = self.settings.review_at, self.settings.decline_at
+        hits = [RuleHit(refused, "decline", CREDIT_RULE_STRENGTH)] if refused else []
+        verdict = judge(self.model, payment, x, self.rules, review_at, decline_at, hits)
+        shadow = None
+        if self.challenger is not None:
+            shadow = judge(
+                self.challenger, payment, x, self.rules, review_at, decline_at, hits
+            ).decision
         version = f"rules+{self.model_version}" if verdict.by_rules else self.model_version
         event = self._credit_event(payment, origin, verdict.decision, x)
         if event is not None:
@@ -210,7 +264,7 @@ class Scorer:
         )
         body = decision.to_dict()
         answer = orjson.dumps(body)
-        return answer, body, _stored_form(decision, answer)
+        return answer, body, _stored_form(decision, answer), shadow
 
     def _credit_refusal(self, payment: Payment, ledger: Ledger) -> str | None:
         """Why a credit payment may not draw on the line as it is at the payment's time (its
@@ -231,13 +285,14 @@ class Scorer:
         publish: bool,
         messages: list[bytes],
         is_new: bool,
+        shadow: DecisionKind | None,
     ) -> Outcome:
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
         return Outcome(
             payment, decision, alert, publish, body["decision"], body["decided_ts"], messages,
-            is_new,
+            is_new, shadow,
         )  # fmt: skip
 
 

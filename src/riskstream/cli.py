@@ -1,4 +1,4 @@
-"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate."""
+"""The ``riskstream`` command: worker, stack, simulate, lag, evaluate, model."""
 
 from __future__ import annotations
 
@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_arguments(ev)
     _add_settings(ev)
+
+    from riskstream.ops import model_command
+
+    model = sub.add_parser(
+        "model", help="champion and challenger: status, promote, rollback (live, every worker)"
+    )
+    model_command.add_arguments(model)
+    _add_settings(model)
     return parser
 
 
@@ -147,6 +155,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from riskstream.sim import produce as simulate
 
         return simulate.run(args, settings)
+    if args.command == "model":
+        from riskstream.ops import model_command
+
+        return model_command.run(args, settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 

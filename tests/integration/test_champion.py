@@ -21,7 +21,7 @@ from riskstream.agents.app import ensure_topics
 from riskstream.config import Settings
 from riskstream.streams import topics
 
-from .conftest import WorkerProcess, consume_until, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
 from .test_metrics import produce, scrape, total
 
 CHAMPION_VERSION = re.compile(r"^(rules\+)?m-\d+$")
@@ -68,6 +68,7 @@ def serving(worker: WorkerProcess, role: str, pattern: re.Pattern[str]) -> str |
     return None
 
 
+@BOTH_REDIS
 def test_a_challenger_learns_scores_in_shadow_is_promoted_and_rolled_back(
     settings: Settings,
     producer: Producer,

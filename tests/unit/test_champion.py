@@ -259,3 +259,13 @@ def test_the_shadow_decides_as_the_model_would_but_gives_no_reasons() -> None:
         full = judge(model, payment, x, RuleConfig(), 65, 75)
         shadow = judge(Shadow(model), payment, x, RuleConfig(), 65, 75)
         assert (shadow.decision, shadow.risk_score) == (full.decision, full.risk_score)
+
+
+def test_a_challenger_without_a_checkpoint_cannot_be_promoted() -> None:
+    from riskstream.ops.model_command import _promotable
+
+    head = ModelHead("default", "m-10", {})
+    with pytest.raises(ModelRolesError, match="forest has no checkpoint yet"):
+        _promotable(Roles("default", "forest"), Heads(None, {"default": head}))
+    both = Heads(None, {"default": head, "forest": ModelHead("forest", "m-forest-10", {})})
+    assert _promotable(Roles("default", "forest"), both).promote().champion == "forest"

@@ -15,7 +15,7 @@ from typing import Any
 import faust
 
 from riskstream.config import Settings
-from riskstream.errors import ModelStoreError, OutageError, StackError
+from riskstream.errors import ModelRolesError, ModelStoreError, OutageError, StackError
 from riskstream.ops.lag import LagProbe
 from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
 from riskstream.service import Scorer
@@ -72,7 +72,7 @@ class OpsReader:
             log.warning("lag: %s", exc)
         try:
             self.checkpointed = (await self.models.heads()).models
-        except (ModelStoreError, OutageError) as exc:
+        except (ModelStoreError, ModelRolesError, OutageError) as exc:
             log.warning("model quality: %s", exc)
 
     def local(self) -> None:

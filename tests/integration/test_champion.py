@@ -106,7 +106,16 @@ def test_a_challenger_learns_scores_in_shadow_is_promoted_and_rolled_back(
     # 2. in shadow: every decision counted for the challenger, none published in its name
     champion = wait_for(lambda: serving(worker, "champion", re.compile(f"^m-{n}$")), 30, "m-N")
     wait_for(lambda: serving(worker, "challenger", CHALLENGER_VERSION), 30, "the challenger")
-    samples = scrape(worker)
+
+    def quality_of_both() -> list[tuple[str, dict[str, str], float]] | None:
+        """/metrics once the quality of both (read every second) covers every label."""
+        got = scrape(worker)
+        return got if all(
+            total(got, "riskstream_model_evaluated_labels", role=role) == n
+            for role in ("champion", "challenger")
+        ) else None  # fmt: skip
+
+    samples = wait_for(quality_of_both, 30, f"the quality of both over {n} labels")
     for role, model in (("champion", "default"), ("challenger", "undersample")):
         assert total(samples, "riskstream_model_evaluated_labels", role=role, model=model) == n
         auc = total(samples, "riskstream_model_roc_auc", role=role, model=model)
@@ -152,7 +161,7 @@ def test_a_challenger_learns_scores_in_shadow_is_promoted_and_rolled_back(
     produce(producer, settings, "promoted", 200)
     versions = {d["model_version"] for d in decisions_of(settings, "promoted", 200)}
     assert len(versions) == 1
-    assert CHALLENGER_VERSION.match(versions.pop())
+    assert CHALLENGER_VERSION.match(str(versions.pop()))
     assert serving(worker, "challenger", re.compile(f"^m-{n}$"))  # the old champion, in shadow
 
     # 4. rolled back: the first champion decides again
@@ -185,11 +194,64 @@ def test_model_commands_fail_in_one_line_when_redis_is_down(settings: Settings) 
         assert lines[0].startswith("riskstream: cannot read the model versions"), lines
 
 
-def test_a_broken_roles_record_is_named_by_the_commands(
+def test_a_broken_roles_record_is_named_and_the_worker_keeps_deciding(
+    settings: Settings,
+    producer: Producer,
+    redis_client: redis.Redis,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    roles_key = f"{settings.redis_namespace}{{model}}:roles"
+    broken = b'{"champion": "default", "challenger": "no-such-pipeline"}'
+    redis_client.set(roles_key, broken)
+    for action in ("promote", "status"):
+        result = model_cli(settings, action)
+        assert result.returncode == 1
+        assert result.stderr.startswith("riskstream: the model roles record is invalid")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+    ensure_topics(settings)
+    worker = start_worker(RISKSTREAM_CHALLENGER="undersample")
+    produce(producer, settings, "broken", 50)
+    decided = decisions_of(settings, "broken", 50)
+    assert {d["model_version"] for d in decided} == {"rules+m-0"}  # the champion it had
+    assert redis_client.get(roles_key) == broken  # named, not overwritten
+    wait_for(lambda: "roles record is invalid" in worker.log.read_text(), 30, "the log to say")
+
+
+def test_a_checkpoint_from_before_the_challenger_is_the_default_pipeline(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    redis_client.set(f"{settings.redis_namespace}{{model}}:roles", b"\xff not json")
-    result = model_cli(settings, "promote")
-    assert result.returncode == 1
-    assert result.stderr.startswith("riskstream: the model roles record is invalid")
-    assert len(result.stderr.strip().splitlines()) == 1
+    """Upgrading: the keys an older learner wrote load as the default pipeline."""
+    import asyncio
+
+    from riskstream.model.online import OnlineModel
+    from riskstream.state.client import connect
+    from riskstream.state.model_store import Checkpoint, Heads, ModelStore
+
+    model = OnlineModel()
+    model.learn_one({"amount": 5.0}, False)
+    ns = settings.redis_namespace
+    redis_client.set(f"{ns}{{model}}:blob", model.dumps())
+    quality = {"roc_auc": 0.5, "labels": 1.0}
+    redis_client.hset(
+        f"{ns}{{model}}:meta",
+        mapping={"version": "m-1", "cursor": "5-0", "quality": orjson.dumps(quality)},
+    )
+
+    async def read() -> tuple[Checkpoint | None, Heads]:
+        client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
+        store = ModelStore(client, ns, claim_ttl_s=60)
+        try:
+            return await store.load(), await store.heads()
+        finally:
+            await client.aclose()
+
+    checkpoint, heads = asyncio.run(read())
+    assert checkpoint is not None
+    assert checkpoint.cursor == "5-0"
+    assert checkpoint.challenger is None
+    champion = checkpoint.champion
+    assert (champion.pipeline, champion.version, champion.quality_state) == ("default", "m-1", b"")
+    assert OnlineModel.loads(champion.model).n_labels == 1
+    assert heads.roles is None
+    assert heads.models["default"].quality == quality

@@ -134,9 +134,10 @@ def test_the_setting_names_the_challenger_unless_it_is_the_champion() -> None:
 @pytest.mark.parametrize(
     "raw",
     [b"", b"not json", b"[]", b'"default"', b"{}", b'{"champion": ""}', b'{"champion": 3}',
-     b'{"champion": "a", "challenger": 5}', b'{"champion": "a", "previous": "abc"}',
-     b'{"champion": "a", "previous": [null]}', b'{"champion": "a", "changed_ts": "x"}',
-     b"\xff\xfe"],
+     b'{"champion": "default", "challenger": 5}', b'{"champion": "default", "previous": "abc"}',
+     b'{"champion": "default", "previous": [null]}', b'{"champion": "default", "changed_ts": "x"}',
+     b"\xff\xfe", b'{"champion": "nope"}', b'{"champion": "default", "challenger": "default"}',
+     b'{"champion": "default", "challenger": "undersample", "previous": ["gone"]}'],
 )  # fmt: skip
 def test_a_broken_roles_record_is_named_not_followed(raw: bytes) -> None:
     with pytest.raises(ModelRolesError, match="roles record is invalid"):

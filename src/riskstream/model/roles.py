@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import orjson
 
 from riskstream.errors import ModelRolesError
+from riskstream.model.candidates import MODELS
 
 DEFAULT_PIPELINE = "default"
 
@@ -115,10 +116,11 @@ class Roles:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Roles:
-        """Read the Redis record; a broken one is a ``ModelRolesError`` naming what is wrong.
+        """Read the Redis record; a broken one (not JSON, a name that is not a pipeline of
+        ``model.candidates``, the same pipeline in both roles) is a ``ModelRolesError``.
 
-        >>> Roles.from_json(Roles("a", "b", ("a",)).to_json())
-        Roles(champion='a', challenger='b', previous=('a',), changed_ts=0)
+        >>> Roles.from_json(Roles("forest", "default", ("default",)).to_json())
+        Roles(champion='forest', challenger='default', previous=('default',), changed_ts=0)
         >>> Roles.from_json(b'{"champion": 3}')
         Traceback (most recent call last):
         ...
@@ -131,7 +133,9 @@ class Roles:
             if not isinstance(previous, list) or not isinstance(changed_ts, int):
                 raise TypeError
             names = [champion, *previous] + ([] if challenger is None else [challenger])
-            if not all(isinstance(n, str) and n for n in names):
+            if not all(isinstance(n, str) and n in MODELS for n in names):
+                raise TypeError
+            if challenger == champion:
                 raise TypeError
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             shown = raw[:200].decode(errors="replace")

@@ -1,5 +1,5 @@
 """The ``riskstream`` command: worker, stack, topics, simulate, lag, evaluate, rules,
-checkpoint."""
+model, checkpoint."""
 
 from __future__ import annotations
 
@@ -50,12 +50,20 @@ def _settings(args: argparse.Namespace) -> Settings:
         if key.startswith("setting_") and value is not None
     }
     try:
-        return Settings(**given)
+        settings = Settings(**given)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         msg = f"bad setting {where}: {first['msg']}"
         raise _UsageError(msg) from None
+    if settings.challenger:  # a pipeline's name: checked here, config must not import model/
+        from riskstream.model.candidates import MODELS
+
+        if settings.challenger not in MODELS:
+            names = ", ".join(MODELS)
+            msg = f"bad setting challenger: must be one of {names}, got {settings.challenger!r}"
+            raise _UsageError(msg)
+    return settings
 
 
 class _UsageError(Exception):
@@ -141,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="the rules layer: show, validate or set (docs/rules.md)")
     for rules_action in rules_cli.add_arguments(rules, _Parser):
         _add_settings(rules_action)
+
+    from riskstream.ops import model_command
+
+    model = sub.add_parser(
+        "model", help="champion and challenger: status, promote, rollback (live, every worker)"
+    )
+    model_command.add_arguments(model)
+    _add_settings(model)
     return parser
 
 
@@ -189,6 +205,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from riskstream import rules_cli
 
         return rules_cli.run(args, settings)
+    if args.command == "model":
+        from riskstream.ops import model_command
+
+        return model_command.run(args, settings)
     msg = f"unknown command {args.command}"
     raise _UsageError(msg)
 

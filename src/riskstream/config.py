@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     )
     checkpoint_every_labels: int = Field(500, ge=1, description="labels between checkpoints")
     checkpoint_every_s: float = Field(10.0, gt=0, description="seconds between checkpoints")
+    challenger: str = Field(
+        "",
+        description="pipeline of riskstream/model/candidates.py the learner also trains and "
+        "every worker scores in shadow (e.g. undersample; the same on every worker; "
+        "empty: none)",
+    )
     redis_namespace: str = Field(
         "rs:", description="prefix of every Redis key (one deployment or test run each)"
     )

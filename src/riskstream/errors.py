@@ -47,6 +47,10 @@ class CheckpointError(ModelStoreError):
     """A model checkpoint is unsigned or its signature is wrong: refused, never unpickled."""
 
 
+class ModelRolesError(RiskstreamError):
+    """A champion/challenger change that cannot be made, or a broken roles record."""
+
+
 class CreditError(RiskstreamError):
     """A credit amount or a stored credit state is invalid."""
 

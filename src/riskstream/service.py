@@ -8,13 +8,16 @@ it is published again only when the very same input message comes back (a redeli
 a crash, whose first publication was aborted with its transaction), never for a re-sent
 copy, so readers see one decision per txn_id. Its credit effect follows the recorded
 decision, so a crash between the two steps cannot change what the payment did to the line.
+
+Every payment decided here is also judged by the challenger, if there is one (``model.roles``):
+its decision is only counted (``Outcome.shadow``), never published nor answered.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +25,10 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
-from riskstream.errors import CheckpointError, RulesError
+from riskstream.errors import CheckpointError, OutageError, RulesError
+from riskstream.model.candidates import make_model
 from riskstream.model.online import OnlineModel
+from riskstream.model.roles import Roles, version_name
 from riskstream.scoring.judge import judge
 from riskstream.scoring.policy import Thresholds, Tradeoff, policy_thresholds
 from riskstream.scoring.rules import RuleConfig, RuleHit
@@ -32,7 +37,7 @@ from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger, even
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
 from riskstream.state.rules_store import RulesStore
-from riskstream.streams.records import Decision, Payment
+from riskstream.streams.records import Decision, DecisionKind, Payment
 
 log = logging.getLogger(__name__)
 # The credit rules (a line delinquent or frozen, a payment above the available credit):
@@ -55,6 +60,25 @@ class Outcome:
     decided_ts: int
     credit_messages: list[bytes]  # credit-limits messages to publish, oldest first
     is_new: bool = False  # decided by this call (not a stored decision answered again)
+    shadow: DecisionKind | None = None  # the challenger's decision, never published
+
+
+class Shadow:
+    """The challenger as ``judge`` sees it: its decision has no reasons to give (it is not
+    published), so its per-feature contributions are not computed."""
+
+    def __init__(self, model: OnlineModel) -> None:
+        self.model = model
+
+    @property
+    def is_warm(self) -> bool:
+        return self.model.is_warm
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        return self.model.score_one(x)
+
+    def contributions(self, x: Mapping[str, float]) -> dict[str, float]:
+        return {}
 
 
 def rule_config(settings: Settings) -> RuleConfig:
@@ -94,15 +118,20 @@ class Scorer:
         self.features = features
         self.credit_lines = credit_lines
         self.models = models
-        self.model = model
+        self.model = model  # the champion: it decides
         self.model_version = "m-0"
-        self.refused_version: str | None = None
+        self.refused_versions: set[str] = set()  # checkpoints refused: not tried again
         self.rules_store = rules_store
         self.ruleset = env_rules(settings)
         self.tradeoff: Tradeoff | None = None
-        self.tradeoff_of: str | None = None  # the checkpoint version it was read with
+        self.tradeoff_of: str | None = None  # the checkpoint (its cursor) it was read with
         self.thresholds = Thresholds(self.ruleset.review_at, self.ruleset.decline_at)
         self.is_rules_read = rules_store is None  # read before the first batch
+        self.challenger: Shadow | None = None  # scores in shadow
+        self.challenger_version: str | None = None
+        self.roles = Roles()
+        # the models of the current roles, by pipeline: (version, model)
+        self.loaded: dict[str, tuple[str, OnlineModel]] = {self.roles.champion: ("m-0", model)}
 
     async def refresh_rules(self) -> bool:
         """Take the rules version in force (RulesStore) and the learner's latest trade-off,
@@ -121,7 +150,7 @@ class Scorer:
                 except RulesError as exc:
                     log.error("rules version %s kept: stored version %s: %s",
                               self.ruleset.version, version, exc)  # fmt: skip
-        checkpoint = await self.models.version()
+        checkpoint = await self.models.cursor()  # the trade-off is saved with each checkpoint
         if checkpoint != self.tradeoff_of:
             self.tradeoff = _tradeoff(await self.models.tradeoff())
             self.tradeoff_of = checkpoint
@@ -131,36 +160,62 @@ class Scorer:
         return changed
 
     async def refresh_model(self) -> bool:
-        """Load a newer checkpoint if the learner saved one; True when the model changed.
+        """Follow the roles (a promotion or rollback switches at once: both models are
+        loaded) and load newer checkpoints; True when the champion or challenger changed.
 
         A checkpoint refused (``CheckpointError``: unsigned or altered) is raised once, and
-        its version not tried again: scoring goes on with the model in use until the
-        learner saves another version."""
-        version = await self.models.version()
-        if version is None or version in (self.model_version, self.refused_version):
+        its versions not tried again: scoring goes on with the models in use until the
+        learner saves others."""
+        heads = await self.models.heads()
+        roles = heads.roles or Roles()
+        stale = [
+            name
+            for name in roles.pipelines
+            if name in heads.models
+            and self.loaded.get(name, ("",))[0] != heads.models[name].version
+            and heads.models[name].version not in self.refused_versions
+        ]
+        if stale:
+            try:
+                checkpoint = await self.models.load()
+            except CheckpointError:
+                self.refused_versions |= {heads.models[name].version for name in stale}
+                raise
+            for saved in checkpoint.saved if checkpoint else ():
+                if saved.pipeline in roles.pipelines:
+                    self.loaded[saved.pipeline] = (saved.version, OnlineModel.loads(saved.model))
+        for name in roles.pipelines:  # not learned yet: a cold model (the rules decide)
+            self.loaded.setdefault(name, (version_name(name, 0), make_model(name)))
+        self.loaded = {name: self.loaded[name] for name in roles.pipelines}
+        if not stale and roles.pipelines == self.roles.pipelines:
+            self.roles = roles
             return False
-        try:
-            checkpoint = await self.models.load()
-        except CheckpointError:
-            self.refused_version = version
-            raise
-        if checkpoint is None:
-            return False
-        self.model = OnlineModel.loads(checkpoint.model)
-        self.model_version = checkpoint.version
-        log.info("loaded model %s", self.model_version)
+        self.roles = roles
+        self.model_version, self.model = self.loaded[roles.champion]
+        self.challenger, self.challenger_version = None, None
+        if roles.challenger is not None:
+            self.challenger_version, challenger = self.loaded[roles.challenger]
+            self.challenger = Shadow(challenger)
+        log.info("champion %s, challenger %s", self.model_version, self.challenger_version)
         return True
 
     async def score(self, payments: Sequence[Payment], origins: Sequence[str]) -> list[Outcome]:
         """Decide a batch; origins name each input message (topic:partition:offset or http)."""
         if not self.is_rules_read:  # a restarted worker decides with the rules in force
-            await self.refresh_rules()
+            try:
+                await self.refresh_rules()
+            except OutageError:  # waited out, as any step of the batch
+                raise
+            except Exception as exc:  # never a payment's fault: decide with the rules in hand
+                log.error("rules not read before the first batch: %s", exc)
+                self.is_rules_read = True
         applied = await self.features.apply(payments)
         ledgers = await self.credit_lines.read(_marks_to_read(payments, applied))
         decided: list[tuple[bytes, dict[str, Any], bool]] = []  # JSON, its dict, publish?
         new: list[tuple[str, str, bytes, bytes]] = []
         new_at: list[int] = []  # where each of `new` is in the batch
         first_in_batch: dict[str, tuple[bytes, dict[str, Any]]] = {}  # txn_id: JSON, its dict
+        shadows: dict[int, DecisionKind | None] = {}  # the challenger's, where it judged
         for payment, origin, result in zip(payments, origins, applied, strict=True):
             ledger = ledgers[payment.user_id]
             stored = _stored(result, payment) or (
@@ -175,7 +230,8 @@ class Scorer:
                     ledger.apply(event)
                 decided.append((decision, body, stored_origin == origin))
                 continue
-            decision, body, packed = self._decide(payment, result.features, ledger, origin)
+            decision, body, packed, shadow = self._decide(payment, result.features, ledger, origin)
+            shadows[len(decided)] = shadow
             first_in_batch[payment.txn_id] = (decision, body)
             new_at.append(len(decided))
             record = origin.encode() + b"\n" + packed
@@ -197,6 +253,7 @@ class Scorer:
                 publish,
                 published.get((event_id("payment", p.txn_id), origin), []),
                 i in fresh,
+                shadows.get(i) if i in fresh else None,
             )
             for i, (p, origin, result, (decision, body, publish)) in enumerate(
                 zip(payments, origins, applied, decided, strict=True)
@@ -239,15 +296,17 @@ class Scorer:
 
     def _decide(
         self, payment: Payment, x: dict[str, float], ledger: Ledger, origin: str
-    ) -> tuple[bytes, dict[str, Any], bytes]:
+    ) -> tuple[bytes, dict[str, Any], bytes, DecisionKind | None]:
         """The decision (JSON, its dict, and the form it is stored in), with the credit line
-        as this payment leaves it (applied to ledger)."""
+        as this payment leaves it (applied to ledger), and the challenger's decision."""
         refused = self._credit_refusal(payment, ledger)
-        rules, thresholds = self.ruleset, self.thresholds
-        verdict = judge(
-            self.model, payment, x, rules.rules, thresholds.review_at, thresholds.decline_at,
-            [RuleHit(refused, "decline", CREDIT_RULE_STRENGTH)] if refused else [],
-        )  # fmt: skip
+        rules = self.ruleset.rules
+        review_at, decline_at = self.thresholds.review_at, self.thresholds.decline_at
+        hits = [RuleHit(refused, "decline", CREDIT_RULE_STRENGTH)] if refused else []
+        verdict = judge(self.model, payment, x, rules, review_at, decline_at, hits)
+        shadow = None
+        if self.challenger is not None:
+            shadow = judge(self.challenger, payment, x, rules, review_at, decline_at, hits).decision
         version = f"rules+{self.model_version}" if verdict.by_rules else self.model_version
         event = self._credit_event(payment, origin, verdict.decision, x)
         if event is not None:
@@ -263,11 +322,11 @@ class Scorer:
             model_version=version,
             event_ts=payment.ts,
             decided_ts=int(time.time() * 1000),
-            rules_version=rules.version,
+            rules_version=self.ruleset.version,
         )
         body = decision.to_dict()
         answer = orjson.dumps(body)
-        return answer, body, _stored_form(decision, answer)
+        return answer, body, _stored_form(decision, answer), shadow
 
     def _credit_refusal(self, payment: Payment, ledger: Ledger) -> str | None:
         """Why a credit payment may not draw on the line as it is at the payment's time (its
@@ -288,13 +347,14 @@ class Scorer:
         publish: bool,
         messages: list[bytes],
         is_new: bool,
+        shadow: DecisionKind | None,
     ) -> Outcome:
         alert = None
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
         return Outcome(
             payment, decision, alert, publish, body["decision"], body["decided_ts"], messages,
-            is_new,
+            is_new, shadow,
         )  # fmt: skip
 
 
@@ -304,7 +364,7 @@ def _tradeoff(raw: bytes | None) -> Tradeoff | None:
         return None
     try:
         return Tradeoff.from_dict(orjson.loads(raw))
-    except (orjson.JSONDecodeError, ValueError) as exc:
+    except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         log.warning("trade-off not read: %s", exc)
         return None
 

@@ -20,6 +20,7 @@ from confluent_kafka import Producer
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.model.roles import Roles
 from riskstream.stack import Stack
 from riskstream.state import keys
 from riskstream.state.client import connect
@@ -27,6 +28,7 @@ from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditEvent, CreditStore, event_id
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
+from riskstream.state.rules_store import RulesStore
 from riskstream.state.scripts import Script
 from riskstream.streams import topics
 from riskstream.streams.records import Payment
@@ -84,7 +86,11 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         assert await models.sign_unsigned() == "m-1"
         checkpoint = await models.load()
         assert checkpoint is not None
-        assert checkpoint.model == b"unsigned"
+        assert checkpoint.champion.model == b"unsigned"
+        roles = await models.change_roles(lambda r: r.challenged_by("undersample"), Roles())
+        assert roles.challenger == "undersample"  # roles_replace.lua
+        rules = RulesStore(client, ns)
+        assert await rules.put(1, b'{"version": 1}') == ("applied", 1)  # rules_set.lua
         await client.aclose()
 
     asyncio.run(run())

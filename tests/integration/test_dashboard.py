@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's headless Chromium via Selenium and chromedriver):
-while payments and labels flow, every chart has data and the numbers move.
+while payments and labels flow, every chart has data and the numbers move, and the champion
+and challenger show side by side.
 
 The screenshot is kept as a test artifact in ``artifacts/dashboard.png`` (ignored by git).
 """
@@ -94,7 +95,7 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
     settings: Settings, start_worker: Callable[..., WorkerProcess], browser: webdriver.Chrome
 ) -> None:
     ensure_topics(settings)
-    worker = start_worker(RISKSTREAM_CHECKPOINT_EVERY_S="1")
+    worker = start_worker(RISKSTREAM_CHECKPOINT_EVERY_S="1", RISKSTREAM_CHALLENGER="undersample")
     gateway = Gateway(settings)
     gateway.start()
     try:
@@ -117,6 +118,19 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
             15,
             "the payments count to change",
         )
+
+        def both_models_have_an_auc() -> list[list[str]] | None:
+            rows = browser.find_elements("css selector", "#models tbody tr")
+            cells = [[td.text for td in r.find_elements("tag name", "td")] for r in rows]
+            return cells if len(cells) == 2 and all(c[3] != "-" for c in cells) else None
+
+        models = wait_for(both_models_have_an_auc, 60, "champion and challenger with a ROC AUC")
+        assert [(m[0], m[1]) for m in models] == [
+            ("champion", "default"),
+            ("challenger", "undersample"),
+        ]
+        assert models[1][2].startswith("m-undersample-")
+        assert all(m[10].endswith("%") for m in models)  # the share each declines
         rows = browser.find_elements("css selector", "#alerts tbody tr")
         assert rows, "no alert listed"
         assert rows[0].find_elements("tag name", "td")[5].text, "an alert without reasons"

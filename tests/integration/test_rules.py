@@ -216,7 +216,12 @@ def test_a_policy_sets_the_thresholds_from_the_learners_recent_labels(
     assert producer.flush(30) == 0
 
     wait_for(
-        lambda: metric(worker, "riskstream_model_evaluated_labels") == n, 90, "every label learned"
+        lambda: (
+            metric(worker, 'riskstream_model_evaluated_labels{model="default",role="champion"}')
+            == n
+        ),
+        90,
+        "every label learned",
     )
     wait_for(
         lambda: metric(worker, "riskstream_threshold_from_policy") == 1,

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from riskstream.errors import CheckpointError
 from riskstream.faults import Health
 from riskstream.model.checkpoint import MAGIC, TAG_BYTES, checkpoint_key, seal, unseal
 from riskstream.model.online import OnlineModel
+from riskstream.model.roles import Roles
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Scorer
-from riskstream.state.model_store import Checkpoint
+from riskstream.state.model_store import Checkpoint, Heads, ModelHead, SavedModel
 
 KEY = checkpoint_key(b"0123456789abcdef-test")
 OTHER = checkpoint_key(b"0123456789abcdef-other")
@@ -97,8 +99,15 @@ class FakeModels:
     released: list[str] = field(default_factory=list)
     fourth_load: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def version(self) -> str | None:
-        return self.version_now
+    async def heads(self) -> Heads:
+        head = None if self.version_now is None else ModelHead("default", self.version_now, {})
+        return Heads(None, {} if head is None else {"default": head})
+
+    async def roles(self) -> Roles | None:
+        return None
+
+    async def change_roles(self, change: Callable[[Roles], Roles], first: Roles) -> Roles:
+        return change(first)
 
     async def load(self) -> Checkpoint | None:
         self.loads += 1
@@ -107,10 +116,8 @@ class FakeModels:
         if self.refuse:
             msg = f"checkpoint model {self.version_now} has a wrong signature: refused"
             raise CheckpointError(msg)
-        return Checkpoint(OnlineModel().dumps(), self.version_now or "?", "0")
-
-    async def quality_state(self) -> bytes | None:
-        return None
+        version = self.version_now or "?"
+        return Checkpoint("0", SavedModel("default", version, OnlineModel().dumps(), {}, b""))
 
     async def acquire_lease(self, owner: str, ttl_ms: int) -> bool:
         return True
@@ -161,7 +168,7 @@ def test_the_learner_neither_unpickles_nor_starts_afresh(
         await asyncio.wait_for(models.fourth_load.wait(), 30)
         assert "learner" in health.failing
         assert "wrong signature" in health.failing["learner"][1]
-        assert learner.model is None
+        assert learner.learning is None
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -95,3 +95,22 @@ def test_lag_interval_must_be_positive(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err.strip()
     assert "--interval" in err
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("name", ["nope", "Default", " undersample", "default,forest"])
+def test_an_unknown_challenger_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert main(["model", "status", "--challenger", name]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "challenger: must be one of default, undersample" in err
+    assert "\n" not in err
+
+
+def test_an_unknown_model_action_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["model", "demote"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "invalid choice" in err
+    assert "\n" not in err

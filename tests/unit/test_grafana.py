@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from riskstream.ops.lag import PartitionLag
-from riskstream.ops.metrics import WorkerMetrics
+from riskstream.ops.metrics import ServedModel, WorkerMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "riskstream.json"
@@ -24,7 +24,8 @@ def exposed_names() -> set[str]:
     metrics = WorkerMetrics()
     metrics.set_lag([PartitionLag("payments", 0, 5, 9, 4)], 1.0)
     metrics.set_assignment([("payments", 0)])
-    metrics.set_model("m-7", 7)
+    quality = {"roc_auc": 0.9, "labels": 7.0, "frauds": 1.0}
+    metrics.set_models([ServedModel("champion", "default", "m-7", 7, quality)])
     metrics.dead_lettered("payments", ["message is not JSON: x"])
     text = metrics.render().decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
@@ -68,6 +69,8 @@ def test_dashboard_shows_the_issues_panels() -> None:
         "riskstream_decisions_total",
         "riskstream_alerts_total",
         "riskstream_model_roc_auc",
+        "riskstream_shadow_decisions_total",
+        "riskstream_model_decline_rate",
         "riskstream_dead_letters_total",
     ):
         assert wanted in named, wanted

@@ -6,14 +6,16 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from riskstream.ops.lag import PartitionLag
-from riskstream.ops.metrics import WorkerMetrics
+from riskstream.ops.metrics import ServedModel, WorkerMetrics
 from riskstream.service import Outcome
 from riskstream.streams.codec import decode_payment
 
 TS = 1_732_240_000_000
 
 
-def outcome(i: int, verdict: str, latency_ms: int, *, publish: bool = True) -> Outcome:
+def outcome(
+    i: int, verdict: str, latency_ms: int, *, publish: bool = True, shadow: str | None = None
+) -> Outcome:
     body = {"txn_id": f"t-{i}", "user_id": "u-1", "merchant_id": "m-1", "amount": 5.0,
             "currency": "CNY", "ts": TS}  # fmt: skip
     payment = decode_payment(orjson.dumps(body), frozenset({"CNY"}))
@@ -22,7 +24,7 @@ def outcome(i: int, verdict: str, latency_ms: int, *, publish: bool = True) -> O
               "risk_score": 80, "user_id": "u-1", "decided_ts": decided}  # fmt: skip
     decision = orjson.dumps(fields)
     alert = None if verdict == "approve" else decision
-    return Outcome(payment, decision, alert, publish, verdict, decided, [])
+    return Outcome(payment, decision, alert, publish, verdict, decided, [], shadow=shadow)  # type: ignore[arg-type]  # a test's str
 
 
 def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -58,19 +60,57 @@ def test_a_batch_counts_decisions_alerts_and_latency() -> None:
     assert summary["model"]["roc_auc"] is None  # before any labelled quality
 
 
-def test_lag_and_model_replace_their_previous_values() -> None:
+def test_lag_and_models_replace_their_previous_values() -> None:
     metrics = WorkerMetrics()
     metrics.set_lag([PartitionLag("p", 0, 1, 5, 4), PartitionLag("p", 1, 0, 2, 2)], 10.0)
     metrics.set_lag([PartitionLag("p", 0, 5, 5, 0)], 11.0)
-    metrics.set_model("m-1", 1)
-    metrics.set_model("m-2", 2)
-    metrics.set_quality({"roc_auc": 0.0, "labels": 3.0, "frauds": 0.0})
+    one_class = {"roc_auc": 0.0, "labels": 3.0, "frauds": 0.0}
+    metrics.set_models([ServedModel("champion", "default", "m-1", 1, one_class)])
     assert metrics.summary()["model"]["roc_auc"] is None  # one class only: undefined
-    metrics.set_quality({"roc_auc": 0.9, "labels": 10.0, "frauds": 2.0, "review_precision": 0.5})
+    quality = {"roc_auc": 0.9, "labels": 10.0, "frauds": 2.0, "review_precision": 0.5,
+               "decline_tp": 1.0, "decline_fp": 1.0}  # fmt: skip
+    metrics.set_models([
+        ServedModel("champion", "default", "m-2", 2, quality),
+        ServedModel("challenger", "undersample", "m-undersample-2", 2, {}),
+    ])  # fmt: skip
     got = samples(metrics)
     lag = {k: v for k, v in got.items() if k[0] == "riskstream_consumer_lag"}
     assert lag == {("riskstream_consumer_lag", (("partition", "0"), ("topic", "p"))): 0}
-    info = {k: v for k, v in got.items() if k[0] == "riskstream_model_info"}
-    assert info == {("riskstream_model_info", (("version", "m-2"),)): 1}
-    assert got[("riskstream_model_precision", (("threshold", "review"),))] == 0.5
-    assert metrics.summary()["model"] == {"version": "m-2", "roc_auc": 0.9, "evaluated": 10.0}
+    info = {dict(k[1])["role"]: dict(k[1]) for k in got if k[0] == "riskstream_model_info"}
+    assert info == {
+        "champion": {"role": "champion", "model": "default", "version": "m-2"},
+        "challenger": {"role": "challenger", "model": "undersample", "version": "m-undersample-2"},
+    }
+    champion = (("model", "default"), ("role", "champion"))
+    assert got[("riskstream_model_precision", (*champion, ("threshold", "review")))] == 0.5
+    assert got[("riskstream_model_decline_rate", champion)] == 0.2
+    assert got[("riskstream_model_roc_auc", champion)] == 0.9
+    summary = metrics.summary()
+    assert summary["model"] == {"version": "m-2", "roc_auc": 0.9, "evaluated": 10.0}
+    assert [m["version"] for m in summary["models"]] == ["m-2", "m-undersample-2"]
+    assert summary["models"][1]["roc_auc"] is None  # no checkpoint of the challenger yet
+
+    # promoted: the roles swap, and no series of the old pairing is left behind
+    metrics.set_models([
+        ServedModel("champion", "undersample", "m-undersample-3", 3, {}),
+        ServedModel("challenger", "default", "m-3", 3, quality),
+    ])  # fmt: skip
+    got = samples(metrics)
+    roles = {dict(k[1])["role"] + "=" + dict(k[1])["model"] for k in got
+             if k[0] == "riskstream_model_evaluated_labels"}  # fmt: skip
+    assert roles == {"champion=undersample", "challenger=default"}
+
+
+def test_shadow_decisions_are_counted_apart_from_published_ones() -> None:
+    metrics = WorkerMetrics()
+    metrics.decided([
+        outcome(0, "approve", 5, shadow="decline"),
+        outcome(1, "approve", 5, shadow="approve"),
+        outcome(2, "review", 5, publish=False),  # answered again: the challenger did not judge
+    ])  # fmt: skip
+    got = samples(metrics)
+    shadow = {dict(k[1])["decision"]: v for k, v in got.items()
+              if k[0] == "riskstream_shadow_decisions_total"}  # fmt: skip
+    assert shadow == {"approve": 1, "review": 0, "decline": 1}
+    assert got[("riskstream_decisions_total", (("decision", "decline"),))] == 0
+    assert metrics.summary()["shadow"] == {"approve": 1, "review": 0, "decline": 1}

@@ -149,7 +149,7 @@ BROKEN = [
             ({"policy": {"review_per_hour": -1}}, "policy.review_per_hour"),
             ({"policy": {"review_per_hour": 5, "min_labels": 10}}, "policy.min_labels"),
             ({"policy": {"review_per_hour": 5, "max_review_rate": 0.1}}, "unknown field"),
-            ({"decline_al": 70}, "unknown field decline_al"),
+            ({"decline_al": 70}, "unknown field 'decline_al'"),
         ]
     ],
 ]

@@ -1,20 +1,24 @@
 """The single learner: whichever worker holds the lease learns from the training stream.
 
-Prequential: each example is scored before it is learned, which feeds the live quality
-metrics. A checkpoint (model, quality, stream position) is saved every N labels or T seconds,
-so a restart, or another worker taking over the lease, resumes exactly where it left off.
+It trains the champion and, when there is one, the challenger (``model.roles``) on the same
+examples. Prequential: each example is scored before it is learned, which feeds the live
+quality metrics of each. A checkpoint (both models, their quality, the stream position) is
+saved in one write every N labels or T seconds, so a restart, or another worker taking over
+the lease, resumes exactly where it left off.
 Nothing one example holds can stop learning: an example that is not a finite feature vector,
 or that makes the model raise, is skipped and counted
 (``riskstream_training_examples_skipped_total``); outages are waited out; any other failure
 of a step is logged and the step tried again after a back-off.
 
+Each model keeps a window of its recent prequential scores for the threshold policy
+(``scoring.policy``); the champion's window and trade-off are saved with the checkpoint, for
+the scorers.
+
 A checkpoint refused when resuming (unsigned or altered: ``CheckpointError``) is neither
 unpickled nor replaced: starting afresh would overwrite the evidence and throw away what was
 learned. The learner stops learning (the training stream keeps the labels), says so once in
 the log and in ``/readyz`` (the ``loops`` check) and counts it, and tries again with
-back-off, so a checkpoint signed meanwhile (``riskstream checkpoint sign``) is taken up. A
-learner holding a model does not read the checkpoint again while its steps go through: its
-next save replaces an altered one.
+back-off, so a checkpoint signed meanwhile (``riskstream checkpoint sign``) is taken up.
 """
 
 from __future__ import annotations
@@ -25,23 +29,50 @@ import logging
 import pickle
 import time
 import uuid
+from dataclasses import dataclass
 
 import orjson
 
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError, ModelStoreError, OutageError
 from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
+from riskstream.model.candidates import make_model
 from riskstream.model.online import ModelQuality, OnlineModel, example_problem
+from riskstream.model.roles import Roles, version_name
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.scoring import risk_score
 from riskstream.scoring.policy import PolicyWindow
-from riskstream.state.model_store import Checkpoint, ModelStore, PolicyState, TrainingExample
+from riskstream.state.model_store import (
+    Checkpoint,
+    ModelStore,
+    PolicyState,
+    SavedModel,
+    TrainingExample,
+)
 
 log = logging.getLogger(__name__)
 LEASE_MS = 10_000
 READ_COUNT = 500
 READ_BLOCK_MS = 500
 LOOP = "learner"
+
+
+@dataclass
+class Learning:
+    """One pipeline being trained, with its prequential quality."""
+
+    pipeline: str
+    model: OnlineModel
+    quality: ModelQuality
+    window: PolicyWindow  # its recent scores, for the threshold policy
+
+    def saved(self) -> SavedModel:
+        """This model as a checkpoint holds it."""
+        version = version_name(self.pipeline, self.model.n_labels)
+        quality = self.quality
+        return SavedModel(
+            self.pipeline, version, self.model.dumps(), quality.as_dict(), pickle.dumps(quality)
+        )
 
 
 class Learner:
@@ -55,9 +86,8 @@ class Learner:
         self.metrics = metrics
         self.health = health
         self.owner = f"learner-{uuid.uuid4().hex}"
-        self.model: OnlineModel | None = None
-        self.quality = ModelQuality()
-        self.window = PolicyWindow(settings.policy_window_labels)
+        # by pipeline, champion first; None: read the checkpoint before the next step
+        self.learning: dict[str, Learning] | None = None
         self.cursor = "0"
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
@@ -73,7 +103,7 @@ class Learner:
                     self.health.recover(LOOP)
                     delay = BACKOFF_START_S
                 except Exception as exc:  # learning must go on: log, back off, try again
-                    self.model = None  # re-read the checkpoint before the next step
+                    self.learning = None  # re-read the checkpoint before the next step
                     if isinstance(exc, CheckpointError):
                         self.health.fail(LOOP, str(exc))
                         if str(exc) != self.refused:
@@ -94,16 +124,17 @@ class Learner:
     async def step(self) -> None:
         """Hold the lease, learn one batch, checkpoint when due."""
         if not await self.models.acquire_lease(self.owner, LEASE_MS):
-            self.model = None
+            self.learning = None
             await asyncio.sleep(LEASE_MS / 4000)
             return
-        if self.model is None:
+        if self.learning is None:
             await self.restore()
-        assert self.model is not None
+        assert self.learning is not None
         examples, unreadable, self.cursor = await self.models.read(
             self.cursor, READ_COUNT, READ_BLOCK_MS
         )
-        skipped = unreadable + sum(not self.learn(self.model, ex) for ex in examples)
+        learning = list(self.learning.values())
+        skipped = unreadable + sum(not self.learn(learning, ex) for ex in examples)
         if skipped:
             self.metrics.training_skipped.inc(skipped)
         self.since_checkpoint += len(examples)
@@ -113,43 +144,57 @@ class Learner:
         ):
             await self.checkpoint()
 
-    def learn(self, model: OnlineModel, ex: TrainingExample) -> bool:
-        """Score, then learn one example; False (skipped) when it cannot be learned from."""
+    def learn(self, learning: list[Learning], ex: TrainingExample) -> bool:
+        """Score, then learn one example with every model; False (skipped, counted once)
+        when it cannot be learned from, or when a model raised on it (the others learn it)."""
         problem = example_problem(ex.features)
         if problem is None:
-            try:
-                p = model.score_one(ex.features)
-                self.quality.update(
-                    ex.is_fraud, p, self.settings.review_at, self.settings.decline_at
-                )
-                model.learn_one(ex.features, ex.is_fraud)
-                # when the label was joined (its stream id): wall time, as a review budget is
-                self.window.add(int(ex.entry_id.partition("-")[0]), risk_score(p), ex.is_fraud)
+            review_at, decline_at = self.settings.review_at, self.settings.decline_at
+            for each in learning:
+                try:
+                    p = each.model.score_one(ex.features)
+                    each.quality.update(ex.is_fraud, p, review_at, decline_at)
+                    each.model.learn_one(ex.features, ex.is_fraud)
+                    # when the label was joined (its stream id): wall time, as a review budget
+                    each.window.add(int(ex.entry_id.partition("-")[0]), risk_score(p), ex.is_fraud)
+                except Exception as exc:  # one example must not stop learning
+                    problem = f"{each.pipeline}: {type(exc).__name__}: {exc}"
+            if problem is None:
                 return True
-            except Exception as exc:  # one example must not stop learning
-                problem = f"{type(exc).__name__}: {exc}"
         log.warning("learner: skipped txn_id %s: %s", ex.txn_id, problem)
         return False
 
     async def restore(self) -> None:
-        """Start from the latest checkpoint (or a fresh model before the first one); a
-        refused checkpoint raises CheckpointError and leaves the learner without a model."""
+        """Apply RISKSTREAM_CHALLENGER to the roles, then start every pipeline they name from
+        the latest checkpoint (a fresh model for one it does not hold); a refused checkpoint
+        raises CheckpointError and leaves the learner without a model."""
+        roles = await self.models.change_roles(
+            lambda r: r.challenged_by(self.settings.challenger),
+            Roles(challenger=self.settings.challenger or None),
+        )
         checkpoint = await self.models.load()
-        if checkpoint is None:
-            self.model, self.quality, self.cursor = OnlineModel(), ModelQuality(), "0"
-            self.window = PolicyWindow(self.settings.policy_window_labels)
-        else:
-            state = await self.models.quality_state()
-            model = OnlineModel.loads(checkpoint.model)
-            self.quality = pickle.loads(state) if state else ModelQuality()  # verified
-            self.window = await self._restore_window()
-            self.model, self.cursor = model, checkpoint.cursor
+        saved = {s.pipeline: s for s in checkpoint.saved} if checkpoint else {}
+        self.cursor = checkpoint.cursor if checkpoint else "0"
+        window_of = checkpoint.champion.pipeline if checkpoint else None
+        learning = {}
+        for name in roles.pipelines:
+            size = self.settings.policy_window_labels
+            window = await self._restore_window() if name == window_of else PolicyWindow(size)
+            s = saved.get(name)
+            if s is None:
+                learning[name] = Learning(name, make_model(name), ModelQuality(), window)
+                continue
+            quality = pickle.loads(s.quality_state) if s.quality_state else ModelQuality()  # signed
+            learning[name] = Learning(name, OnlineModel.loads(s.model), quality, window)
+        self.learning = learning
         self.refused = None
-        log.info("learner %s: resumed at %s", self.owner, self.cursor)
+        log.info(
+            "learner %s: %s resumed at %s", self.owner, ", ".join(roles.pipelines), self.cursor
+        )
 
     async def _restore_window(self) -> PolicyWindow:
-        """The policy's window as checkpointed (an empty one if there is none, or it is
-        unreadable: the fixed thresholds apply until it fills again)."""
+        """The champion's policy window as checkpointed (an empty one if there is none, or it
+        is unreadable: the fixed thresholds apply until it fills again)."""
         size = self.settings.policy_window_labels
         raw = await self.models.policy_window()
         try:
@@ -159,17 +204,21 @@ class Learner:
             return PolicyWindow(size)
 
     async def checkpoint(self) -> None:
-        """Save model, quality, the policy's window and trade-off, and position in one
-        atomic write."""
-        assert self.model is not None
-        version = f"m-{self.model.n_labels}"
-        checkpoint = Checkpoint(self.model.dumps(), version, self.cursor)
+        """Save every model, its quality, the champion's policy window and trade-off, and the
+        position in one atomic write; the champion in the champion's place (as the roles are
+        now: a promotion moves it)."""
+        assert self.learning is not None
+        roles = await self.models.roles()
+        names = list(self.learning)
+        if roles is not None and roles.champion in self.learning:
+            names.sort(key=lambda n: n != roles.champion)
+        saved = [self.learning[n].saved() for n in names]
+        window = self.learning[names[0]].window
         policy = PolicyState(
-            orjson.dumps(self.window.to_dict()), orjson.dumps(self.window.tradeoff().to_dict())
+            orjson.dumps(window.to_dict()), orjson.dumps(window.tradeoff().to_dict())
         )
-        await self.models.save(
-            checkpoint, self.quality.as_dict(), pickle.dumps(self.quality), policy
-        )
+        challenger = saved[1] if len(saved) > 1 else None
+        await self.models.save(Checkpoint(self.cursor, saved[0], challenger, policy))
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
-        log.info("learner: checkpoint %s at %s", version, self.cursor)
+        log.info("learner: checkpoint %s at %s", ", ".join(s.version for s in saved), self.cursor)

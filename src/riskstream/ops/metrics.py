@@ -3,8 +3,9 @@
 Counters and histograms count this process's own work, so Prometheus sums them across
 workers. Lag and model quality describe the whole group (read from Kafka and from the
 learner's checkpoint in Redis): every worker reports the same values, so aggregate them with
-``max``, never ``sum``. Names follow Prometheus conventions: ``riskstream_*``, base units
-(seconds), ``_total`` on counters.
+``max``, never ``sum``. Model figures carry ``role`` (champion or challenger) and ``model``
+(the pipeline's name), so the two show side by side. Names follow Prometheus conventions:
+``riskstream_*``, base units (seconds), ``_total`` on counters.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import collections
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,6 +47,47 @@ RECENT_ALERTS = 20
 # event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 REDIS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+ROLE_LABELS = ("role", "model")
+PER_THRESHOLD = ("precision", "recall")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model in its role on this worker, with the learner's quality figures for it."""
+
+    role: str  # champion or challenger
+    pipeline: str
+    version: str
+    labels_learned: int
+    quality: Mapping[str, float]  # ModelQuality.as_dict of its last checkpoint ({}: none yet)
+
+    def figures(self) -> dict[str, Any]:
+        """Its quality as the dashboard shows it (None where not defined yet).
+
+        >>> q = {"roc_auc": 0.9, "labels": 200.0, "frauds": 4.0, "decline_tp": 3.0,
+        ...      "decline_fp": 1.0, "decline_precision": 0.75, "decline_recall": 0.75}
+        >>> f = ServedModel("champion", "default", "m-200", 200, q).figures()
+        >>> f["roc_auc"], f["decline_rate"], f["decline_precision"]
+        (0.9, 0.02, 0.75)
+        """
+        q = self.quality
+        labels, frauds = q.get("labels", 0.0), q.get("frauds", 0.0)
+        declined = q.get("decline_tp", 0.0) + q.get("decline_fp", 0.0)
+        return {
+            "role": self.role,
+            "model": self.pipeline,
+            "version": self.version,
+            "labels_learned": self.labels_learned,
+            "evaluated": labels,
+            # undefined until both classes have been seen, rather than River's 0
+            "roc_auc": q.get("roc_auc", 0.0) if 0 < frauds < labels else None,
+            "decline_rate": round(declined / labels, 4) if labels else None,
+            **{
+                f"{t}_{m}": q.get(f"{t}_{m}", 0.0)
+                for t in THRESHOLDS
+                for m in ("precision", "recall")
+            },
+        }
 
 
 def reason_of(error: str) -> str:
@@ -190,34 +233,54 @@ class WorkerMetrics:
             registry=r,
         )
         self.model_info = Gauge(
-            "riskstream_model_info", "The model version this worker scores with", ["version"],
+            "riskstream_model_info",
+            "The models this worker scores with: the champion decides, the challenger scores "
+            "in shadow",
+            ["role", "model", "version"],
             registry=r,
-        )  # fmt: skip
+        )
         self.model_labels = Gauge(
             "riskstream_model_labels_learned",
             "Labels the model this worker scores with has learned",
+            ROLE_LABELS,
             registry=r,
         )
         self.roc_auc = Gauge(
             "riskstream_model_roc_auc",
             "Progressive ROC AUC over labelled payments (group-wide, from the last checkpoint)",
+            ROLE_LABELS,
             registry=r,
         )
         self.precision = Gauge(
             "riskstream_model_precision",
             "Progressive precision at the review / decline threshold (group-wide)",
-            ["threshold"],
+            [*ROLE_LABELS, "threshold"],
             registry=r,
         )
         self.recall = Gauge(
             "riskstream_model_recall",
             "Progressive recall at the review / decline threshold (group-wide)",
-            ["threshold"],
+            [*ROLE_LABELS, "threshold"],
+            registry=r,
+        )
+        self.decline_rate = Gauge(
+            "riskstream_model_decline_rate",
+            "Share of labelled payments the model's probability alone would decline at the "
+            "decline threshold (progressive, group-wide)",
+            ROLE_LABELS,
             registry=r,
         )
         self.evaluated = Gauge(
             "riskstream_model_evaluated_labels",
             "Labels the progressive quality figures are computed over (group-wide)",
+            ROLE_LABELS,
+            registry=r,
+        )
+        self.shadow_decisions = Counter(
+            "riskstream_shadow_decisions",
+            "Decisions the challenger would have made on the payments this worker decided, by "
+            "outcome (never published)",
+            ["decision"],
             registry=r,
         )
         self.lag = Gauge(
@@ -244,15 +307,13 @@ class WorkerMetrics:
         )
         for kind in DECISION_KINDS:
             self.decisions.labels(kind)
+            self.shadow_decisions.labels(kind)
         for agent in AGENTS:
             self.agent_crashes.labels(agent)
-        for name in THRESHOLDS:
-            self.precision.labels(name)
-            self.recall.labels(name)
         self.recent_alerts: collections.deque[bytes] = collections.deque(maxlen=RECENT_ALERTS)
-        self._model_version: str | None = None
         self._rules: dict[str, Any] = {}
         self._tradeoff: list[dict[str, Any]] = []
+        self.served: list[ServedModel] = []
 
     # --- the hot path: once per batch (one histogram observation per decision)
 
@@ -286,6 +347,9 @@ class WorkerMetrics:
                 self.recent_alerts.append(o.alert)
         if alerts:
             self.alerts.inc(alerts)
+        shadows = collections.Counter(o.shadow for o in outcomes if o.shadow is not None)
+        for kind, count in shadows.items():
+            self.shadow_decisions.labels(kind).inc(count)
 
     def credit_lines_changed(self, count: int) -> None:
         """Credit-limits messages published (one per change of a line)."""
@@ -312,13 +376,32 @@ class WorkerMetrics:
         for topic, partition in partitions:
             self.assigned.labels(topic, str(partition)).set(1)
 
-    def set_model(self, version: str, labels_learned: int) -> None:
-        """The model this worker scores with."""
-        if version != self._model_version:
+    def set_models(self, served: Sequence[ServedModel]) -> None:
+        """The champion and challenger this worker scores with, and the learner's quality of
+        each (the series of a model no longer in that role are dropped)."""
+        if [(m.role, m.pipeline, m.version) for m in served] != [
+            (m.role, m.pipeline, m.version) for m in self.served
+        ]:
             self.model_info.clear()
-            self.model_info.labels(version).set(1)
-            self._model_version = version
-        self.model_labels.set(labels_learned)
+            for m in served:
+                self.model_info.labels(m.role, m.pipeline, m.version).set(1)
+        gauges = (self.model_labels, self.roc_auc, self.decline_rate, self.evaluated)
+        for gauge in (*gauges, self.precision, self.recall):
+            gauge.clear()
+        for m in served:
+            f = m.figures()
+            self.model_labels.labels(m.role, m.pipeline).set(m.labels_learned)
+            self.roc_auc.labels(m.role, m.pipeline).set(
+                math.nan if f["roc_auc"] is None else f["roc_auc"]
+            )
+            self.decline_rate.labels(m.role, m.pipeline).set(
+                math.nan if f["decline_rate"] is None else f["decline_rate"]
+            )
+            self.evaluated.labels(m.role, m.pipeline).set(f["evaluated"])
+            for t in THRESHOLDS:
+                self.precision.labels(m.role, m.pipeline, t).set(f[f"{t}_precision"])
+                self.recall.labels(m.role, m.pipeline, t).set(f[f"{t}_recall"])
+        self.served = list(served)
 
     def set_rules(
         self,
@@ -346,18 +429,6 @@ class WorkerMetrics:
         rows = sorted({*TRADEOFF_ROWS, thresholds.review_at, thresholds.decline_at} - {100})
         self._tradeoff = trade.rows(rows) if trade and trade.labels else []
 
-    def set_quality(self, quality: Mapping[str, float]) -> None:
-        """The learner's progressive quality figures (``ModelQuality.as_dict``)."""
-        if not quality:
-            return
-        labels, frauds = quality.get("labels", 0.0), quality.get("frauds", 0.0)
-        # undefined (NaN) until both classes have been seen, rather than River's 0
-        self.roc_auc.set(quality.get("roc_auc", 0.0) if 0 < frauds < labels else math.nan)
-        self.evaluated.set(labels)
-        for name in THRESHOLDS:
-            self.precision.labels(name).set(quality.get(f"{name}_precision", 0.0))
-            self.recall.labels(name).set(quality.get(f"{name}_recall", 0.0))
-
     # --- output
 
     def render(self) -> bytes:
@@ -379,8 +450,8 @@ class WorkerMetrics:
         dead = sum(s.value for s in _samples(self.dead_letters) if s.name.endswith("_total"))
         fields = ("txn_id", "user_id", "decision", "risk_score", "reasons", "decided_ts")
         alerts = [{k: orjson.loads(raw).get(k) for k in fields} for raw in self.recent_alerts]
-        evaluated = value("riskstream_model_evaluated_labels")
-        auc = value("riskstream_model_roc_auc") if evaluated else math.nan
+        models = [m.figures() for m in self.served]
+        champion = models[0] if models else {"version": None, "roc_auc": None, "evaluated": 0.0}
         return {
             "payments": value("riskstream_payments_processed_total"),
             "decisions": {
@@ -390,11 +461,11 @@ class WorkerMetrics:
             "dead_letters": dead,
             "latency_buckets": latency,
             "lag": lag,
-            "model": {
-                "version": self._model_version,
-                # no figure before the learner's first checkpoint with labels
-                "roc_auc": None if math.isnan(auc) else auc,
-                "evaluated": evaluated,
+            "model": {k: champion[k] for k in ("version", "roc_auc", "evaluated")},
+            "models": models,  # champion first, then the challenger if any
+            "shadow": {
+                k: value("riskstream_shadow_decisions_total", {"decision": k})
+                for k in DECISION_KINDS
             },
             "recent_alerts": alerts[::-1],
             "rules": self._rules,

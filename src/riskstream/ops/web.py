@@ -15,11 +15,11 @@ from typing import Any
 import faust
 
 from riskstream.config import Settings
-from riskstream.errors import ModelStoreError, OutageError, StackError
+from riskstream.errors import ModelRolesError, ModelStoreError, OutageError, StackError
 from riskstream.ops.lag import LagProbe
-from riskstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
+from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
 from riskstream.service import Scorer
-from riskstream.state.model_store import ModelStore
+from riskstream.state.model_store import ModelHead, ModelStore
 from riskstream.streams import topics
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class OpsReader:
         # never closed: it joins no group, and closing it under a read in the executor
         # thread at shutdown would race; the process exit closes it
         self.probe: LagProbe | None = None
+        self.checkpointed: dict[str, ModelHead] = {}  # by pipeline, as last read
 
     async def refresh(self) -> None:
         """Read lag from Kafka and quality from Redis; a failure keeps the last values."""
@@ -70,16 +71,24 @@ class OpsReader:
             self.metrics.lag_errors.inc()
             log.warning("lag: %s", exc)
         try:
-            self.metrics.set_quality(await self.models.quality())
-        except (ModelStoreError, OutageError) as exc:
+            self.checkpointed = (await self.models.heads()).models
+        except (ModelStoreError, ModelRolesError, OutageError) as exc:
             log.warning("model quality: %s", exc)
 
     def local(self) -> None:
-        """What this process knows by itself: its model and its partitions (cheap)."""
-        self.metrics.set_model(self.scorer.model_version, self.scorer.model.n_labels)
-        rules = self.scorer.ruleset
+        """What this process knows by itself: its models and its partitions (cheap)."""
+        scorer, served = self.scorer, []
+        for role, pipeline in (("champion", scorer.roles.champion),
+                               ("challenger", scorer.roles.challenger)):  # fmt: skip
+            if pipeline is not None and pipeline in scorer.loaded:
+                version, model = scorer.loaded[pipeline]
+                head = self.checkpointed.get(pipeline)
+                quality = head.quality if head is not None else {}
+                served.append(ServedModel(role, pipeline, version, model.n_labels, quality))
+        self.metrics.set_models(served)
+        rules = scorer.ruleset
         policy = rules.policy.to_dict() if rules.policy else None
-        self.metrics.set_rules(rules.version, self.scorer.thresholds, policy, self.scorer.tradeoff)
+        self.metrics.set_rules(rules.version, scorer.thresholds, policy, scorer.tradeoff)
         try:
             assigned = self.app.consumer.assignment()
         except Exception:  # no consumer yet while the worker starts

@@ -78,7 +78,7 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
     >>> parse_rules(b'{"version": 2, "review_at": 90, "decline_at": 80, "colour": 1}')
     Traceback (most recent call last):
     ...
-    riskstream.errors.RulesError: unknown field colour (a typo would silently change nothing); decline_at: must be >= review_at (90), got 80
+    riskstream.errors.RulesError: unknown field 'colour' (a typo would silently change nothing); decline_at: must be >= review_at (90), got 80
     """  # noqa: E501
     data = _object(raw)
     f = _Checker(data)
@@ -86,7 +86,7 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
         f.errors.append(f"key: must be {RULES_KEY.decode()!r}, got {key[:40]!r}")
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        names = ", ".join(u[:40] for u in unknown[:5])
+        names = ", ".join(repr(u[:40]) for u in unknown[:5])  # repr: one line, whatever the name
         f.errors.insert(0, f"unknown field {names} (a typo would silently change nothing)")
     version = f.integer("version", 1, MAX_VERSION, required=True)
     review_at = f.integer("review_at", 0, NEVER, required=True)
@@ -228,7 +228,9 @@ class _Checker:
         before = len(self.errors)
         unknown = sorted(set(value) - set(POLICY_FIELDS))
         if unknown:
-            self.fail(name, f"unknown field {unknown[0][:40]} (fields: {', '.join(POLICY_FIELDS)})")
+            self.fail(
+                name, f"unknown field {unknown[0][:40]!r} (fields: {', '.join(POLICY_FIELDS)})"
+            )
         rate = self.number("max_decline_rate", 1.0, zero_ok=True, within=name)
         precision = self.number("min_decline_precision", 1.0, within=name)
         per_hour = self.number("review_per_hour", 1e9, zero_ok=True, within=name)

@@ -10,7 +10,9 @@ claim a txn_id owns it, and only a replay of that same entry may learn it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,22 +21,31 @@ import redis.asyncio as aioredis
 
 from riskstream.errors import ModelStoreError
 from riskstream.model.checkpoint import is_sealed, seal, unseal
+from riskstream.model.roles import DEFAULT_PIPELINE, Roles
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Call, Script, ScriptRunner
 
 _CLAIM = Script.load("learned_claim.lua")
 _RENEW = Script.load("lease_renew.lua")
+_ROLES_CAS = Script.load("roles_replace.lua")
 _SIGN = Script.load("checkpoint_sign.lua")
+# The meta hash names each field of a checkpoint's models: the champion's as before there was
+# a challenger (so older readers still find it), the challenger's with a prefix.
+_SLOTS = ("", "challenger_")
+_MODEL_FIELDS = ("version", "pipeline", "quality", "quality_state")
+_HEAD_FIELDS = [f"{slot}{f}" for slot in _SLOTS for f in ("version", "pipeline", "quality")]
+ROLES_RETRIES = 20
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """A saved model: its bytes (pickle, checked: ``ModelStore`` signs and verifies them),
-    version and the training-stream id learned up to."""
+class SavedModel:
+    """One pipeline's model as a checkpoint holds it, with the learner's quality figures."""
 
-    model: bytes
+    pipeline: str  # a name of riskstream/model/candidates.py
     version: str
-    cursor: str
+    model: bytes  # OnlineModel.dumps (pickle: ModelStore signs it and verifies it)
+    quality: dict[str, float]  # ModelQuality.as_dict
+    quality_state: bytes  # the learner's ModelQuality, pickled (b"": none yet)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,41 @@ class PolicyState:
 
     window: bytes
     tradeoff: bytes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What the learner saved at once: the training-stream id learned up to, the champion's
+    model and the challenger's (as the roles were then: readers match models by pipeline),
+    and the threshold policy's state."""
+
+    cursor: str
+    champion: SavedModel
+    challenger: SavedModel | None = None
+    policy: PolicyState | None = None
+
+    @property
+    def saved(self) -> tuple[SavedModel, ...]:
+        """Every model of the checkpoint."""
+        return (self.champion,) if self.challenger is None else (self.champion, self.challenger)
+
+
+@dataclass(frozen=True)
+class ModelHead:
+    """A checkpointed model without its bytes: what the scorers poll and the metrics show."""
+
+    pipeline: str
+    version: str
+    quality: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The roles record (None before the first learner wrote it) and the checkpointed
+    models by pipeline."""
+
+    roles: Roles | None
+    models: dict[str, ModelHead]
 
 
 @dataclass(frozen=True)
@@ -60,9 +106,9 @@ class TrainingExample:
 class ModelStore:
     """Checkpoints, training stream and learner lease in Redis.
 
-    The pickled blobs (model and quality tracker) are signed with ``key`` when saved and
-    verified when read (``model.checkpoint``): what ``load`` and ``quality_state`` return
-    was written by a holder of the key, and a blob that was not is a ``CheckpointError``.
+    The pickled blobs (each model and its quality tracker) are signed with ``key`` when saved
+    and verified when read (``model.checkpoint``): what ``load`` returns was written by a
+    holder of the key, and a blob that was not is a ``CheckpointError``.
     """
 
     def __init__(
@@ -74,6 +120,8 @@ class ModelStore:
         # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
         self.claim_ttl_ms = claim_ttl_s * 1000
         self.k_model = f"{namespace}{{model}}:blob"
+        self.k_challenger = f"{namespace}{{model}}:challenger"
+        self.k_roles = f"{namespace}{{model}}:roles"
         self.k_meta = f"{namespace}{{model}}:meta"
         self.k_stream = f"{namespace}{{model}}:train"
         self.k_lease = f"{namespace}{{model}}:lease"
@@ -82,58 +130,105 @@ class ModelStore:
     def _learned_key(self, user_id: str, txn_id: str) -> str:
         return f"{self.ns}{{u:{user_id}}}:learned:{txn_id}"
 
-    async def version(self) -> str | None:
-        """The version of the latest checkpoint (cheap: scorers poll it)."""
-        with redis_errors("read the model version", ModelStoreError):
-            raw: Any = await self.client.hget(self.k_meta, "version")
-        return raw.decode() if raw is not None else None
+    async def heads(self) -> Heads:
+        """The roles and the checkpointed models' versions and quality, without their bytes
+        (cheap: every worker polls it)."""
+        with redis_errors("read the model versions", ModelStoreError):
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(self.k_roles)
+                pipe.hmget(self.k_meta, _HEAD_FIELDS)
+                raw_roles, fields = await pipe.execute()
+        models = {}
+        for i in range(len(_SLOTS)):
+            version, pipeline, quality = fields[3 * i : 3 * i + 3]
+            if version is None:
+                continue
+            name = pipeline.decode() if pipeline else DEFAULT_PIPELINE
+            models[name] = ModelHead(
+                name, version.decode(), dict(orjson.loads(quality)) if quality else {}
+            )
+        roles = Roles.from_json(raw_roles) if raw_roles else None
+        return Heads(roles, models)
+
+    async def roles(self) -> Roles | None:
+        """The roles record, or None before the first learner wrote it."""
+        with redis_errors("read the model roles", ModelStoreError):
+            raw: Any = await self.client.get(self.k_roles)
+        return Roles.from_json(raw) if raw else None
+
+    async def change_roles(self, change: Callable[[Roles], Roles], first: Roles) -> Roles:
+        """Apply ``change`` to the roles record (``first`` when there is none yet) and write
+        the result, unless another writer changed the record meanwhile: then read it again
+        and retry (compare and set). Returns the roles in force after it."""
+        for _ in range(ROLES_RETRIES):
+            with redis_errors("read the model roles", ModelStoreError):
+                raw: Any = await self.client.get(self.k_roles)
+            current = Roles.from_json(raw) if raw else first
+            new = change(current)
+            if raw and new == current:
+                return current
+            new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
+            with redis_errors("write the model roles", ModelStoreError):
+                args = [raw or b"", new.to_json()]
+                if await self.scripts.run_one(_ROLES_CAS, [self.k_roles], args):
+                    return new
+        msg = f"the model roles kept changing under {ROLES_RETRIES} attempts to change them"
+        raise ModelStoreError(msg)
 
     async def load(self) -> Checkpoint | None:
         """The latest checkpoint, verified, or None before the first one (CheckpointError
-        when it is unsigned or altered)."""
+        when a blob of it is unsigned or altered)."""
         with redis_errors("load the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
+                pipe.get(self.k_challenger)
                 pipe.hgetall(self.k_meta)
-                blob, meta = await pipe.execute()
+                blob, challenger_blob, meta = await pipe.execute()
         if blob is None:
             return None
-        fields: dict[bytes, bytes] = meta
-        version = fields.get(b"version", b"?").decode(errors="replace")
-        model = unseal(self.key, f"model {version}", blob)
-        return Checkpoint(model, version, fields[b"cursor"].decode())
+        fields = {k.decode(): v for k, v in meta.items()}
+        challenger = None
+        if challenger_blob is not None and "challenger_version" in fields:
+            challenger = _saved(self.key, challenger_blob, fields, "challenger_")
+        champion = _saved(self.key, blob, fields, "")
+        return Checkpoint(fields["cursor"].decode(), champion, challenger)
 
-    async def save(
-        self,
-        checkpoint: Checkpoint,
-        quality: dict[str, float],
-        quality_state: bytes,
-        policy: PolicyState | None = None,
-    ) -> None:
-        """Write a checkpoint atomically and trim the stream entries it has learned."""
-        version = checkpoint.version
-        meta: dict[str | bytes, str | bytes] = {
-            "version": version,
-            "cursor": checkpoint.cursor,
-            "quality": orjson.dumps(quality),
-            "quality_state": seal(self.key, f"quality {version}", quality_state),
-        }
-        if policy is not None:
-            meta["policy_window"] = policy.window
-            meta["tradeoff"] = policy.tradeoff
+    async def save(self, checkpoint: Checkpoint) -> None:
+        """Write a checkpoint (both models) atomically and trim the stream entries it has
+        learned."""
+        meta: dict[str | bytes, str | bytes] = {"cursor": checkpoint.cursor}
+        for slot, saved in zip(_SLOTS, checkpoint.saved, strict=False):
+            state = saved.quality_state
+            meta.update({
+                f"{slot}version": saved.version,
+                f"{slot}pipeline": saved.pipeline,
+                f"{slot}quality": orjson.dumps(saved.quality),
+                f"{slot}quality_state":
+                    seal(self.key, f"quality {saved.version}", state) if state else b"",
+            })  # fmt: skip
+        if checkpoint.policy is not None:
+            meta["policy_window"] = checkpoint.policy.window
+            meta["tradeoff"] = checkpoint.policy.tradeoff
+        champion, challenger = checkpoint.champion, checkpoint.challenger
         with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(self.k_model, seal(self.key, f"model {version}", checkpoint.model))
+                pipe.set(self.k_model, seal(self.key, f"model {champion.version}", champion.model))
+                if challenger is None:
+                    pipe.delete(self.k_challenger)
+                    pipe.hdel(self.k_meta, *(f"challenger_{f}" for f in _MODEL_FIELDS))
+                else:
+                    signed = seal(self.key, f"model {challenger.version}", challenger.model)
+                    pipe.set(self.k_challenger, signed)
                 pipe.hset(self.k_meta, mapping=meta)  # type: ignore[arg-type]  # invariant key type
                 if checkpoint.cursor != "0":
                     pipe.xtrim(self.k_stream, minid=checkpoint.cursor, approximate=True)
                 await pipe.execute()
 
-    async def quality(self) -> dict[str, float]:
-        """The model quality saved with the latest checkpoint (for metrics)."""
-        with redis_errors("read the model quality", ModelStoreError):
-            raw: Any = await self.client.hget(self.k_meta, "quality")
-        return dict(orjson.loads(raw)) if raw else {}
+    async def cursor(self) -> str | None:
+        """Where the latest checkpoint learned up to (a new one each checkpoint; cheap)."""
+        with redis_errors("read the checkpoint's cursor", ModelStoreError):
+            raw: Any = await self.client.hget(self.k_meta, "cursor")
+        return raw.decode() if raw is not None else None
 
     async def tradeoff(self) -> bytes | None:
         """The trade-off saved with the latest checkpoint (JSON, ``scoring.policy``)."""
@@ -147,20 +242,11 @@ class ModelStore:
             raw: bytes | None = await self.client.hget(self.k_meta, "policy_window")  # type: ignore[assignment]  # decode_responses=False
         return raw
 
-    async def quality_state(self) -> bytes | None:
-        """The learner's quality tracker as saved with the latest checkpoint, verified."""
-        with redis_errors("read the quality state", ModelStoreError):
-            raw: Any = await self.client.hmget(self.k_meta, ["version", "quality_state"])
-        version, blob = raw
-        if blob is None:
-            return None
-        name = version.decode(errors="replace") if version is not None else "?"
-        return unseal(self.key, f"quality {name}", blob)
-
     async def sign_unsigned(self) -> str | None:
         """Sign the latest checkpoint as it is, when it is unsigned (one upgrade step from a
         riskstream that did not sign, when nothing else can have written this Redis); the
-        version signed, or None when there is nothing to sign. Nothing is unpickled."""
+        version signed, or None when there is nothing to sign. Nothing is unpickled. (A
+        release that did not sign had no challenger: only the champion's blobs are signed.)"""
         with redis_errors("read the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
@@ -229,6 +315,22 @@ class ModelStore:
         """Give the lease up on a clean stop, so another worker takes over at once."""
         with redis_errors("release the learner lease", ModelStoreError):
             await self.scripts.run_one(_RENEW, [self.k_lease], [owner, 0])
+
+
+def _saved(key: bytes, blob: bytes, fields: dict[str, bytes], slot: str) -> SavedModel:
+    """One model of a checkpoint from its blob and its slot's meta fields, both pickles
+    verified (a checkpoint from before the challenger names no pipeline: the default one)."""
+    pipeline = fields.get(f"{slot}pipeline")
+    quality = fields.get(f"{slot}quality")
+    version = fields.get(f"{slot}version", b"?").decode(errors="replace")
+    state = fields.get(f"{slot}quality_state", b"")
+    return SavedModel(
+        pipeline.decode() if pipeline else DEFAULT_PIPELINE,
+        version,
+        unseal(key, f"model {version}", blob),
+        dict(orjson.loads(quality)) if quality else {},
+        unseal(key, f"quality {version}", state) if state else b"",
+    )
 
 
 def _example(entry: tuple[bytes, dict[bytes, bytes]]) -> TrainingExample | None:

@@ -68,7 +68,10 @@ function render(s) {
   text("n-model", (s.model.version || "-") + " (" + auc + ")");
   const lagKeys = s.lag.map((r) => r.topic + "[" + r.partition + "]");
   push("c-lag", lagKeys, t, s.lag.map((r) => r.lag));
-  push("c-auc", ["ROC AUC"], t, [s.model.roc_auc]);
+  const roles = s.models.map((m) => m.role);
+  push("c-auc", roles.length ? roles : ["champion"], t,
+    roles.length ? s.models.map((m) => m.roc_auc) : [null]);
+  renderModels(s);
   const restarted = prev && s.payments < prev.payments; // a new worker process: counters reset
   if (prev && !restarted && s.ts > prev.ts) {
     const dt = (s.ts - prev.ts) / 1000;
@@ -124,6 +127,33 @@ function renderRules(r, tradeoff) {
     return tr;
   });
   document.querySelector("#tradeoff tbody").replaceChildren(...rows);
+}
+
+// share of the payments decided so far that were (champion) or would have been (challenger) declined
+function declinedShare(counts) {
+  const all = counts.approve + counts.review + counts.decline;
+  return all ? (100 * counts.decline / all).toFixed(2) + "%" : "-";
+}
+
+function fixed(v, digits) { return v === null || v === undefined ? "-" : v.toFixed(digits); }
+
+function renderModels(s) {
+  const rows = s.models.map((m) => {
+    const declined = declinedShare(m.role === "champion" ? s.decisions : s.shadow);
+    const cells = [m.role, m.model, m.version, fixed(m.roc_auc, 3), m.evaluated.toLocaleString(),
+      m.decline_rate === null ? "-" : (100 * m.decline_rate).toFixed(2) + "%",
+      fixed(m.decline_precision, 3), fixed(m.decline_recall, 3),
+      fixed(m.review_precision, 3), fixed(m.review_recall, 3), declined];
+    const tr = document.createElement("tr");
+    tr.className = m.role;
+    cells.forEach((v) => {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      tr.appendChild(td);
+    });
+    return tr;
+  });
+  document.querySelector("#models tbody").replaceChildren(...rows);
 }
 
 async function poll() {

@@ -236,28 +236,29 @@ def test_evaluate_at_several_delays_reports_calibration_and_tradeoff(
     data = tmp_path / "creditcard.csv"
     write_ulb(data, 300)
     out = tmp_path / "eval"
-    argv = ["evaluate", "--dataset", "ulb", "--data", str(data), "--delay", "20,100",
+    argv = ["evaluate", "--dataset", "ulb", "--data", str(data), "--delay", "20,1000",
             "--model", "default,weighted", "--warmup", "50", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "labels learned 20 and 100 payments late" in text
+    assert "labels learned 20 and 1,000 payments late" in text
     rows = [line.split() for line in text.splitlines() if not line.startswith(" ")]
     assert [r[:2] for r in rows if r[:1] in (["default"], ["weighted"]) and len(r) > 5] == [
         ["default", "20"],
         ["weighted", "20"],
-        ["default", "100"],
-        ["weighted", "100"],
+        ["default", "1,000"],
+        ["weighted", "1,000"],
     ]  # one table, a row per model and delay
-    assert "default, labels 100 late: Brier" in text
+    assert "default, labels 1,000 late: Brier" in text  # nothing learned: 300 < 1,000
     assert "mean probability" in text
     assert "vs fraud rate 10%" in text
     assert "trade-off: payments with risk_score >= T" in text
     assert any(line.startswith("  >= 75 ") for line in text.splitlines())
     summary = json.loads((out / "ulb.json").read_text())
-    assert summary["delays"] == [20, 100]
-    assert [r["delay"] for r in summary["runs"]] == [20, 100]
+    assert summary["delays"] == [20, 1000]
+    assert [r["delay"] for r in summary["runs"]] == [20, 1000]
     assert summary["models"] == summary["runs"][0]["models"]  # the first run, as before
-    default = summary["runs"][1]["models"]["default"]
+    assert (out / "roc-ulb.png").is_file() or "plot: none" in text
+    default = summary["runs"][0]["models"]["default"]
     assert default["fraud_rate"] == 0.1
     assert 0 <= default["brier"] <= 1
     assert sum(b["count"] for b in default["reliability"]) == 300

@@ -185,7 +185,9 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.dataset}.json").write_text(json.dumps(summary, indent=1) + "\n")
     png = args.out / f"roc-{args.dataset}.png"
-    curves = {f"{n} @ {r['delay']}": s for r in runs for n, s in r["models"].items()}
+    curves = {
+        f"{n} @ {report.delay_text(r['delay'])}": s for r in runs for n, s in r["models"].items()
+    }
     plotted = report.plot({"dataset": args.dataset, "models": curves}, traces, png)
     if args.json:
         print(json.dumps(summary, indent=1))

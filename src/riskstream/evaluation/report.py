@@ -174,7 +174,8 @@ def _width(fmt: str) -> int:
 
 
 def plot(summary: dict[str, Any], traces: dict[str, Trace], path: Path) -> bool:
-    """ROC curves and AUC over time as a PNG; False when matplotlib is not installed."""
+    """ROC curves, AUC over time and reliability curves as a PNG; False when matplotlib is
+    not installed."""
     try:
         import matplotlib
 
@@ -182,7 +183,7 @@ def plot(summary: dict[str, Any], traces: dict[str, Trace], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, (roc, over) = plt.subplots(1, 2, figsize=(10, 4), dpi=80)
+    fig, (roc, over, rel) = plt.subplots(1, 3, figsize=(15, 4), dpi=80)
     for name, trace in traces.items():
         s = summary["models"][name]
         points = roc_points(trace.ys, trace.ps)
@@ -197,14 +198,22 @@ def plot(summary: dict[str, Any], traces: dict[str, Trace], path: Path) -> bool:
         over.plot(
             ends, [w["cumulative"] for w in s["auc_over_time"]], ls="--", color=line[0].get_color()
         )
+        bins = [b for b in s.get("reliability", []) if b["predicted"] > 0]
+        rel.plot([b["predicted"] for b in bins], [max(b["observed"], 1e-5) for b in bins],
+                 marker="o", label=name)  # fmt: skip
     roc.axvline(0.01, color="grey", lw=0.8, ls=":")
     roc.set(xscale="log", xlim=(1e-4, 1), ylim=(0, 1.01), xlabel="false-positive rate (log)",
             ylabel="recall (true-positive rate)", title=f"ROC, {summary['dataset']}")  # fmt: skip
     roc.legend(loc="lower right", fontsize=8)
     over.set(xlabel="payments", ylabel="ROC AUC", title="AUC per window (dashed: cumulative)")
     over.legend(loc="lower right", fontsize=8)
-    over.grid(alpha=0.3)
-    roc.grid(alpha=0.3)
+    rel.plot([1e-5, 1], [1e-5, 1], color="grey", lw=0.8, ls=":")
+    rel.set(xscale="log", yscale="log", xlim=(1e-5, 1), ylim=(1e-5, 1.05),
+            xlabel="mean probability of the bin (log)", ylabel="observed fraud rate (log)",
+            title="reliability (on the diagonal: honest)")  # fmt: skip
+    rel.legend(loc="lower right", fontsize=8)
+    for ax in (roc, over, rel):
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -14,7 +14,12 @@ from pydantic import SecretStr
 
 from riskstream.cli import main
 from riskstream.config import Settings
-from riskstream.evaluation.datasets import sim_config, sim_examples, sim_stream
+from riskstream.evaluation.datasets import (
+    sim_config,
+    sim_examples,
+    sim_stream,
+    sim_stream_with_arrivals,
+)
 
 from ..reference_features import ReferenceFeatures
 
@@ -48,6 +53,11 @@ def test_sim_features_are_the_feature_stores_and_are_cleaned_up(settings: Settin
     frauds = {ex.tag for ex in examples if ex.y}
     assert frauds
     assert "legit" not in frauds
+    # each label arrives after its payment, when the simulator emits it
+    _, arrivals = sim_stream_with_arrivals(config, settings.currency_set)
+    assert [ex.label_at for ex in examples] == arrivals
+    assert all(n < a <= len(examples) + 1 for n, a in enumerate(arrivals))
+    assert len(set(arrivals)) > 10  # own delays, not one fixed delay
 
 
 def test_evaluate_sim_reports_every_scenario(
@@ -70,6 +80,22 @@ def test_evaluate_sim_reports_every_scenario(
     # 0.915 measured on this stream (seed 1); a broken join of features and labels gives ~0.5
     assert default["roc_auc_after_warmup"] > 0.85
     assert (tmp_path / "sim.json").is_file()
+
+
+def test_evaluate_sim_with_its_own_label_delays_and_a_fixed_one(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = settings.redis_url.get_secret_value()
+    argv = ["evaluate", "--dataset", "sim", "--limit", "6000", "--delay", "own,300", "--warmup",
+            "3000", "--redis-url", url, "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "labels learned when the simulator emits them and 300 payments late" in text
+    summary = json.loads((tmp_path / "sim.json").read_text())
+    own, fixed = (r["models"]["default"] for r in summary["runs"])
+    assert summary["delays"] == ["own", 300]
+    # chargebacks come weeks later: fewer labels are learned within the run than at 300
+    assert 0 < own["learned"] < fixed["learned"] == summary["payments"] - 300
 
 
 def test_evaluate_credit_view_on_the_simulator(

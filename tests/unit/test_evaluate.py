@@ -115,6 +115,21 @@ def test_prequential_delay_zero_still_scores_before_learning() -> None:
         prequential([], model, threshold_judge(model, 65, 75), -1)
 
 
+def test_prequential_with_own_delays_learns_each_label_when_it_arrives() -> None:
+    model = Counting()
+    # labels arrive out of order: the second payment's first (reviewed), the first's last
+    arrive = [4, 2, 3, 9]  # payments judged before each label arrives (9: after the end)
+    examples = [
+        Example({}, y, label_at=a) for y, a in zip([True, False, True, False], arrive, strict=True)
+    ]
+    trace = prequential(examples, model, threshold_judge(model, 65, 75), None)
+    assert model.labels == [False, True, True]  # 2nd, then 3rd, then 1st; 4th never
+    assert trace.ps == [0.0, 0.0, 0.0, 0.5]
+    assert trace.learned == 3
+    with pytest.raises(ValueError, match="label_at"):
+        prequential([Example({}, True)], model, threshold_judge(model, 65, 75), None)
+
+
 def test_worker_judge_is_the_workers_decision() -> None:
     model = OnlineModel()  # cold: the rules decide
     payment = Payment("t", "u", "m", 2.0, "CNY", 0)
@@ -215,10 +230,53 @@ def test_evaluate_ulb_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert json.loads(capsys.readouterr().out)["models"]["default"]["payments"] == 300
 
 
+def test_evaluate_at_several_delays_reports_calibration_and_tradeoff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "creditcard.csv"
+    write_ulb(data, 300)
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--dataset", "ulb", "--data", str(data), "--delay", "20,1000",
+            "--model", "default,weighted", "--warmup", "50", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "labels learned 20 and 1,000 payments late" in text
+    rows = [line.split() for line in text.splitlines() if not line.startswith(" ")]
+    assert [r[:2] for r in rows if r[:1] in (["default"], ["weighted"]) and len(r) > 5] == [
+        ["default", "20"],
+        ["weighted", "20"],
+        ["default", "1,000"],
+        ["weighted", "1,000"],
+    ]  # one table, a row per model and delay
+    assert "default, labels 1,000 late: Brier" in text  # nothing learned: 300 < 1,000
+    assert "mean probability" in text
+    assert "vs fraud rate 10%" in text
+    assert "trade-off: payments with risk_score >= T" in text
+    assert any(line.startswith("  >= 75 ") for line in text.splitlines())
+    summary = json.loads((out / "ulb.json").read_text())
+    assert summary["delays"] == [20, 1000]
+    assert [r["delay"] for r in summary["runs"]] == [20, 1000]
+    assert summary["models"] == summary["runs"][0]["models"]  # the first run, as before
+    assert (out / "roc-ulb.png").is_file() or "plot: none" in text
+    default = summary["runs"][0]["models"]["default"]
+    assert default["fraud_rate"] == 0.1
+    assert 0 <= default["brier"] <= 1
+    assert sum(b["count"] for b in default["reliability"]) == 300
+    thresholds = [row["threshold"] for row in default["tradeoff"]]
+    assert {65, 75} <= set(thresholds)
+    assert thresholds == sorted(thresholds)
+    at_75 = next(row for row in default["tradeoff"] if row["threshold"] == 75)
+    assert at_75["rate"] == pytest.approx(default["decline_rate"])  # no rules on ULB
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
         (["--delay", "-1"], "--delay"),
+        (["--delay", "1000,x"], "--delay"),
+        (["--delay", "1000,-5"], "--delay"),
+        (["--delay", ""], "--delay"),
+        (["--delay", "own"], "--delay own (sim only)"),
         (["--model", "default,nope"], "--model"),
         (["--limit", "0"], "--limit"),
     ],

@@ -16,6 +16,7 @@ from riskstream.errors import ConfigError
 from riskstream.evaluation import credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
+from riskstream.model.tradeoff import DEFAULT_THRESHOLDS
 from riskstream.service import rule_config
 
 DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
@@ -31,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sim: the simulator, features from the Redis feature store; ulb: ULB credit cards",
     )
     parser.add_argument(
-        "--delay", type=int, default=1000, help="payments between a score and its label"
+        "--delay",
+        default="1000",
+        help="payments between a score and its label; 'own' (sim): each label when the "
+        "simulator emits it; comma-separated for several runs, e.g. 1000,10000,50000 [1000]",
     )
     parser.add_argument(
         "--model",
@@ -60,11 +64,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--months", type=int, default=9, help="credit view: months [9]")
 
 
+def _delays(text: str) -> list[int | None]:
+    """``--delay``'s comma-separated values, each an integer >= 0 or ``own`` (None), in
+    order, once each; [] if any is neither.
+
+    >>> _delays("1000, 10000,1000"), _delays("own,1000"), _delays("x"), _delays("-1")
+    ([1000, 10000], [None, 1000], [], [])
+    """
+    delays: list[int | None] = []
+    for token in str(text).split(","):
+        token = token.strip()
+        if token == "own":
+            delays.append(None)
+        elif token.isdigit():
+            delays.append(int(token))
+        else:
+            return []
+    return list(dict.fromkeys(delays))
+
+
 def _check(args: argparse.Namespace) -> list[str]:
     names = [n.strip() for n in (args.model or DEFAULT_MODELS[args.dataset]).split(",")]
     unknown = [n for n in names if n not in MODELS]
     checks = (
-        ("--delay", args.delay >= 0),
+        ("--delay", bool(_delays(args.delay))),
+        ("--delay own (sim only)", args.dataset == "sim" or None not in _delays(args.delay)),
         ("--limit", args.limit is None or args.limit >= 1),
         ("--warmup", args.warmup >= 0),
         ("--windows", args.windows >= 1),
@@ -112,8 +136,10 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     if args.view == "credit":
         return run_credit(args, settings, argv)
     limit: int | None = args.limit
-    traces: dict[str, Trace] = {}
-    results: dict[str, dict[str, Any]] = {}
+    delays = _delays(args.delay)
+    thresholds = sorted({*DEFAULT_THRESHOLDS, settings.review_at, settings.decline_at})
+    traces: dict[str, Trace] = {}  # by "model @ delay", for the plot
+    runs: list[dict[str, Any]] = []
     if args.dataset == "ulb":
         path = args.data or datasets.ulb_path(settings)
         if args.fetch and not path.is_file():
@@ -126,34 +152,43 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     if not examples:
         msg = "the dataset has no labelled payments"
         raise ConfigError(msg)
-    for name in names:
-        model = make_model(name)
-        if args.dataset == "sim":  # the worker's decision: cold-start rules, model, rules layer
-            rules = rule_config(settings)
-            judge = worker_judge(model, rules, settings.review_at, settings.decline_at)
-        else:  # no rules: ULB has none of the features they read
-            judge = threshold_judge(model, settings.review_at, settings.decline_at)
-        traces[name] = prequential(examples, model, judge, args.delay)
-        results[name] = {
-            "description": MODELS[name][0],
-            **summarize(traces[name], args.warmup, args.windows),
-        }
-    first = next(iter(results.values()))
+    for delay in delays:
+        results: dict[str, dict[str, Any]] = {}
+        for name in names:
+            model = make_model(name)
+            if args.dataset == "sim":  # the worker's decision: cold-start rules, model, rules
+                rules = rule_config(settings)
+                judge = worker_judge(model, rules, settings.review_at, settings.decline_at)
+            else:  # no rules: ULB has none of the features they read
+                judge = threshold_judge(model, settings.review_at, settings.decline_at)
+            trace = prequential(examples, model, judge, delay)
+            traces[f"{name} @ {report.delay_text(delay)}"] = trace
+            results[name] = {
+                "description": MODELS[name][0],
+                **summarize(trace, args.warmup, args.windows, thresholds),
+            }
+        runs.append({"delay": "own" if delay is None else delay, "models": results})
+    first = next(iter(runs[0]["models"].values()))
     summary = {
         "dataset": args.dataset,
         "payments": first["payments"],
         "frauds": first["frauds"],
-        "delay": args.delay,
+        "delay": runs[0]["delay"],  # "delay" and "models": the first run, as with one delay
+        "delays": [r["delay"] for r in runs],
         "warmup": args.warmup,
         "review_at": settings.review_at,
         "decline_at": settings.decline_at,
         "command": "riskstream " + shlex.join(argv or sys.argv[1:]),
-        "models": results,
+        "models": runs[0]["models"],
+        "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.dataset}.json").write_text(json.dumps(summary, indent=1) + "\n")
     png = args.out / f"roc-{args.dataset}.png"
-    plotted = report.plot(summary, traces, png)
+    curves = {
+        f"{n} @ {report.delay_text(r['delay'])}": s for r in runs for n, s in r["models"].items()
+    }
+    plotted = report.plot({"dataset": args.dataset, "models": curves}, traces, png)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import csv
 import hashlib
@@ -128,8 +129,18 @@ def sim_config(count: int, seed: int) -> SimConfig:
 
 def sim_stream(config: SimConfig, currencies: frozenset[str]) -> list[tuple[Payment, bool, str]]:
     """(payment, is fraud, scenario) in stream order; truth from the ``labels`` events."""
+    return sim_stream_with_arrivals(config, currencies)[0]
+
+
+def sim_stream_with_arrivals(
+    config: SimConfig, currencies: frozenset[str]
+) -> tuple[list[tuple[Payment, bool, str]], list[int]]:
+    """``sim_stream``, and for each of its payments how many of them came before its label
+    event did: the simulator's own label delays (a review after hours, a chargeback after
+    weeks; ``len + 1`` of the stream when the label comes after its last payment, so that it
+    is not learned within the run, as with a fixed delay)."""
     payments: list[tuple[Payment, str]] = []
-    truth: dict[str, bool] = {}
+    truth: dict[str, tuple[bool, int]] = {}
     for event in generate(config):
         try:
             if event.topic == "payments":
@@ -138,10 +149,17 @@ def sim_stream(config: SimConfig, currencies: frozenset[str]) -> list[tuple[Paym
                 )
             elif event.topic == "labels":
                 label = decode_label(event.value)
-                truth[label.txn_id] = label.is_fraud
+                truth.setdefault(label.txn_id, (label.is_fraud, len(payments)))
         except ValidationError:
             continue  # the simulator's deliberately invalid payments: the DLQ's, not ours
-    return [(p, truth[p.txn_id], tag) for p, tag in payments if p.txn_id in truth]
+    kept = [(n, p, tag) for n, (p, tag) in enumerate(payments) if p.txn_id in truth]
+    positions = [n for n, _, _ in kept]  # a label arriving after payment n of all those
+    stream = [(p, truth[p.txn_id][0], tag) for _, p, tag in kept]  # decoded, as examples
+    arrivals = []
+    for _, p, _ in kept:
+        at = truth[p.txn_id][1]
+        arrivals.append(len(kept) + 1 if at >= len(payments) else bisect.bisect_left(positions, at))
+    return stream, arrivals
 
 
 async def _features(
@@ -222,7 +240,7 @@ def sim_credit_inputs(settings: Settings, config: SimConfig, batch: int = 500) -
 def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> list[Example]:
     """The simulator's payments with the features the workers compute (in a fresh namespace
     of ``settings.redis_url``, removed afterwards)."""
-    stream = sim_stream(config, settings.currency_set)
+    stream, arrivals = sim_stream_with_arrivals(config, settings.currency_set)
     try:
         features = asyncio.run(_features(settings, [p for p, _, _ in stream], batch))
     except FeatureStoreError as exc:
@@ -230,5 +248,6 @@ def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> lis
         msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
         raise FeatureStoreError(msg) from exc
     return [
-        Example(x, y, tag, payment) for (payment, y, tag), x in zip(stream, features, strict=True)
+        Example(x, y, tag, payment, label_at)
+        for (payment, y, tag), x, label_at in zip(stream, features, arrivals, strict=True)
     ]

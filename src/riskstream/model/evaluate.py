@@ -8,16 +8,18 @@ stream (features from the workers' Redis feature store) or the ULB credit-card d
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from river import metrics as river_metrics
 
-from riskstream.model.metrics import pr_auc, recall_at_fpr, roc_auc
-from riskstream.scoring import Verdict, decide
+from riskstream.model.metrics import brier, pr_auc, recall_at_fpr, reliability, roc_auc
+from riskstream.model.tradeoff import DEFAULT_THRESHOLDS, tradeoff
+from riskstream.scoring import Verdict, decide, risk_score
 from riskstream.scoring.judge import Model, judge
 from riskstream.scoring.rules import RuleConfig
 from riskstream.streams.records import DecisionKind, Payment
@@ -25,12 +27,15 @@ from riskstream.streams.records import DecisionKind, Payment
 
 @dataclass(frozen=True)
 class Example:
-    """One payment's features and truth; ``tag`` names its fraud scenario, if known."""
+    """One payment's features and truth; ``tag`` names its fraud scenario, if known;
+    ``label_at``: how many payments of the stream are scored before its label arrives (the
+    dataset's own label delay, when it has one)."""
 
     x: Mapping[str, float]
     y: bool
     tag: str = ""
     payment: Payment | None = None
+    label_at: int | None = None
 
 
 class Learner(Protocol):
@@ -86,8 +91,11 @@ class Trace:
     learn_s: float = 0.0
 
 
-def prequential(examples: Iterable[Example], model: Learner, judge_one: Judge, delay: int) -> Trace:
-    """Judge each example, then learn it once ``delay`` more examples have been judged.
+def prequential(
+    examples: Iterable[Example], model: Learner, judge_one: Judge, delay: int | None
+) -> Trace:
+    """Judge each example, then learn it once ``delay`` more examples have been judged; with
+    ``delay`` None, once its own label has arrived (``Example.label_at`` examples judged).
 
     Labels still pending at the end are never learned (they would teach nothing measured).
 
@@ -100,13 +108,13 @@ def prequential(examples: Iterable[Example], model: Learner, judge_one: Judge, d
     >>> t.ps, t.learned  # the third is scored knowing only the first label
     ([0.0, 0.0, 1.0], 2)
     """  # noqa: E501
-    if delay < 0:
+    if delay is not None and delay < 0:
         msg = f"delay must be >= 0, got {delay}"
         raise ValueError(msg)
     trace = Trace()
-    pending: deque[Example] = deque()
+    pending: list[tuple[int, int, Example]] = []  # (learn once this many are judged, n, ex)
     clock = time.perf_counter
-    for ex in examples:
+    for n, ex in enumerate(examples):
         t0 = clock()
         verdict = judge_one(ex)
         trace.score_s += clock() - t0
@@ -115,9 +123,16 @@ def prequential(examples: Iterable[Example], model: Learner, judge_one: Judge, d
         trace.decisions.append(verdict.decision)
         trace.tags.append(ex.tag)
         trace.by_model.append(not verdict.by_rules)
-        pending.append(ex)
-        if len(pending) > delay:
-            old = pending.popleft()
+        if delay is not None:
+            due = n + 1 + delay
+        elif ex.label_at is not None:
+            due = ex.label_at
+        else:
+            msg = "delay None needs the label_at of every example"
+            raise ValueError(msg)
+        heapq.heappush(pending, (due, n, ex))
+        while pending and pending[0][0] <= n + 1:
+            old = heapq.heappop(pending)[2]
             t0 = clock()
             model.learn_one(old.x, old.y)
             trace.learn_s += clock() - t0
@@ -151,15 +166,23 @@ def auc_over_time(ys: list[bool], ps: list[float], windows: int) -> list[dict[st
     return out
 
 
-def _rate(num: int, den: int) -> float:
+def _rate(num: float, den: int) -> float:
     return num / den if den else 0.0
 
 
-def summarize(trace: Trace, warmup: int = 0, windows: int = 20) -> dict[str, Any]:
-    """The figures of a run: all over the whole run, except ``roc_auc_after_warmup``.
+def summarize(
+    trace: Trace,
+    warmup: int = 0,
+    windows: int = 20,
+    thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """The figures of a run: all over the whole run, except the ``_after_warmup`` ones.
 
     ``river_roc_auc`` is River's ``metrics.ROCAUC()`` (10 thresholds), the figure River
     publishes; ``roc_auc`` is exact. Scenario recall is per ``tag`` of the frauds.
+    Calibration: ``brier``, ``mean_probability`` (against ``fraud_rate``) and the
+    ``reliability`` curve; ``tradeoff``: precision, recall and share of payments at or above
+    each risk_score of ``thresholds``.
     """
     ys, ps, decisions = trace.ys, trace.ps, trace.decisions
     n, frauds = len(ys), sum(ys)
@@ -187,6 +210,17 @@ def summarize(trace: Trace, warmup: int = 0, windows: int = 20) -> dict[str, Any
         "roc_auc": roc_auc(ys, ps),
         "roc_auc_after_warmup": _auc_or_none(ys[warmup:], ps[warmup:]),
         "warmup": warmup,
+        "brier": brier(ys, ps),
+        "brier_after_warmup": brier(ys[warmup:], ps[warmup:]) if n > warmup else None,
+        "mean_probability": _rate(sum(ps), n),
+        "fraud_rate": _rate(frauds, n),
+        "reliability": reliability(ys, ps),
+        "tradeoff": [
+            asdict(row)
+            for row in tradeoff(
+                ((risk_score(p), y) for y, p in zip(ys, ps, strict=True)), thresholds
+            )
+        ],
         "river_roc_auc": float(river_auc.get()),
         "pr_auc": pr_auc(ys, ps),
         "recall_at_1pct_fpr": recall_at_fpr(ys, ps, 0.01),

@@ -1,4 +1,5 @@
-"""Exact ranking metrics from a run's scores: ROC AUC, PR AUC, recall at a false-positive rate.
+"""Exact metrics from a run's scores: ROC AUC, PR AUC, recall at a false-positive rate (how
+well it ranks); Brier score and reliability curve (whether its probabilities mean what they say).
 
 Pure: lists of labels and scores in, numbers out. Ties are handled as one threshold (a
 payment is flagged when its score is >= the threshold), so nothing depends on the order of
@@ -8,8 +9,12 @@ curve with a few thresholds; these are exact, computed once over the whole run.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from itertools import pairwise
+
+# Reliability bins: fraud is rare, so most payments score low and the bins are finer there.
+RELIABILITY_EDGES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5, 0.75, 1.0)
 
 
 def _groups(ys: Sequence[bool], ps: Sequence[float]) -> list[tuple[float, int, int]]:
@@ -89,3 +94,48 @@ def recall_at_fpr(ys: Sequence[bool], ps: Sequence[float], max_fpr: float = 0.01
     (0.5, 0.5, 1.0)
     """
     return max(tpr for fpr, tpr, _ in roc_points(ys, ps) if fpr <= max_fpr)
+
+
+def brier(ys: Sequence[bool], ps: Sequence[float]) -> float:
+    """Mean squared gap between probability and truth (0 is perfect; always saying the fraud
+    rate f scores f(1 - f)).
+
+    >>> brier([True, False], [0.9, 0.2])  # (0.01 + 0.04) / 2
+    0.025
+    """
+    if len(ys) != len(ps) or not ys:
+        msg = f"{len(ys)} labels and {len(ps)} scores: need as many, at least one"
+        raise ValueError(msg)
+    return sum((p - y) ** 2 for y, p in zip(ys, ps, strict=True)) / len(ys)
+
+
+def reliability(
+    ys: Sequence[bool], ps: Sequence[float], edges: Sequence[float] = RELIABILITY_EDGES
+) -> list[dict[str, float]]:
+    """Per bin of probability ``[lo, hi)`` (the last one closed): payments, mean probability and
+    observed fraud rate; calibrated probabilities have the two close. Empty bins are left out.
+
+    >>> reliability([True, False, False, True], [0.9, 0.1, 0.2, 0.8], [0.0, 0.5, 1.0])
+    [{'lo': 0.0, 'hi': 0.5, 'count': 2, 'predicted': 0.15000000000000002, 'observed': 0.0}, \
+{'lo': 0.5, 'hi': 1.0, 'count': 2, 'predicted': 0.8500000000000001, 'observed': 1.0}]
+    """
+    if len(ys) != len(ps):
+        msg = f"{len(ys)} labels but {len(ps)} scores"
+        raise ValueError(msg)
+    if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+        msg = f"bin edges must be at least two and increasing, got {list(edges)}"
+        raise ValueError(msg)
+    sums = [[0, 0.0, 0] for _ in range(len(edges) - 1)]  # count, sum of p, frauds
+    for y, p in zip(ys, ps, strict=True):
+        if not edges[0] <= p <= edges[-1]:  # also NaN
+            msg = f"probability {p!r} is outside [{edges[0]}, {edges[-1]}]"
+            raise ValueError(msg)
+        k = min(bisect.bisect_right(edges, p) - 1, len(sums) - 1)
+        sums[k][0] += 1
+        sums[k][1] += p
+        sums[k][2] += int(y)
+    return [
+        {"lo": lo, "hi": hi, "count": n, "predicted": sp / n, "observed": f / n}
+        for (lo, hi), (n, sp, f) in zip(pairwise(edges), sums, strict=True)
+        if n
+    ]

@@ -1,4 +1,5 @@
-"""The online model: River's StandardScaler | LogisticRegression, weighted for rare fraud.
+"""The online model: River's StandardScaler, then a logistic regression that learns from an
+undersampled stream and corrects its odds for it (``calibration.UnderSampledLogReg``).
 
 Pure: no I/O. Checkpoints are ``dumps``/``loads`` bytes (pickle: ``loads`` only bytes whose
 signature ``model.checkpoint`` has verified, as ``state.model_store`` hands them out).
@@ -11,8 +12,9 @@ import pickle
 from collections.abc import Mapping
 from typing import Any
 
-from river import compose, linear_model, metrics, optim, preprocessing
+from river import compose, metrics, preprocessing
 
+from riskstream.model.calibration import UnderSampledLogReg
 from riskstream.scoring import risk_score
 
 # Heavy-tailed inputs enter the linear model as sign(v) * log1p(|v|).
@@ -53,13 +55,13 @@ def example_problem(x: Mapping[str, object]) -> str | None:
     return None
 
 
-def make_pipeline(fraud_weight: float = 5.0, lr: float = 0.02) -> Any:
-    """The default pipeline; fraud examples weigh ``fraud_weight`` times a legit one."""
+def make_pipeline(fraud_share: float = 0.2, fraud_weight: float = 5.0, lr: float = 0.005) -> Any:
+    """The deployed pipeline: learn every fraud (weighted ``fraud_weight``) and enough legit
+    payments that frauds make ``fraud_share`` of what is learned, then correct the odds back
+    to the stream's, so ``fraud_probability`` is a probability (choice: docs/model.md)."""
     return compose.Pipeline(
         preprocessing.StandardScaler(),
-        linear_model.LogisticRegression(
-            optimizer=optim.SGD(lr), loss=optim.losses.Log(weight_pos=fraud_weight), l2=1e-4
-        ),
+        UnderSampledLogReg(fraud_share=fraud_share, fraud_weight=fraud_weight, lr=lr),
     )
 
 

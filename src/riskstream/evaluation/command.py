@@ -16,7 +16,7 @@ from riskstream.errors import ConfigError
 from riskstream.evaluation import credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
-from riskstream.model.tradeoff import DEFAULT_THRESHOLDS
+from riskstream.scoring.policy import EVALUATION_ROWS
 from riskstream.service import rule_config
 
 DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
         return run_credit(args, settings, argv)
     limit: int | None = args.limit
     delays = _delays(args.delay)
-    thresholds = sorted({*DEFAULT_THRESHOLDS, settings.review_at, settings.decline_at})
+    thresholds = sorted({*EVALUATION_ROWS, settings.review_at, settings.decline_at})
     traces: dict[str, Trace] = {}  # by "model @ delay", for the plot
     runs: list[dict[str, Any]] = []
     if args.dataset == "ulb":

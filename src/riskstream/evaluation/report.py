@@ -159,7 +159,8 @@ def tradeoffs(runs: list[dict[str, Any]]) -> list[str]:
             for rows in by_t:
                 row = rows[t]
                 prec = "-" if row["precision"] is None else f"{row['precision']:.3f}"
-                cells.append(f"{prec:>9} {row['recall']:>7.3f} {_pct(row['rate']):>9}")
+                recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
+                cells.append(f"{prec:>9} {recall:>7} {_pct(row['rate']):>9}")
             lines.append(f"  >= {t:<4}" + "".join(f"{c:>27}" for c in cells))
     return lines
 

@@ -12,15 +12,15 @@ import heapq
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from river import metrics as river_metrics
 
 from riskstream.model.metrics import brier, pr_auc, recall_at_fpr, reliability, roc_auc
-from riskstream.model.tradeoff import DEFAULT_THRESHOLDS, tradeoff
 from riskstream.scoring import Verdict, decide, risk_score
 from riskstream.scoring.judge import Model, judge
+from riskstream.scoring.policy import EVALUATION_ROWS, tradeoff
 from riskstream.scoring.rules import RuleConfig
 from riskstream.streams.records import DecisionKind, Payment
 
@@ -174,7 +174,7 @@ def summarize(
     trace: Trace,
     warmup: int = 0,
     windows: int = 20,
-    thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
+    thresholds: Sequence[int] = EVALUATION_ROWS,
 ) -> dict[str, Any]:
     """The figures of a run: all over the whole run, except the ``_after_warmup`` ones.
 
@@ -215,12 +215,9 @@ def summarize(
         "mean_probability": _rate(sum(ps), n),
         "fraud_rate": _rate(frauds, n),
         "reliability": reliability(ys, ps),
-        "tradeoff": [
-            asdict(row)
-            for row in tradeoff(
-                ((risk_score(p), y) for y, p in zip(ys, ps, strict=True)), thresholds
-            )
-        ],
+        "tradeoff": tradeoff([(0, risk_score(p), y) for y, p in zip(ys, ps, strict=True)]).rows(
+            sorted(set(thresholds))
+        ),
         "river_roc_auc": float(river_auc.get()),
         "pr_auc": pr_auc(ys, ps),
         "recall_at_1pct_fpr": recall_at_fpr(ys, ps, 0.01),

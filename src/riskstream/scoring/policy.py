@@ -26,6 +26,11 @@ BLOCK_LABELS = 500  # labelled examples per block of the window
 DEFAULT_MIN_LABELS = 1000
 
 
+# The thresholds `riskstream evaluate` shows: rare fraud puts most of the action at low
+# scores, so finer steps there.
+EVALUATION_ROWS = (1, 2, 3, 5, 10, 20, 30, 40, 50, 60, 65, 70, 75, 80, 90)
+
+
 @dataclass(frozen=True)
 class Policy:
     """What a risk team asks of the thresholds; a field left out keeps the fixed threshold.

@@ -138,7 +138,7 @@ def build(settings: Settings) -> Worker:
     ):
         attach(shell, agent)
 
-    learner = Learner(models, settings, metrics, health)
+    learner = Learner(models, settings, metrics, health, lambda: scorer.thresholds)
     app.task(learner.run)
 
     @app.task  # type: ignore[untyped-decorator]  # faust is untyped

@@ -18,6 +18,7 @@ from riskstream.model.online import OnlineModel
 from riskstream.model.roles import Roles
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.scoring.judge import judge
+from riskstream.scoring.policy import Thresholds
 from riskstream.scoring.rules import RuleConfig
 from riskstream.service import Scorer, Shadow
 from riskstream.state.model_store import Checkpoint, Heads, ModelHead, TrainingExample
@@ -281,3 +282,19 @@ def test_a_challenger_without_a_checkpoint_cannot_be_promoted() -> None:
         _promotable(Roles("default", "forest"), Heads(None, {"default": head}))
     both = Heads(None, {"default": head, "forest": ModelHead("forest", "m-forest-10", {})})
     assert _promotable(Roles("default", "forest"), both).promote().champion == "forest"
+
+
+def test_quality_is_measured_at_the_thresholds_in_force() -> None:
+    """A policy or a risk-config version moves the thresholds: each model's precision and
+    recall follow them (0 declines all, 100 none)."""
+    declined = {}
+    for decline_at in (0, 100):
+        store = FakeModelStore()
+        store.batches = [examples(1, 100, seed=3)]
+        settings = Settings(challenger="undersample", checkpoint_every_labels=100)
+        in_force = Thresholds(review_at=decline_at, decline_at=decline_at, source="policy")
+        lrn = Learner(store, settings, WorkerMetrics(), Health(), lambda t=in_force: t)  # type: ignore[arg-type]  # a fake
+        run(lrn.step())
+        saved = store.checkpoints[-1].saved
+        declined[decline_at] = [s.quality["decline_tp"] + s.quality["decline_fp"] for s in saved]
+    assert declined == {0: [100, 100], 100: [0, 0]}

@@ -29,6 +29,7 @@ import logging
 import pickle
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -41,7 +42,7 @@ from riskstream.model.online import ModelQuality, OnlineModel, example_problem
 from riskstream.model.roles import Roles, version_name
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.scoring import risk_score
-from riskstream.scoring.policy import PolicyWindow
+from riskstream.scoring.policy import PolicyWindow, Thresholds
 from riskstream.state.model_store import (
     Checkpoint,
     ModelStore,
@@ -79,8 +80,18 @@ class Learner:
     """Learns while it holds the lease; otherwise waits for it."""
 
     def __init__(
-        self, models: ModelStore, settings: Settings, metrics: WorkerMetrics, health: Health
+        self,
+        models: ModelStore,
+        settings: Settings,
+        metrics: WorkerMetrics,
+        health: Health,
+        thresholds: Callable[[], Thresholds] | None = None,
     ) -> None:
+        """``thresholds``: the review and decline thresholds in force (the rules layer's,
+        which a policy moves), that each model's precision and recall are measured at; the
+        settings' without it."""
+        fixed = Thresholds(settings.review_at, settings.decline_at)
+        self.thresholds = thresholds or (lambda: fixed)
         self.models = models
         self.settings = settings
         self.metrics = metrics
@@ -149,7 +160,8 @@ class Learner:
         when it cannot be learned from, or when a model raised on it (the others learn it)."""
         problem = example_problem(ex.features)
         if problem is None:
-            review_at, decline_at = self.settings.review_at, self.settings.decline_at
+            in_force = self.thresholds()
+            review_at, decline_at = in_force.review_at, in_force.decline_at
             for each in learning:
                 try:
                     p = each.model.score_one(ex.features)

@@ -176,26 +176,18 @@ class Stack:
     def _wait_kafka_cluster(self, deadline_s: float) -> None:
         """Wait until every node is in the cluster's metadata and a produce acknowledged by
         all replicas (acks=all) comes back on the plain and on the SASL_SSL listeners."""
-        end = time.monotonic() + deadline_s
-        last = "not tried"
         plain = _plain(KAFKA_CLUSTER_BROKERS)
         secure = self.kafka_cluster_secrets().client_settings(KAFKA_SECURE_BROKERS)
-        while time.monotonic() < end:
-            self._check_started()
-            try:
-                for settings in (plain, secure):
-                    meta = AdminClient(clients.librdkafka(settings)).list_topics(timeout=5)
-                    if len(meta.brokers) < len(KAFKA_NODES):
-                        msg = f"{len(meta.brokers)} of {len(KAFKA_NODES)} Kafka nodes up"
-                        raise StackError(msg)
-                    _round_trip(settings, max(1.0, end - time.monotonic()))
-            except (KafkaException, StackError) as exc:
-                last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                time.sleep(0.5)
-                continue
-            return
-        msg = f"Kafka cluster not ready within {deadline_s:.0f}s: {last}"
-        raise StackError(msg)
+
+        def check(end: float) -> None:
+            for settings in (plain, secure):
+                meta = AdminClient(clients.librdkafka(settings)).list_topics(timeout=5)
+                if len(meta.brokers) < len(KAFKA_NODES):
+                    msg = f"{len(meta.brokers)} of {len(KAFKA_NODES)} Kafka nodes up"
+                    raise StackError(msg)
+                _round_trip(settings, max(1.0, end - time.monotonic()))
+
+        self._poll("Kafka cluster", check, deadline_s)
 
     def _start_cluster(self, log: _Log) -> None:
         for port in CLUSTER_PORTS:
@@ -345,20 +337,29 @@ class Stack:
     # -- readiness --------------------------------------------------------------------------
     def wait_ready(self, deadline_s: float) -> None:
         """Wait until Redis answers PING and Kafka a produce/consume round trip."""
+
+        def check(end: float) -> None:
+            self.redis_version()
+            _tcp_check(self.ends.kafka_host, self.ends.kafka_port)
+            self._kafka_round_trip(timeout_s=max(1.0, end - time.monotonic()))
+
+        self._poll("stack", check, deadline_s)
+
+    def _poll(self, what: str, check: Callable[[float], None], deadline_s: float) -> None:
+        """Call ``check(deadline)`` until it raises nothing (StackError after deadline_s,
+        with its last error; at once when a process this call started has exited)."""
         end = time.monotonic() + deadline_s
         last = "not tried"
         while time.monotonic() < end:
             self._check_started()
             try:
-                self.redis_version()
-                _tcp_check(self.ends.kafka_host, self.ends.kafka_port)
-                self._kafka_round_trip(timeout_s=max(1.0, end - time.monotonic()))
+                check(end)
             except (redis.RedisError, KafkaException, StackError, OSError) as exc:
                 last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 time.sleep(0.5)
                 continue
             return
-        msg = f"stack not ready within {deadline_s:.0f}s: {last}"
+        msg = f"{what} not ready within {deadline_s:.0f}s: {last}"
         raise StackError(msg)
 
     def _check_started(self) -> None:

@@ -19,6 +19,7 @@ import orjson
 from riskstream.errors import RulesError
 from riskstream.scoring.policy import DEFAULT_MIN_LABELS, NEVER, Policy
 from riskstream.scoring.rules import RuleConfig
+from riskstream.streams.codec import FieldErrors
 
 MAX_RULES_BYTES = 900 * 1024  # below Kafka's default max.message.bytes (1 MiB)
 MAX_VERSION = 2**53 - 1  # exact in every JSON reader (and in Redis' Lua numbers)
@@ -137,18 +138,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class _Checker:
-    """Collects every field error of one message."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.errors: list[str] = []
-
-    def fail(self, name: str, rule: str, value: object = None) -> None:
-        shown = repr(self.data.get(name) if value is None else value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        self.errors.append(f"{name}: {rule}, got {shown}")
+class _Checker(FieldErrors):
+    """Collects every field error of one message (as the codec does the events')."""
 
     def _source(self, within: str) -> dict[str, Any]:
         source = self.data.get(within) if within else self.data

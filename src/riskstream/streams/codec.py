@@ -67,7 +67,7 @@ def _object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-class _Fields:
+class FieldErrors:
     """Collects every field error of one message, then raises them together."""
 
     def __init__(self, data: dict[str, Any]) -> None:
@@ -183,7 +183,7 @@ def decode_payment(raw: bytes, currencies: frozenset[str], key: bytes | None = N
     riskstream.errors.ValidationError: key: must equal user_id 'u1', got b'u2'
     """
     data = _object(raw)
-    f = _Fields(data)
+    f = FieldErrors(data)
     device = f.optional("device_id", None, "must be a string of up to 128 chars")
     if device is not None and len(device) > 128:
         f.fail("device_id", "must be a string of up to 128 chars")
@@ -210,7 +210,7 @@ def decode_payment(raw: bytes, currencies: frozenset[str], key: bytes | None = N
 
 def decode_label(raw: bytes, key: bytes | None = None) -> Label:
     """A validated label, or ValidationError naming every broken rule (``key`` as for payments)."""
-    f = _Fields(_object(raw))
+    f = FieldErrors(_object(raw))
     txn_id = f.ident("txn_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)
@@ -234,7 +234,7 @@ def decode_repayment(raw: bytes, currencies: frozenset[str], key: bytes | None =
     ...                  frozenset({"CNY"}), key=b"u1").is_late
     True
     """
-    f = _Fields(_object(raw))
+    f = FieldErrors(_object(raw))
     repayment_id = f.ident("repayment_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)
@@ -262,7 +262,7 @@ def decode_statement(raw: bytes, currencies: frozenset[str], key: bytes | None =
     ...
     riskstream.errors.ValidationError: minimum_due: must be at most balance 900.0, got 1000; due_ts: must be at or after ts 1732240000001, got 1732240000000
     """  # noqa: E501
-    f = _Fields(_object(raw))
+    f = FieldErrors(_object(raw))
     statement_id = f.ident("statement_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)

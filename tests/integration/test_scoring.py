@@ -17,6 +17,8 @@ import redis
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from riskstream.config import Settings
+from riskstream.errors import CheckpointError
+from riskstream.model.checkpoint import checkpoint_key, unseal
 from riskstream.state import keys
 from riskstream.state.features import decode_txn_record
 from riskstream.streams import clients, topics
@@ -181,14 +183,28 @@ def test_labels_teach_the_model_and_restart_resumes(
 
     meta_key = f"{settings.redis_namespace}{{model}}:meta"
     blob_key = f"{settings.redis_namespace}{{model}}:blob"
+    key = checkpoint_key(settings.deployment_secret)
     first, rest = labels[: len(labels) // 2], labels[len(labels) // 2 :]
     for e in first:
         producer.produce(settings.topic(topics.LABELS), key=e.key, value=e.value)
     assert producer.flush(30) == 0
 
+    def stored() -> OnlineModel | None:
+        """The checkpointed model, its signature checked (read again if a checkpoint landed
+        between the two reads)."""
+        for _ in range(5):
+            blob, version = redis_client.get(blob_key), redis_client.hget(meta_key, "version")
+            if blob is None or version is None:
+                return None
+            try:
+                return OnlineModel.loads(unseal(key, f"model {version.decode()}", blob))
+            except CheckpointError:
+                continue
+        pytest.fail("the checkpoint never read back whole")
+
     def learned() -> int:
-        blob = redis_client.get(blob_key)
-        return OnlineModel.loads(blob).n_labels if blob else 0
+        model = stored()
+        return model.n_labels if model else 0
 
     wait_for(lambda: learned() == len(first), 120, f"{len(first)} labels in a checkpoint")
     version = redis_client.hget(meta_key, "version")
@@ -200,7 +216,8 @@ def test_labels_teach_the_model_and_restart_resumes(
         for p in held_out
     ]
     xs = [decode_txn_record(s) for s in store if s]
-    trained = OnlineModel.loads(redis_client.get(blob_key))  # type: ignore[arg-type]
+    trained = stored()
+    assert trained is not None
     fresh = OnlineModel()
     assert [trained.score_one(x) for x in xs] != [fresh.score_one(x) for x in xs]
 

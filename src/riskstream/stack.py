@@ -181,7 +181,8 @@ class Stack:
 
         def check(end: float) -> None:
             for settings in (plain, secure):
-                meta = AdminClient(clients.librdkafka(settings)).list_topics(timeout=5)
+                admin = AdminClient(clients.librdkafka(settings, **_QUIET))
+                meta = admin.list_topics(timeout=5)
                 if len(meta.brokers) < len(KAFKA_NODES):
                     msg = f"{len(meta.brokers)} of {len(KAFKA_NODES)} Kafka nodes up"
                     raise StackError(msg)
@@ -531,11 +532,18 @@ def _cluster_node_props(node: int, data: Path, made: ClusterSecrets) -> dict[str
     }  # fmt: skip
 
 
+# Readiness checks fail until the brokers are up: librdkafka's own log lines would repeat
+# every refused connection on stderr; the last error goes into our message instead.
+_QUIET = {"log_level": 0}
+
+
 def _round_trip(settings: Settings, timeout_s: float) -> None:
     """Produce a token (acks=all) and read it back: the brokers take and serve records."""
     topic = "__riskstream_stack_check"
     token = uuid.uuid4().hex.encode()
-    producer = Producer(clients.librdkafka(settings, **{"socket.timeout.ms": 5000, "acks": "all"}))
+    producer = Producer(
+        clients.librdkafka(settings, **_QUIET, **{"socket.timeout.ms": 5000, "acks": "all"})
+    )
     producer.produce(topic, value=token)
     if producer.flush(min(timeout_s, 15.0)) != 0:
         msg = "kafka: produce not acknowledged"
@@ -543,6 +551,7 @@ def _round_trip(settings: Settings, timeout_s: float) -> None:
     consumer = Consumer(
         clients.librdkafka(
             settings,
+            **_QUIET,
             **{
                 "group.id": f"riskstream-stack-check-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",

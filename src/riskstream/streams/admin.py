@@ -112,11 +112,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     wanted = [
         NewTopic(
             name,
-            num_partitions=partitions,
+            num_partitions=count,
             replication_factor=settings.replication_factor,
             config={"min.insync.replicas": str(settings.min_insync_replicas), **config},
         )
-        for name, (partitions, config) in deployment_topics(settings).items()
+        for name, (count, config) in deployment_topics(settings).items()
         if name not in meta.topics
     ]
     if not wanted:

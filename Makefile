@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RS := $(BIN)/riskstream
+# pytest-xdist processes for `make test`: the tests wait on Kafka, Redis and workers far more
+# than they compute, so more processes than cores pay (tests/integration/conftest.py groups
+# the few that must not overlap)
+TEST_JOBS ?= 4
 
 .PHONY: venv redis-server chromium stack stack-cluster test lint unit integration demo bench down clean
 
@@ -49,7 +53,7 @@ integration: stack-cluster chromium
 
 # The README's test command: venv, stack, lint, types, unit and integration tests.
 test: lint stack-cluster chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadgroup --durations=15
 
 demo: stack
 	$(BIN)/python -m riskstream.demo

@@ -106,6 +106,26 @@ class Settings(BaseSettings):
         description="event-time seconds the stream's clock waits for late events before it "
         "fires a due date (the clock: the newest event time half the partitions reached)",
     )
+    clock_max_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="seconds of event time the stream's clock may run ahead of the worker's "
+        "wall clock: an event dated later is handled but does not move the clock (counted in "
+        "riskstream_clock_future_events_total)",
+    )
+    clock_max_step_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="seconds of event time one batch may move a partition's clock forward "
+        "(a partition's first event is not bounded; replays of history with gaps longer than "
+        "this, as the integration tests send, need a larger step)",
+    )
+    clock_idle_s: float = Field(
+        900.0,
+        gt=0,
+        description="wall-clock seconds after which a partition whose clock was not written is "
+        "idle: left out of the stream's clock, so it does not hold it back",
+    )
     clock_tick_s: float = Field(
         1.0, gt=0, description="seconds between two looks at the stream's clock for due dates"
     )

@@ -177,6 +177,25 @@ class WorkerMetrics:
             "least half of the input partitions have reached",
             registry=r,
         )
+        self.clock_ahead = Gauge(
+            "riskstream_clock_ahead_seconds",
+            "The stream's clock (before the allowed lateness) minus this worker's wall clock: "
+            "negative while event time is behind; above RISKSTREAM_CLOCK_MAX_SKEW_S never",
+            registry=r,
+        )
+        self.clock_future_events = Counter(
+            "riskstream_clock_future_events",
+            "Events dated beyond the wall clock plus RISKSTREAM_CLOCK_MAX_SKEW_S: handled, but "
+            "they did not move the stream's clock (a producer's clock is wrong, or hostile)",
+            ["topic"],
+            registry=r,
+        )
+        self.credit_lines_quarantined = Counter(
+            "riskstream_credit_lines_quarantined",
+            "Credit lines whose due date could not fire (the line is unreadable): moved out "
+            "of the due index into the quarantine (docs/credit.md says how to repair one)",
+            registry=r,
+        )
         self.agent_crashes = Counter(
             "riskstream_agent_crashes",
             "Agents that crashed and were restarted by Faust (an incident: every bad message "

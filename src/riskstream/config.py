@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     snapshot_ttl_s: int = Field(
         45 * 86400, ge=60, description="how long a payment's features wait for its label"
     )
+    training_stream_max: int = Field(
+        200_000,
+        ge=1_000,
+        description="labelled examples the training stream in Redis keeps at most (about: "
+        "trimmed as they are added); a learner that falls further behind loses the oldest",
+    )
     checkpoint_every_labels: int = Field(500, ge=1, description="labels between checkpoints")
     checkpoint_every_s: float = Field(10.0, gt=0, description="seconds between checkpoints")
     challenger: str = Field(

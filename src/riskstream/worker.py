@@ -89,7 +89,13 @@ def build(settings: Settings) -> Worker:
         idle_ms=int(settings.clock_idle_s * 1000),
     )
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
-    models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_key(settings.deployment_secret))
+    models = ModelStore(
+        client,
+        ns,
+        claim_ttl_s=ttl,
+        key=checkpoint_key(settings.deployment_secret),
+        stream_max=settings.training_stream_max,
+    )
     rules = RulesStore(client, ns)
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules)
     metrics = WorkerMetrics()

@@ -203,6 +203,13 @@ class WorkerMetrics:
             ["agent"],
             registry=r,
         )
+        self.training_stream = Gauge(
+            "riskstream_training_stream_length",
+            "Labelled examples waiting in the training stream in Redis (at most about "
+            "RISKSTREAM_TRAINING_STREAM_MAX: near it, the learner is behind and the oldest "
+            "are dropped unlearned)",
+            registry=r,
+        )
         self.training_skipped = Counter(
             "riskstream_training_examples_skipped",
             "Training examples the learner could not learn from (not finite, unreadable)",
@@ -478,6 +485,12 @@ class WorkerMetrics:
             },
             "alerts": value("riskstream_alerts_total"),
             "dead_letters": dead,
+            "clock": {  # the stream's clock minus the wall clock, and events from the future
+                "ahead_s": value("riskstream_clock_ahead_seconds"),
+                "future_events": sum(
+                    s.value for s in _samples(self.clock_future_events) if s.name.endswith("_total")
+                ),
+            },
             "latency_buckets": latency,
             "lag": lag,
             "model": {k: champion[k] for k in ("version", "roc_auc", "evaluated")},

@@ -73,12 +73,13 @@ def user_keys(ns: str, user_id: str, txn_id: str) -> list[str]:
 
 
 def credit(ns: str, user_id: str) -> str:
-    """String: the user's credit line, ``CreditState.to_bytes()`` (no TTL: it is account data)."""
+    """String: the user's credit line, ``CreditState.to_bytes()`` (no TTL: it is account
+    data; only a line holding nothing but an alert's freeze expires, ``line_ttl_ms``)."""
     return f"{user_tag(ns, user_id)}:cr"
 
 
 def credit_message(ns: str, user_id: str) -> str:
-    """String: the newest ``credit-limits`` message published for the user (no TTL)."""
+    """String: the newest ``credit-limits`` message published for the user (the line's TTL)."""
     return f"{user_tag(ns, user_id)}:crm"
 
 

@@ -39,6 +39,8 @@ MONTHS = 6
 SPEND = 800.0
 GRACE_DAYS = 3  # the default RISKSTREAM_CREDIT_GRACE_DAYS
 PAYER, LATE, BUST = "payer", "late-payer", "bust-out"
+# the story jumps weeks of event time between two events of a partition: a larger step
+WIDE_STEP = {"RISKSTREAM_CLOCK_MAX_STEP_S": str(60 * 86_400)}
 
 
 def cycle(m: int) -> int:
@@ -231,8 +233,7 @@ def story(
     reader: Reader,
     start_worker: Callable[..., WorkerProcess],
 ) -> Run:
-    # the story jumps weeks of event time between two events of a partition: a larger step
-    start = functools.partial(start_worker, RISKSTREAM_CLOCK_MAX_STEP_S=str(60 * 86_400))
+    start = functools.partial(start_worker, **WIDE_STEP)
     run = Run(settings, producer, reader, start)
     run.worker = start()
     return run
@@ -305,7 +306,8 @@ def test_the_same_run_with_the_worker_killed_twice_publishes_the_same_lines_once
         workers: list[WorkerProcess] = []
 
         def start() -> WorkerProcess:
-            worker = WorkerProcess(again, tmp_path / f"again-{len(workers)}.log").start()
+            log = tmp_path / f"again-{len(workers)}.log"
+            worker = WorkerProcess(again, log, extra_env=WIDE_STEP).start()
             workers.append(worker)
             return worker
 

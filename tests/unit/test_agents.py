@@ -485,3 +485,34 @@ def test_an_unsigned_or_forged_tick_is_refused() -> None:
     unsigned = orjson.dumps({"watermark": T0, "due": [["u-1", T0]]})
     with pytest.raises(ValidationError, match="not a tick"):
         decode_tick(b"k" * 32, unsigned)
+
+
+def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
+    import time
+
+    from riskstream.agents.batch import Agent, Batch, Shell
+    from riskstream.config import Settings
+    from riskstream.ops.metrics import WorkerMetrics
+
+    moved: list[tuple[str, dict[int, int]]] = []
+
+    class Clock:
+        async def advance(self, topic: str, newest: Mapping[int, int], now_ms: int) -> None:
+            moved.append((topic, dict(newest)))
+
+    metrics = WorkerMetrics()
+    shell = Shell(None, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
+    agent: Agent[int] = Agent("score_payments", "payments", lambda v, k: 0, None, lambda ts: ts)  # type: ignore[arg-type]
+    events = [SimpleNamespace(message=SimpleNamespace(partition=p)) for p in (0, 0, 1)]
+    batch = Batch(shell, agent, None, events)
+    now = int(time.time() * 1000)
+    decoded = [(0, Inbound(now - 1_000, "payments:0:1")),
+               (1, Inbound(now + 600_000, "payments:0:2")),  # ten minutes ahead
+               (2, Inbound(4_070_000_000_000, "payments:1:3"))]  # fmt: skip
+    batch.results = {0: Outputs(), 1: Outputs(), 2: Outputs()}
+    run(batch.advance_clock(decoded))
+    assert moved == [("payments", {0: now - 1_000})]
+    future = metrics.registry.get_sample_value(
+        "riskstream_clock_future_events_total", {"topic": "payments"}
+    )
+    assert future == 2

@@ -137,3 +137,36 @@ def test_payments_dated_2099_move_no_ones_due_dates(story: Run) -> None:
         text = answer.read().decode()
     counted = 'riskstream_clock_future_events_total{topic="payments"} 8.0'
     assert counted in text, [line for line in text.splitlines() if "future" in line]
+
+
+def test_an_unreadable_line_is_quarantined_and_the_others_fire(story: Run) -> None:
+    """Issue 18, item 5: one unreadable line failed the tick of every user of its partition,
+    every 30 s, for good."""
+    run, settings = story, story.settings
+    ns = settings.redis_namespace
+    now = int(time.time() * 1000) // DAY_MS * DAY_MS
+    billed_at = now - 60 * DAY_MS
+    users = on_every_partition("owes", settings.partitions, 3)
+    broken = users[0]  # its partition's other two users share its ticks
+    pay_all(run, users, billed_at - 5 * DAY_MS, "credit")
+    for user in users:
+        bill(run, user, billed_at, billed_at + DAY_MS)  # never repaid
+    run.drain("the statements")
+    redis = sync_redis(settings)
+    try:
+        redis.set(keys.credit(ns, broken), b"\x00not a credit line")
+        run.move_clock(billed_at + 10 * DAY_MS)  # past every due date and its grace
+        for user in users[1:]:
+            run.line_where(user, "delinquent", 3, f"{user} delinquent by the clock")
+        partition = partition_for(broken.encode(), settings.partitions, "crc32")
+        quarantine = keys.quarantine(ns, partition)
+        wait_for(lambda: redis.zscore(quarantine, broken) is not None, 60, "the quarantine")
+        assert redis.zscore(keys.due(ns, partition), broken) is None  # fires no more
+    finally:
+        redis.close()
+    url = f"http://127.0.0.1:{run.worker.port}/metrics"  # type: ignore[union-attr]
+    with urllib.request.urlopen(url, timeout=10) as answer:  # our own worker
+        text = answer.read().decode()
+    assert "riskstream_credit_lines_quarantined_total 1.0" in text
+    crashes = [line for line in text.splitlines() if line.startswith("riskstream_agent_crashes")]
+    assert all(line.endswith(" 0.0") for line in crashes), crashes

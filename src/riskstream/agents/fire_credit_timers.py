@@ -80,9 +80,11 @@ async def fire_credit_timers(
     now = int(time.time() * 1000)
     stored = await clock.watermark(lateness_ms, now)
     firings: list[Firing] = []
+    partitions: list[int] = []
     for n, t in enumerate(ticks):
         partition = partition_of(t.origin)
         assert partition is not None  # a tick always comes from the credit-clock topic
+        partitions.append(partition)
         event = timer_event(min(t.record.watermark, stored), t.origin)
         users = list(dict.fromkeys(user for user, _ in t.record.due))
         for user, at in zip(users, await clock.due_times(partition, users), strict=True):
@@ -127,6 +129,6 @@ async def fire_credit_timers(
     if bad:
         quarantined(len(bad))
     await clock.reschedule(moves)
-    for t in ticks:
-        fired(partition_of(t.origin) or 0)
+    for partition in partitions:
+        fired(partition)
     return [Outputs(r) for r in records]

@@ -571,6 +571,7 @@ def _hostile_ticks(b: _Builder) -> None:
     tick("forged_2099_watermark", forged(4_070_000_000_000, due))
     tick("signature_not_hex", {"watermark": b.base_ts, "due": due, "sig": "x" * 64})
     tick("signature_number", {"watermark": b.base_ts, "due": due, "sig": 1})
+    tick("signature_non_ascii", {"watermark": b.base_ts, "due": due, "sig": "é" * 64})
     tick("watermark_after_2100", forged(LAST_TS + 1, due))
     tick("watermark_string", {"watermark": "2099", "due": due, "sig": "0" * 64})
     tick("bad_user_ids", forged(b.base_ts, [["u 1", b.base_ts], ["用户", b.base_ts]]))

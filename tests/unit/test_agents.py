@@ -485,6 +485,9 @@ def test_an_unsigned_or_forged_tick_is_refused() -> None:
     unsigned = orjson.dumps({"watermark": T0, "due": [["u-1", T0]]})
     with pytest.raises(ValidationError, match="not a tick"):
         decode_tick(b"k" * 32, unsigned)
+    non_ascii = orjson.dumps({"watermark": T0, "due": [["u-1", T0]], "sig": "é" * 64})
+    with pytest.raises(ValidationError, match="not a tick"):  # not a TypeError of hmac's
+        decode_tick(b"k" * 32, non_ascii)
 
 
 def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
@@ -516,3 +519,25 @@ def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
         "riskstream_clock_future_events_total", {"topic": "payments"}
     )
     assert future == 2
+
+
+INT64 = st.integers(-(2**63), 2**63 - 1)  # what JSON (orjson) writes
+
+
+@given(
+    st.one_of(INT64, st.text(), st.none()),
+    st.lists(st.lists(st.one_of(st.text(), INT64), max_size=3), max_size=4),
+    st.one_of(st.text(), INT64, st.none()),
+)
+def test_any_tick_but_a_worker_signed_one_is_a_validation_error(
+    watermark: object, due: object, sig: object
+) -> None:
+    raw = orjson.dumps({"watermark": watermark, "due": due, "sig": sig})
+    with pytest.raises(ValidationError):
+        decode_tick(b"k" * 32, raw)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_on_the_credit_clock_are_a_validation_error(raw: bytes) -> None:
+    with pytest.raises(ValidationError):
+        decode_tick(b"k" * 32, raw)

@@ -86,6 +86,7 @@ def decode_tick(key: bytes, raw: bytes, kafka_key: bytes | None = None) -> Tick:
             isinstance(w, int)
             and MIN_TS <= w <= MAX_TS
             and isinstance(sig, str)
+            and sig.isascii()  # hmac.compare_digest takes no other str
             and len(pairs) <= TICK_USERS
             and all(isinstance(u, str) and is_id(u) and isinstance(at, int) for u, at in due)
         )

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         3600.0,
         ge=0,
         description="event-time seconds the stream's clock waits for late events before it "
-        "fires a due date (the clock: the newest event time half the partitions reached)",
+        "fires a due date (the clock: the newest event time half the active partitions reached)",
     )
     clock_max_skew_s: float = Field(
         300.0,

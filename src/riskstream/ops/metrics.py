@@ -174,7 +174,7 @@ class WorkerMetrics:
         self.watermark = Gauge(
             "riskstream_stream_clock_seconds",
             "The stream's clock (event time) this worker last read: the newest event time at "
-            "least half of the input partitions have reached",
+            "least half of the active input partitions have reached, less the lateness",
             registry=r,
         )
         self.clock_ahead = Gauge(

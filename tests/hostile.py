@@ -1,4 +1,5 @@
-"""Hostile input for the worker's input topics, and the valid extremes that must still be decided.
+"""Hostile input for the worker's input topics and its internal credit clock, and the valid
+extremes that must still be decided.
 
 ``corpus(seed, base_ts, users)`` builds the same messages for the same arguments (one seeded
 ``random.Random``; no hypothesis at run time). Each message names its class (``kind``) and says
@@ -15,13 +16,15 @@ they do to a user's features and credit line is theirs alone.
 >>> one == corpus(7, 1_767_225_600_000, ["u-1", "u-2"])
 True
 >>> sorted({m.topic for m in one.messages if m.is_hostile})
-['labels', 'payments', 'repayments']
+['credit-clock', 'labels', 'payments', 'repayments', 'statements']
 >>> all(m.value is None or len(m.value) < 1_000_000 for m in one.messages)  # sendable
 True
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +157,19 @@ class _Builder:
             "currency": "CNY",
             "due_ts": self.base_ts + 20 * DAY_MS,
             "ts": self.ts(),
+        }
+        body.update(fields)
+        return {k: v for k, v in body.items() if v is not _MISSING}
+
+    def statement(self, user: str, /, **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "statement_id": self.next_id("hs"),
+            "user_id": user,
+            "balance": 500.0,
+            "minimum_due": 50.0,
+            "currency": "CNY",
+            "due_ts": self.base_ts + 20 * DAY_MS,
+            "ts": self.base_ts,
         }
         body.update(fields)
         return {k: v for k, v in body.items() if v is not _MISSING}
@@ -501,9 +517,73 @@ def _credit_twins(b: _Builder, txns: dict[str, str]) -> None:
     credit_pay("credit_for_bad_label", "x-credit", "c-x-credit", 80.0, ts, "m-x-credit")
 
 
+def _hostile_statements(b: _Builder) -> None:
+    s = topics.STATEMENTS
+    for kind, value in _garbage(b):
+        b.hostile(s, kind, b.user().encode(), value)
+
+    def broken(kind: str, **fields: Any) -> None:
+        user = b.user()
+        body = b.statement(user, **fields)
+        key = str(body["user_id"]).encode() if isinstance(body.get("user_id"), str) else b"x"
+        b.hostile(s, kind, key, _json(body))
+
+    broken("minimum_over_balance", balance=100.0, minimum_due=100.01)
+    broken("due_before_ts", due_ts=b.base_ts - 1)
+    broken("balance_negative", balance=-1.0)
+    broken("balance_over_1e9", balance=1e9 + 1)
+    broken("minimum_nan_string", minimum_due="NaN")
+    broken("ts_int64_overflow", ts=INT64_OVERFLOW)
+    broken("due_ts_after_2100", due_ts=LAST_TS + 1)
+    broken("currency_not_the_lines", currency="USD")
+    broken("statement_id_space", statement_id="s 1")
+    broken("user_id_non_ascii", user_id="用户")
+    for name in ("statement_id", "user_id", "balance", "minimum_due", "currency", "due_ts", "ts"):
+        broken(f"missing_{name}", **_field(name, _MISSING))
+    user = b.user()  # keyed by another user than the statement's
+    b.hostile(s, "key_of_another_user", b"x-" + user.encode(), _json(b.statement(user)))
+
+
+# what a forger signs ticks with: not the deployment's key (tests run with the public
+# development key; a forger without the workers' secret cannot make its signature)
+FORGER_KEY = b"not the deployment's secret, whatever it is"
+
+
+def _hostile_ticks(b: _Builder) -> None:
+    """Ticks of the internal credit-clock topic written by someone who is not a worker: all
+    refused (dead letters); none moves a credit line."""
+    c = topics.CREDIT_CLOCK
+    for kind, value in _garbage(b):
+        b.hostile(c, kind, None, value)
+    due = [[user, b.base_ts] for user in b.users[:5]]
+
+    def tick(kind: str, body: dict[str, Any]) -> None:
+        b.hostile(c, kind, None, _json(body))
+
+    def forged(watermark: int, users: list[list[Any]]) -> dict[str, Any]:
+        body = {"watermark": watermark, "due": users}
+        payload = orjson.dumps(body)
+        sig = hmac.new(FORGER_KEY, b"riskstream tick\n" + payload, hashlib.sha256).hexdigest()
+        return {**body, "sig": sig}
+
+    tick("unsigned", {"watermark": b.base_ts, "due": due})
+    tick("forged_signature", forged(b.base_ts, due))
+    tick("forged_2099_watermark", forged(4_070_000_000_000, due))
+    tick("signature_not_hex", {"watermark": b.base_ts, "due": due, "sig": "x" * 64})
+    tick("signature_number", {"watermark": b.base_ts, "due": due, "sig": 1})
+    tick("signature_non_ascii", {"watermark": b.base_ts, "due": due, "sig": "é" * 64})
+    tick("watermark_after_2100", forged(LAST_TS + 1, due))
+    tick("watermark_string", {"watermark": "2099", "due": due, "sig": "0" * 64})
+    tick("bad_user_ids", forged(b.base_ts, [["u 1", b.base_ts], ["用户", b.base_ts]]))
+    tick("user_not_a_pair", forged(b.base_ts, [["u-1"]]))
+    tick("due_not_a_list", {"watermark": b.base_ts, "due": "everyone", "sig": "0" * 64})
+    tick("too_many_users", forged(b.base_ts, [[f"u-{n}", b.base_ts] for n in range(201)]))
+
+
 def corpus(seed: int, base_ts: int, users: Sequence[str]) -> Corpus:
-    """Hostile messages on payments, labels and repayments, and valid extremes, in sending
-    order (the late ones refer to payments that must be decided first)."""
+    """Hostile messages on payments, labels, repayments, statements and the credit clock's
+    ticks, and valid extremes, in sending order (the late ones refer to payments that must
+    be decided first)."""
     assert users, "hostile messages are keyed by ordinary users: give at least one"
     b = _Builder(random.Random(seed), base_ts, users)
     scored = _valid_extremes(b)
@@ -529,9 +609,13 @@ def corpus(seed: int, base_ts: int, users: Sequence[str]) -> Corpus:
     )
     labels, b.out = b.out, []
     _hostile_repayments(b)
-    repayments = b.out
+    repayments, b.out = b.out, []
+    _hostile_statements(b)
+    statements, b.out = b.out, []
+    _hostile_ticks(b)
+    ticks = b.out
     # the extremes keep their order (a user's payments in time order); the rest interleave
-    ordered = interleave(b.rng, extremes, payments, labels, repayments)
+    ordered = interleave(b.rng, extremes, payments, labels, repayments, statements, ticks)
     return Corpus(tuple(ordered), tuple(b.twins))
 
 

@@ -104,7 +104,27 @@ class Settings(BaseSettings):
         3600.0,
         ge=0,
         description="event-time seconds the stream's clock waits for late events before it "
-        "fires a due date (the clock: the newest event time half the partitions reached)",
+        "fires a due date (the clock: the newest event time half the active partitions reached)",
+    )
+    clock_max_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="seconds of event time the stream's clock may run ahead of the worker's "
+        "wall clock: an event dated later is handled but does not move the clock (counted in "
+        "riskstream_clock_future_events_total)",
+    )
+    clock_max_step_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="seconds of event time one batch may move a partition's clock forward "
+        "(a partition's first event is not bounded; replays of history with gaps longer than "
+        "this, as the integration tests send, need a larger step)",
+    )
+    clock_idle_s: float = Field(
+        900.0,
+        gt=0,
+        description="wall-clock seconds after which a partition whose clock was not written is "
+        "idle: left out of the stream's clock, so it does not hold it back",
     )
     clock_tick_s: float = Field(
         1.0, gt=0, description="seconds between two looks at the stream's clock for due dates"
@@ -134,6 +154,12 @@ class Settings(BaseSettings):
     )
     snapshot_ttl_s: int = Field(
         45 * 86400, ge=60, description="how long a payment's features wait for its label"
+    )
+    training_stream_max: int = Field(
+        200_000,
+        ge=1_000,
+        description="labelled examples the training stream in Redis keeps at most (about: "
+        "trimmed as they are added); a learner that falls further behind loses the oldest",
     )
     checkpoint_every_labels: int = Field(500, ge=1, description="labels between checkpoints")
     checkpoint_every_s: float = Field(10.0, gt=0, description="seconds between checkpoints")

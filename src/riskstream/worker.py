@@ -17,7 +17,7 @@ import faust
 from riskstream import insecure
 from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
-from riskstream.agents.clock import Ticker, TickPublisher, decode_tick
+from riskstream.agents.clock import Ticker, TickPublisher, decode_tick, tick_key
 from riskstream.agents.fire_credit_timers import fire_credit_timers
 from riskstream.agents.learn_from_labels import learn_from_labels
 from riskstream.agents.learner import Learner
@@ -80,9 +80,22 @@ def build(settings: Settings) -> Worker:
     features = FeatureStore(
         client, namespace=ns, snapshot_ttl_s=ttl, merchant_shards=settings.merchant_shards
     )
-    clock = StreamClock(client, ns, settings.partitions, settings.partitioner)
+    clock = StreamClock(
+        client,
+        ns,
+        settings.partitions,
+        settings.partitioner,
+        max_step_ms=int(settings.clock_max_step_s * 1000),
+        idle_ms=int(settings.clock_idle_s * 1000),
+    )
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
-    models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_key(settings.deployment_secret))
+    models = ModelStore(
+        client,
+        ns,
+        claim_ttl_s=ttl,
+        key=checkpoint_key(settings.deployment_secret),
+        stream_max=settings.training_stream_max,
+    )
     rules = RulesStore(client, ns)
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules)
     metrics = WorkerMetrics()
@@ -129,8 +142,16 @@ def build(settings: Settings) -> Worker:
         Agent(  # ticks do not move the clock: they come from it
             "fire_credit_timers",
             topics.CREDIT_CLOCK,
-            decode_tick,
-            functools.partial(fire_credit_timers, credit_lines, clock, credit_limits, ticker.fired),
+            functools.partial(decode_tick, tick_key(settings.deployment_secret)),
+            functools.partial(
+                fire_credit_timers,
+                credit_lines,
+                clock,
+                credit_limits,
+                ticker.fired,
+                lateness_ms=ticker.lateness_ms,
+                quarantined=metrics.credit_lines_quarantined.inc,
+            ),
         ),
         Agent(
             "update_rules", topics.RISK_CONFIG, decode_rules, functools.partial(update_rules, rules)

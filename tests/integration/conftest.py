@@ -213,7 +213,8 @@ class WorkerProcess:
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> WorkerProcess:
+    def environment(self) -> dict[str, str]:
+        """The worker's environment: this run's topics, keys, Kafka and Redis, its port."""
         env = dict(os.environ)
         env.update(
             RISKSTREAM_TOPIC_PREFIX=self.settings.topic_prefix,
@@ -224,6 +225,10 @@ class WorkerProcess:
             RISKSTREAM_WEB_PORT=str(self.port),
         )
         env.update(self.extra_env)
+        return env
+
+    def start(self) -> WorkerProcess:
+        env = self.environment()
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "riskstream.cli", "worker"],

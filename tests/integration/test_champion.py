@@ -257,3 +257,26 @@ def test_a_checkpoint_from_before_the_challenger_is_the_default_pipeline(
     assert OnlineModel.loads(champion.model).n_labels == 1
     assert heads.roles is None
     assert heads.models["default"].quality == quality
+
+
+def test_the_training_stream_is_bounded_without_a_learner(settings: Settings) -> None:
+    """Issue 18, item 6: with the learner stopped, the training stream filled Redis."""
+    import asyncio
+
+    from riskstream.state.client import connect
+    from riskstream.state.model_store import ModelStore
+
+    async def fill() -> int:
+        client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
+        store = ModelStore(client, settings.redis_namespace, 60, b"k" * 32, stream_max=1_000)
+        try:
+            for n in range(30):  # nobody reads: 3,000 examples
+                await store.append(
+                    [(f"t-{n}-{i}", "u-1", False, {"amount": 1.0}) for i in range(100)]
+                )
+            return await store.stream_length()
+        finally:
+            await client.aclose()
+
+    length = asyncio.run(fill())
+    assert 1_000 <= length < 1_200, length  # MAXLEN ~: trimmed a whole node at a time

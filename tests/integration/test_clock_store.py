@@ -10,6 +10,7 @@ from typing import Any
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.state import keys
 from riskstream.state.client import connect
 from riskstream.state.clock_store import CLOCK_RESOLUTION_MS, StreamClock, watermark
 from riskstream.state.credit_store import CreditEvent, CreditStore, event_id
@@ -19,6 +20,7 @@ from .conftest import BOTH_REDIS
 pytestmark = BOTH_REDIS
 DAY_MS = 86_400_000
 T0 = 1_790_000_000_000
+NOW = T0 + 100 * DAY_MS  # the wall clock the tests' workers read
 
 
 def with_stores(
@@ -27,7 +29,7 @@ def with_stores(
     async def run() -> Any:
         client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
         try:
-            clock = StreamClock(client, settings.redis_namespace, 4)
+            clock = StreamClock(client, settings.redis_namespace, 4, max_step_ms=7 * DAY_MS)
             lines = CreditStore(client, settings.redis_namespace, "CNY", 3600, clock)
             return await scenario(clock, lines)
         finally:
@@ -39,13 +41,52 @@ def with_stores(
 def test_partition_clocks_only_move_forward(settings: Settings) -> None:
     async def scenario(clock: StreamClock, _: CreditStore) -> None:
         assert await clock.clocks() == [0, 0, 0, 0]
-        await clock.advance("payments", {0: T0, 2: T0 + DAY_MS})
-        await clock.advance("labels", {0: T0 + 2 * DAY_MS})
-        await clock.advance("payments", {0: T0 + CLOCK_RESOLUTION_MS - 1})  # within resolution
+        await clock.advance("payments", {0: T0, 2: T0 + DAY_MS}, NOW)
+        await clock.advance("labels", {0: T0 + 2 * DAY_MS}, NOW)
+        await clock.advance("payments", {0: T0 + CLOCK_RESOLUTION_MS - 1}, NOW)  # within resolution
         fresh = StreamClock(clock.client, clock.ns, 4)  # another worker: no local memory
-        await fresh.advance("payments", {0: T0 - DAY_MS})  # older: Redis keeps the newest
+        await fresh.advance("payments", {0: T0 - DAY_MS}, NOW)  # older: Redis keeps the newest
         assert await clock.clocks() == [T0 + 2 * DAY_MS, 0, T0 + DAY_MS, 0]
         assert watermark(await clock.clocks()) == T0 + DAY_MS
+
+    with_stores(settings, scenario)
+
+
+def test_one_batch_moves_a_partitions_clock_by_at_most_the_step(settings: Settings) -> None:
+    async def scenario(clock: StreamClock, _: CreditStore) -> None:
+        await clock.advance("payments", {1: T0}, NOW)  # the first event: not bounded
+        await clock.advance("payments", {1: 4_070_000_000_000}, NOW)  # 2099: one step at most
+        assert (await clock.clocks())[1] == T0 + 7 * DAY_MS
+        await clock.advance("statements", {1: 4_070_000_000_000}, NOW)  # another topic: too
+        assert (await clock.clocks())[1] == T0 + 14 * DAY_MS
+
+    with_stores(settings, scenario)
+
+
+def test_an_idle_partition_does_not_hold_the_stream_clock_back(settings: Settings) -> None:
+    async def scenario(clock: StreamClock, _: CreditStore) -> None:
+        idle_ms = clock.idle_ms
+        await clock.advance("payments", {0: T0 + DAY_MS, 1: T0}, NOW)
+        # only partition 2 is written after that, an idle period later: 0 and 1 are idle,
+        # 3 never had an event; over every partition, the clock would wait for 0 forever
+        await clock.advance("payments", {2: T0 + 3 * DAY_MS}, NOW + idle_ms + 1)
+        assert watermark(await clock.clocks()) == T0 + DAY_MS
+        assert await clock.watermark(0, NOW + idle_ms + 1) == T0 + 3 * DAY_MS
+        assert await clock.watermark(3_600_000, NOW) == T0 + DAY_MS - 3_600_000  # all active
+        # everyone idle: the stream stands still where it was
+        assert await clock.watermark(0, NOW + 10 * idle_ms) == T0 + DAY_MS
+
+    with_stores(settings, scenario)
+
+
+def test_a_quarantined_line_leaves_the_due_index(settings: Settings) -> None:
+    async def scenario(clock: StreamClock, _: CreditStore) -> None:
+        await clock.lower([(2, "u-bad", T0), (2, "u-good", T0)])
+        await clock.quarantine([(2, "u-bad")], NOW)
+        assert await clock.due([2], T0, 10) == {2: [("u-good", T0)]}
+        assert await clock.due_times(2, ["u-bad", "u-good"]) == [None, T0]
+        found = await clock.client.zrange(keys.quarantine(clock.ns, 2), 0, -1, withscores=True)
+        assert found == [(b"u-bad", float(NOW))]
 
     with_stores(settings, scenario)
 

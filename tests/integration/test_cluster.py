@@ -69,7 +69,10 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         )
         ledgers["u-1"].apply(draw)
         assert await lines.commit(list(ledgers.values()))
-        clock = StreamClock(client, ns, 4)
+        clock = StreamClock(client, ns, 4, max_step_ms=1000)
+        await clock.advance("payments", {0: TS, 3: TS}, TS)  # clock_advance.lua
+        await clock.advance("payments", {0: TS + 3_600_000}, TS)  # one step at most
+        assert (await clock.clocks())[0] == TS + 1000
         await clock.lower([(0, "u-1", TS), (3, "u-2", TS)])
         assert await clock.reschedule([(0, "u-1", TS, TS + 1), (3, "u-2", TS, None)]) == 2
         models = ModelStore(client, ns, claim_ttl_s=60, key=b"k" * 32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,8 +11,10 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.credit.line import ALERT_FREEZE_MS
+from riskstream.state import keys
 from riskstream.state.client import connect
-from riskstream.state.credit_store import CreditEvent, CreditStore
+from riskstream.state.credit_store import FORGET_AFTER_MS, CreditEvent, CreditStore
 
 DAY_MS = 86_400_000
 
@@ -91,3 +94,31 @@ def test_an_unknown_user_gets_the_starting_line(settings: Settings) -> None:
         0,
         5,
     )
+
+
+def test_an_unknown_users_alert_expires_and_a_line_with_a_balance_never(
+    settings: Settings,
+) -> None:
+    """Issue 18, item 6: every review or decline of a random user_id wrote a permanent key."""
+    now = int(time.time() * 1000)
+
+    def alert(event_id: str) -> CreditEvent:
+        return CreditEvent(event_id, "payments:0:9", now, lambda s: credit.on_alert(s, now))
+
+    async def scenario(store: CreditStore) -> None:
+        for user in ("stranger", "customer"):
+            ledger = (await store.read({user: ["a1"]}))[user]
+            ledger.apply(alert("a1"))
+            await store.commit([ledger])
+        line = keys.credit(settings.redis_namespace, "stranger")
+        ttl_ms = await store.client.pttl(line)
+        assert FORGET_AFTER_MS < ttl_ms <= FORGET_AFTER_MS + ALERT_FREEZE_MS
+        ledger = (await store.read({"customer": ["t1"]}))["customer"]
+        ledger.apply(CreditEvent("t1", "payments:0:10", now,
+                                 lambda s: credit.on_payment(s, 10.0, now, {}), 10.0))  # fmt: skip
+        await store.commit([ledger])  # a balance: account data, kept for good
+        for key in (keys.credit(settings.redis_namespace, "customer"),
+                    keys.credit_message(settings.redis_namespace, "customer")):  # fmt: skip
+            assert await store.client.pttl(key) == -1, key
+
+    with_store(settings, scenario)

@@ -12,6 +12,7 @@ messages, and replaying every event publishes nothing more.
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 import urllib.request
@@ -33,11 +34,13 @@ from .test_credit import Reader, drained
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-T0 = 1_790_000_000_000
+T0 = 1_760_000_000_000  # 2025-10-09: the whole story is in the past by the wall clock
 MONTHS = 6
 SPEND = 800.0
 GRACE_DAYS = 3  # the default RISKSTREAM_CREDIT_GRACE_DAYS
 PAYER, LATE, BUST = "payer", "late-payer", "bust-out"
+# the story jumps weeks of event time between two events of a partition: a larger step
+WIDE_STEP = {"RISKSTREAM_CLOCK_MAX_STEP_S": str(60 * 86_400)}
 
 
 def cycle(m: int) -> int:
@@ -228,10 +231,11 @@ def story(
     settings: Settings,
     producer: Producer,
     reader: Reader,
-    start_worker: Callable[[], WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
 ) -> Run:
-    run = Run(settings, producer, reader, start_worker)
-    run.worker = start_worker()
+    start = functools.partial(start_worker, **WIDE_STEP)
+    run = Run(settings, producer, reader, start)
+    run.worker = start()
     return run
 
 
@@ -302,7 +306,8 @@ def test_the_same_run_with_the_worker_killed_twice_publishes_the_same_lines_once
         workers: list[WorkerProcess] = []
 
         def start() -> WorkerProcess:
-            worker = WorkerProcess(again, tmp_path / f"again-{len(workers)}.log").start()
+            log = tmp_path / f"again-{len(workers)}.log"
+            worker = WorkerProcess(again, log, extra_env=WIDE_STEP).start()
             workers.append(worker)
             return worker
 

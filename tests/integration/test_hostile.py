@@ -2,8 +2,8 @@
 
 One worker reads ~600 ordinary payments of 40 users, some repayments, then a label for every
 payment, interleaved with the corpus of ``tests/hostile.py`` (hostile messages on payments,
-labels and repayments, and valid payments at the contract's edges). Then, each waited for with
-a deadline:
+labels, repayments, statements and the internal credit clock's ticks, and valid payments at
+the contract's edges). Then, each waited for with a deadline:
 
 - every ordinary and every valid extreme payment has exactly one committed decision;
 - every hostile message has exactly one record in its topic's DLQ, at the partition and offset
@@ -49,6 +49,7 @@ from .. import hostile
 from .conftest import WorkerProcess, wait_for
 
 SEED = 10
+CHECKED = (*topics.INPUTS, *topics.INTERNAL)  # the topics hostile messages are sent to
 N_USERS = 40
 PER_USER = 15
 DAY_MS = 86_400_000
@@ -334,7 +335,7 @@ class Run:
         self.pid = worker.proc.pid if worker.proc else None
         self.started = started
         self.decisions = Committed(settings, topics.DECISIONS)
-        self.dlqs = {t: Committed(settings, topics.dlq(t)) for t in topics.INPUTS}
+        self.dlqs = {t: Committed(settings, topics.dlq(t)) for t in CHECKED}
         self.limits = Committed(settings, topics.CREDIT_LIMITS)
         self.problems: list[str] = []
 
@@ -398,9 +399,7 @@ class Run:
         """Read the DLQs until every hostile message is there (or stuck, or out of time)."""
 
         def done() -> bool:
-            return all(
-                expected[t] <= {where(r) for r in self.dlqs[t].records} for t in topics.INPUTS
-            )
+            return all(expected[t] <= {where(r) for r in self.dlqs[t].records} for t in CHECKED)
 
         end = time.monotonic() + self.left(60)
         last = time.monotonic()
@@ -411,7 +410,7 @@ class Run:
     def check_dead_letters(self, sent: Sequence[Sent]) -> None:
         """Each hostile message in its topic's DLQ once, where it was, with a reason and its
         payload; no other message there."""
-        for t in topics.INPUTS:
+        for t in CHECKED:
             here = {(s.partition, s.offset): s for s in sent if s.message.topic == t}
             wanted = {w: s for w, s in here.items() if s.message.is_hostile}
             got: dict[tuple[Any, Any], list[dict[str, Any]]] = collections.defaultdict(list)
@@ -624,7 +623,7 @@ def test_hostile_input_harms_no_other_message(
                     for s in everything
                     if s.message.topic == t and s.message.is_hostile
                 }
-                for t in topics.INPUTS
+                for t in CHECKED
             }
         )
         run.check_dead_letters(everything)

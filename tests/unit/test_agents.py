@@ -227,6 +227,19 @@ class FakeClock:
         self.index: dict[int, dict[str, int]] = {}
         self.moves: list[tuple[int, str, int, int | None]] = []
         self.partitions = 4
+        self.stream_clock = 2**62  # what the stored clock reads (ticks are clamped to it)
+        self.quarantined: dict[int, set[str]] = {}
+
+    async def watermark(self, lateness_ms: int, now_ms: int) -> int:
+        return self.stream_clock
+
+    async def due_times(self, partition: int, users: Sequence[str]) -> list[int | None]:
+        return [self.index.get(partition, {}).get(user) for user in users]
+
+    async def quarantine(self, entries: Sequence[tuple[int, str]], now_ms: int) -> None:
+        for p, user in entries:
+            self.quarantined.setdefault(p, set()).add(user)
+            self.index.get(p, {}).pop(user, None)
 
     def partition(self, user_id: str, origins: Iterable[str] = ()) -> int:
         return next((partition_of(o) for o in origins if partition_of(o) is not None), 0) or 0
@@ -359,12 +372,9 @@ class FakePublisher:
 
 
 class FakeStreamClock(FakeClock):
-    def __init__(self, clocks: list[int]) -> None:
+    def __init__(self, now: int) -> None:
         super().__init__()
-        self.now = clocks
-
-    async def clocks(self) -> list[int]:
-        return self.now
+        self.stream_clock = now
 
     async def due(
         self, partitions: Iterable[int], until: int, limit: int
@@ -381,14 +391,14 @@ def test_the_ticker_sends_one_tick_per_owned_partition_with_users_due() -> None:
     from riskstream.ops.metrics import WorkerMetrics
 
     settings = Settings(topic_prefix="t.", clock_lateness_s=60)
-    clock = FakeStreamClock([T0 + 10 * DAY_MS, T0 + 10 * DAY_MS, T0, 0])
+    now = T0 + 10 * DAY_MS - 60_000  # the stream's clock, less the lateness
+    clock = FakeStreamClock(now)
     clock.index = {0: {"u-a": T0 + DAY_MS, "u-b": T0 + 20 * DAY_MS}, 1: {"u-c": T0}, 3: {"u-d": T0}}
     owned = {TP("t.credit-clock", 0), TP("t.credit-clock", 1), TP("t.payments", 3)}
     app = SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: owned))
     publisher = FakePublisher()
     ticker = Ticker(app, settings, clock, WorkerMetrics(), publisher)  # type: ignore[arg-type]
     assert run(ticker.tick()) == 2
-    now = T0 + 10 * DAY_MS - 60_000  # two of four partitions reached it, less the lateness
     assert publisher.sent == [
         (0, Tick(now, (("u-a", T0 + DAY_MS),))),
         (1, Tick(now, (("u-c", T0),))),
@@ -396,7 +406,8 @@ def test_the_ticker_sends_one_tick_per_owned_partition_with_users_due() -> None:
     assert run(ticker.tick()) == 0  # one tick in flight per partition
     ticker.fired(1)
     assert run(ticker.tick()) == 1
-    assert decode_tick(publisher.sent[-1][1].encode()) == publisher.sent[-1][1]
+    key = b"k" * 32
+    assert decode_tick(key, publisher.sent[-1][1].encode(key)) == publisher.sent[-1][1]
 
 
 @pytest.mark.parametrize(
@@ -405,7 +416,7 @@ def test_the_ticker_sends_one_tick_per_owned_partition_with_users_due() -> None:
 )  # fmt: skip
 def test_a_broken_tick_is_a_validation_error(raw: bytes) -> None:
     with pytest.raises(ValidationError, match="not a tick"):
-        decode_tick(raw)
+        decode_tick(b"k" * 32, raw)
 
 
 def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
@@ -420,3 +431,113 @@ def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
     assert [(r.key, orjson.loads(r.value)["user_id"]) for r in out[0].records] == [
         (b"u-1", "u-1"), (b"u-2", "u-2"),
     ]  # fmt: skip
+
+
+def billed(store: ClockedCreditStore, users: Sequence[str]) -> None:
+    """A statement each (due T0 + 25 days, 3 days of grace), on partition 2."""
+    bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0, "CNY", T0 + 25 * DAY_MS, T0),
+                     f"statements:2:{i}") for i, u in enumerate(users)]  # fmt: skip
+    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+
+
+def test_a_ticks_watermark_is_clamped_to_the_stored_clock() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    billed(store, ["u-1"])
+    clock.stream_clock = T0 + 29 * DAY_MS  # what the partitions' clocks say
+    out = fire(store, clock, [(Tick(4_070_000_000_000, (("u-1", 0),)), "credit-clock:2:0")])
+    assert [(m["status"], m["days_past_due"], m["ts"]) for m in out[0]] == [
+        ("delinquent", 3, T0 + 28 * DAY_MS)
+    ]  # a 2099 watermark would have taken it 26,000 days past due
+    assert clock.index[2]["u-1"] < T0 + 60 * DAY_MS  # its next step, not one after 2099
+
+
+def test_a_tick_fires_only_the_users_the_due_index_says_are_due() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    billed(store, ["u-1"])
+    forged = Tick(T0 + 100 * DAY_MS, (("u-1", 0), ("u-stranger", 0)))
+    clock.index[2]["u-1"] = T0 + 200 * DAY_MS  # not due by then, whatever the tick says
+    assert fire(store, clock, [(forged, "credit-clock:2:0")]) == [[]]
+    assert "u-stranger" not in store.lines  # no line made for a user the tick names
+    assert not any(m.startswith("c/") for m in store.marks["u-1"])
+
+
+def test_an_unreadable_line_is_quarantined_and_the_others_fire() -> None:
+    clock = FakeClock()
+    store = ClockedCreditStore(clock)
+    billed(store, ["u-1", "u-2", "u-3"])
+    store.lines["u-2"] = b"\x00not a credit line"
+    counted: list[int] = []
+    tick = Tick(T0 + 29 * DAY_MS, (("u-1", 0), ("u-2", 0), ("u-3", 0)))
+    out = run(fire_credit_timers(store, clock, "credit-limits", lambda p: None,  # type: ignore[arg-type]
+                                 [Inbound(tick, "credit-clock:2:0")],
+                                 quarantined=counted.append))  # fmt: skip
+    assert sorted({r.key for r in out[0].records}) == [b"u-1", b"u-3"]
+    assert (clock.quarantined, counted) == ({2: {"u-2"}}, [1])
+    assert "u-2" not in clock.index[2]  # fires no more until an operator puts it back
+
+
+def test_an_unsigned_or_forged_tick_is_refused() -> None:
+    tick = Tick(T0, (("u-1", T0),))
+    with pytest.raises(ValidationError, match="signature"):
+        decode_tick(b"k" * 32, tick.encode(b"another key, not the deployment's"))
+    unsigned = orjson.dumps({"watermark": T0, "due": [["u-1", T0]]})
+    with pytest.raises(ValidationError, match="not a tick"):
+        decode_tick(b"k" * 32, unsigned)
+    non_ascii = orjson.dumps({"watermark": T0, "due": [["u-1", T0]], "sig": "é" * 64})
+    with pytest.raises(ValidationError, match="not a tick"):  # not a TypeError of hmac's
+        decode_tick(b"k" * 32, non_ascii)
+
+
+def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
+    import time
+
+    from riskstream.agents.batch import Agent, Batch, Shell
+    from riskstream.config import Settings
+    from riskstream.ops.metrics import WorkerMetrics
+
+    moved: list[tuple[str, dict[int, int]]] = []
+
+    class Clock:
+        async def advance(self, topic: str, newest: Mapping[int, int], now_ms: int) -> None:
+            moved.append((topic, dict(newest)))
+
+    metrics = WorkerMetrics()
+    shell = Shell(None, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
+    agent: Agent[int] = Agent("score_payments", "payments", lambda v, k: 0, None, lambda ts: ts)  # type: ignore[arg-type]
+    events = [SimpleNamespace(message=SimpleNamespace(partition=p)) for p in (0, 0, 1)]
+    batch = Batch(shell, agent, None, events)
+    now = int(time.time() * 1000)
+    decoded = [(0, Inbound(now - 1_000, "payments:0:1")),
+               (1, Inbound(now + 600_000, "payments:0:2")),  # ten minutes ahead
+               (2, Inbound(4_070_000_000_000, "payments:1:3"))]  # fmt: skip
+    batch.results = {0: Outputs(), 1: Outputs(), 2: Outputs()}
+    run(batch.advance_clock(decoded))
+    assert moved == [("payments", {0: now - 1_000})]
+    future = metrics.registry.get_sample_value(
+        "riskstream_clock_future_events_total", {"topic": "payments"}
+    )
+    assert future == 2
+
+
+INT64 = st.integers(-(2**63), 2**63 - 1)  # what JSON (orjson) writes
+
+
+@given(
+    st.one_of(INT64, st.text(), st.none()),
+    st.lists(st.lists(st.one_of(st.text(), INT64), max_size=3), max_size=4),
+    st.one_of(st.text(), INT64, st.none()),
+)
+def test_any_tick_but_a_worker_signed_one_is_a_validation_error(
+    watermark: object, due: object, sig: object
+) -> None:
+    raw = orjson.dumps({"watermark": watermark, "due": due, "sig": sig})
+    with pytest.raises(ValidationError):
+        decode_tick(b"k" * 32, raw)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_on_the_credit_clock_are_a_validation_error(raw: bytes) -> None:
+    with pytest.raises(ValidationError):
+        decode_tick(b"k" * 32, raw)

@@ -45,6 +45,9 @@ class FakeModelStore:
     async def acquire_lease(self, owner: str, ttl_ms: int) -> bool:
         return True
 
+    async def stream_length(self) -> int:
+        return sum(map(len, self.batches))
+
     async def release_lease(self, owner: str) -> None:
         return None
 

@@ -99,6 +99,9 @@ class FakeModels:
     released: list[str] = field(default_factory=list)
     fourth_load: asyncio.Event = field(default_factory=asyncio.Event)
 
+    async def stream_length(self) -> int:
+        return 0
+
     async def heads(self) -> Heads:
         head = None if self.version_now is None else ModelHead("default", self.version_now, {})
         return Heads(None, {} if head is None else {"default": head})

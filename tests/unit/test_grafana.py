@@ -27,6 +27,7 @@ def exposed_names() -> set[str]:
     quality = {"roc_auc": 0.9, "labels": 7.0, "frauds": 1.0}
     metrics.set_models([ServedModel("champion", "default", "m-7", 7, quality)])
     metrics.dead_lettered("payments", ["message is not JSON: x"])
+    metrics.clock_future_events.labels("payments").inc()
     text = metrics.render().decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 
@@ -74,3 +75,26 @@ def test_dashboard_shows_the_issues_panels() -> None:
         "riskstream_dead_letters_total",
     ):
         assert wanted in named, wanted
+
+
+RULES = ROOT / "deploy" / "prometheus-rules.yml"
+
+
+def test_alert_rules_are_loaded_and_name_only_exposed_metrics() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
+    assert "./deploy/prometheus-rules.yml:/etc/prometheus/rules.yml:ro" in compose
+    rules = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    named = {m for r in rules for m in METRIC.findall(r["expr"])}
+    assert named <= exposed_names(), sorted(named - exposed_names())
+    for wanted in (  # issue 18: the clock, the quarantine, the training stream
+        "riskstream_clock_ahead_seconds",
+        "riskstream_clock_future_events_total",
+        "riskstream_credit_lines_quarantined_total",
+        "riskstream_training_stream_length",
+    ):
+        assert wanted in named, wanted
+        assert any(wanted in q for q in queries()), f"{wanted}: no dashboard panel"

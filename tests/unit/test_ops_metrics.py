@@ -58,6 +58,10 @@ def test_a_batch_counts_decisions_alerts_and_latency() -> None:
     assert [a["txn_id"] for a in summary["recent_alerts"]] == ["t-2", "t-1"]  # newest first
     assert summary["latency_buckets"][-1] == [None, 3]  # +Inf as null
     assert summary["model"]["roc_auc"] is None  # before any labelled quality
+    assert summary["clock"] == {"ahead_s": 0.0, "future_events": 0.0}
+    metrics.clock_ahead.set(-3600.0)
+    metrics.clock_future_events.labels("payments").inc(8)
+    assert metrics.summary()["clock"] == {"ahead_s": -3600.0, "future_events": 8.0}
 
 
 def test_lag_and_models_replace_their_previous_values() -> None:

@@ -7,7 +7,8 @@ produces (``Agent``); ``Batch.commit`` does the rest, and reads as its steps:
 2. handle the decoded ones with per-message isolation (``faults.isolate``): an outage is
    waited out, anything else one message causes becomes that message's dead letter, and
    the others are decided as if it had not been there; the partitions' clocks move to the
-   newest event time handled (``StreamClock.advance``, for the due dates of credit lines);
+   newest event time handled (``StreamClock.advance``, for the due dates of credit lines),
+   save events dated beyond the wall clock plus ``clock_max_skew_s``;
 3. check every output can be published (a record over ``MAX_RECORD_BYTES`` turns its
    message into a dead letter instead);
 4. in the input partitions' Kafka transactions (``faust_private.fenced``), for the
@@ -175,18 +176,29 @@ class Batch(Generic[T]):
                 self.results[i] = result
 
     async def advance_clock(self, decoded: list[tuple[int, Inbound[T]]]) -> None:
-        """Move each partition's clock to the newest event time handled in it. A clock
-        that cannot move now moves with a later batch: timers fire later, never wrongly."""
+        """Move each partition's clock to the newest event time handled in it; an event
+        dated beyond the wall clock plus the allowed skew was handled but moves nothing
+        (counted). A clock that cannot move now moves with a later batch: timers fire
+        later, never wrongly."""
         event_time, clock = self.agent.event_time, self.shell.clock
         if event_time is None or clock is None:
             return
+        now = now_ms()
+        ceiling = now + int(self.shell.settings.clock_max_skew_s * 1000)
         newest: dict[int, int] = {}
+        future = 0
         for i, item in decoded:
             if i in self.results:
+                ts = event_time(item.record)
+                if ts > ceiling:
+                    future += 1
+                    continue
                 p = self.events[i].message.partition
-                newest[p] = max(newest.get(p, 0), event_time(item.record))
+                newest[p] = max(newest.get(p, 0), ts)
+        if future:
+            self.shell.metrics.clock_future_events.labels(self.agent.topic).inc(future)
         try:
-            await clock.advance(self.agent.topic, newest)
+            await clock.advance(self.agent.topic, newest, now)
         except Exception as exc:  # a clock behind delays timers; it must not stop the stream
             log.warning("%s: the stream's clock did not move: %s", self.agent.name, exc)
 

@@ -9,10 +9,17 @@ worker that owns the partition fires them in the tick's transaction. Its content
 firing depends on, so a tick read twice (after a crash) fires the same way; a tick sent
 twice (two workers in a rebalance) fires nothing the second time. Each worker sends ticks
 only for the ``credit-clock`` partitions assigned to it, and one at a time per partition.
+
+A tick is signed (HMAC-SHA256 under a key derived from the deployment's secret,
+``tick_key``): one without a valid signature is a dead letter. Even a signed tick is not
+trusted further than the stream's state: ``fire_credit_timers`` clamps its watermark to the
+stored clock and fires only the users the due index says are due by then.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -23,14 +30,20 @@ import orjson
 
 from riskstream.config import Settings
 from riskstream.errors import ValidationError
+from riskstream.model.checkpoint import derive_key
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.state.clock_store import StreamClock, watermark
+from riskstream.state.clock_store import StreamClock
 from riskstream.streams import clients, topics
 from riskstream.streams.codec import MAX_TS, MIN_TS, is_id
 
 log = logging.getLogger(__name__)
 TICK_USERS = 200  # users one tick fires at most (the next tick takes the rest)
 IN_FLIGHT_S = 30.0  # a tick not read back by then is sent again
+
+
+def tick_key(secret: bytes) -> bytes:
+    """The key ticks are signed with, from the deployment's secret."""
+    return derive_key(secret, "credit-clock")
 
 
 @dataclass(frozen=True)
@@ -40,28 +53,41 @@ class Tick:
     watermark: int
     due: tuple[tuple[str, int], ...]
 
-    def encode(self) -> bytes:
-        """The tick's JSON.
-
-        >>> Tick(1_790_000_000_000, (("u-1", 1_789_999_000_000),)).encode()
-        b'{"watermark":1790000000000,"due":[["u-1",1789999000000]]}'
-        """
+    def payload(self) -> bytes:
         return orjson.dumps({"watermark": self.watermark, "due": self.due})
 
+    def signature(self, key: bytes) -> str:
+        return hmac.new(key, b"riskstream tick\n" + self.payload(), hashlib.sha256).hexdigest()
 
-def decode_tick(raw: bytes, key: bytes | None = None) -> Tick:
-    """A tick read back, or ValidationError (``key`` unused: a tick names many users).
+    def encode(self, key: bytes) -> bytes:
+        """The tick's JSON, signed.
 
-    >>> decode_tick(b'{"watermark":1790000000000,"due":[["u-1",1789999000000]]}').due
-    (('u-1', 1789999000000),)
+        >>> Tick(1_790_000_000_000, (("u-1", 1_789_999_000_000),)).encode(b"k")[:58]
+        b'{"watermark":1790000000000,"due":[["u-1",1789999000000]],'
+        """
+        return orjson.dumps(
+            {"watermark": self.watermark, "due": self.due, "sig": self.signature(key)}
+        )
+
+
+def decode_tick(key: bytes, raw: bytes, kafka_key: bytes | None = None) -> Tick:
+    """A tick read back and its signature checked, or ValidationError (``kafka_key`` unused:
+    a tick names many users).
+
+    >>> t = Tick(1_790_000_000_000, (("u-1", 1_789_999_000_000),))
+    >>> decode_tick(b"k", t.encode(b"k")) == t
+    True
     """
     try:
         data = orjson.loads(raw)
-        w, due = data["watermark"], data["due"]
+        w, due, sig = data["watermark"], data["due"], data["sig"]
         pairs = tuple((str(u), int(at)) for u, at in due)
         valid = (
             isinstance(w, int)
             and MIN_TS <= w <= MAX_TS
+            and isinstance(sig, str)
+            and sig.isascii()  # hmac.compare_digest takes no other str
+            and len(pairs) <= TICK_USERS
             and all(isinstance(u, str) and is_id(u) and isinstance(at, int) for u, at in due)
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -69,7 +95,11 @@ def decode_tick(raw: bytes, key: bytes | None = None) -> Tick:
     if not valid:
         msg = "not a tick of the credit clock"
         raise ValidationError(msg)
-    return Tick(w, pairs)
+    tick = Tick(w, pairs)
+    if not hmac.compare_digest(sig, tick.signature(key)):
+        msg = "tick: the signature does not match (not sent by a worker of this deployment)"
+        raise ValidationError(msg)
+    return tick
 
 
 class TickPublisher:
@@ -77,13 +107,14 @@ class TickPublisher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.key = tick_key(settings.deployment_secret)
         self._producer: Any = None
 
     async def send(self, partition: int, tick: Tick) -> None:
         if self._producer is None:
             self._producer = await clients.started_producer(self.settings)
         topic = self.settings.topic(topics.CREDIT_CLOCK)
-        await self._producer.send_and_wait(topic, tick.encode(), partition=partition)
+        await self._producer.send_and_wait(topic, tick.encode(self.key), partition=partition)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -117,8 +148,11 @@ class Ticker:
 
     async def tick(self) -> int:
         """One look at the clock; how many ticks were sent."""
-        now = watermark(await self.clock.clocks(), self.lateness_ms)
+        wall = int(time.time() * 1000)
+        now = await self.clock.watermark(self.lateness_ms, wall)
         self.metrics.watermark.set(now / 1000)
+        if now:
+            self.metrics.clock_ahead.set((now + self.lateness_ms - wall) / 1000)
         owned = self.owned()
         if not now or not owned:
             return 0

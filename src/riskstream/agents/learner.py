@@ -134,6 +134,7 @@ class Learner:
 
     async def step(self) -> None:
         """Hold the lease, learn one batch, checkpoint when due."""
+        self.metrics.training_stream.set(await self.models.stream_length())
         if not await self.models.acquire_lease(self.owner, LEASE_MS):
             self.learning = None
             await asyncio.sleep(LEASE_MS / 4000)

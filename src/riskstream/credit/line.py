@@ -226,6 +226,21 @@ def on_fraud_label(state: CreditState, amount: float, complicit: bool, ts: int) 
     return _step(state, new)
 
 
+def forgettable_at(state: CreditState) -> int | None:
+    """When the line holds nothing a new user's starting line does not: the end of the
+    freeze of alerts (reviews, declines) on a user who never had anything else; from then
+    it may expire. None: keep it for good (a balance, a bill, any history is account data).
+
+    >>> forgettable_at(on_alert(CreditState(), ts=0).state) == ALERT_FREEZE_MS
+    True
+    >>> forgettable_at(CreditState(outstanding=5.0)) is None
+    True
+    """
+    if replace(state, frozen_until_ts=0) != CreditState():
+        return None
+    return state.frozen_until_ts
+
+
 def on_alert(state: CreditState, ts: int) -> Step:
     """A fraud alert (a review or decline) on the user freezes limit increases for a period.
 

@@ -174,7 +174,26 @@ class WorkerMetrics:
         self.watermark = Gauge(
             "riskstream_stream_clock_seconds",
             "The stream's clock (event time) this worker last read: the newest event time at "
-            "least half of the input partitions have reached",
+            "least half of the active input partitions have reached, less the lateness",
+            registry=r,
+        )
+        self.clock_ahead = Gauge(
+            "riskstream_clock_ahead_seconds",
+            "The stream's clock (before the allowed lateness) minus this worker's wall clock: "
+            "negative while event time is behind; above RISKSTREAM_CLOCK_MAX_SKEW_S never",
+            registry=r,
+        )
+        self.clock_future_events = Counter(
+            "riskstream_clock_future_events",
+            "Events dated beyond the wall clock plus RISKSTREAM_CLOCK_MAX_SKEW_S: handled, but "
+            "they did not move the stream's clock (a producer's clock is wrong, or hostile)",
+            ["topic"],
+            registry=r,
+        )
+        self.credit_lines_quarantined = Counter(
+            "riskstream_credit_lines_quarantined",
+            "Credit lines whose due date could not fire (the line is unreadable): moved out "
+            "of the due index into the quarantine (docs/credit.md says how to repair one)",
             registry=r,
         )
         self.agent_crashes = Counter(
@@ -182,6 +201,13 @@ class WorkerMetrics:
             "Agents that crashed and were restarted by Faust (an incident: every bad message "
             "has its dead letter instead)",
             ["agent"],
+            registry=r,
+        )
+        self.training_stream = Gauge(
+            "riskstream_training_stream_length",
+            "Labelled examples waiting in the training stream in Redis (at most about "
+            "RISKSTREAM_TRAINING_STREAM_MAX: near it, the learner is behind and the oldest "
+            "are dropped unlearned)",
             registry=r,
         )
         self.training_skipped = Counter(
@@ -459,6 +485,12 @@ class WorkerMetrics:
             },
             "alerts": value("riskstream_alerts_total"),
             "dead_letters": dead,
+            "clock": {  # the stream's clock minus the wall clock, and events from the future
+                "ahead_s": value("riskstream_clock_ahead_seconds"),
+                "future_events": sum(
+                    s.value for s in _samples(self.clock_future_events) if s.name.endswith("_total")
+                ),
+            },
             "latency_buckets": latency,
             "lag": lag,
             "model": {k: champion[k] for k in ("version", "roc_auc", "evaluated")},

@@ -9,19 +9,31 @@ payment of one user in flight at once) is read again and its events replayed. Ea
 leaves a mark (its origin, what it drew, the messages it published) for ``mark_ttl_s``: a
 redelivered event changes nothing, and the same input message redelivered (its Kafka
 transaction aborted) gets the same messages back to publish again. A timer's firing that
-changes nothing leaves no mark. A line whose next due date comes sooner than before (a new
-statement) has it written to the stream clock's index first (``StreamClock.lower``).
+changes nothing leaves no mark. A line that holds nothing but the freeze of an alert (a
+review or decline of a user with no line) expires a while after the freeze ends
+(``line_ttl_ms``); any other line is account data and never expires. A line whose next due
+date comes sooner than before (a new statement) has it written to the stream clock's index
+first (``StreamClock.lower``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import redis.asyncio as aioredis
 
-from riskstream.credit import CreditState, Step, advance, apply_at, next_due, to_message
+from riskstream.credit import (
+    CreditState,
+    Step,
+    advance,
+    apply_at,
+    forgettable_at,
+    next_due,
+    to_message,
+)
 from riskstream.errors import CreditError, CreditStoreError
 from riskstream.state import keys
 from riskstream.state.client import redis_errors
@@ -29,6 +41,9 @@ from riskstream.state.clock_store import StreamClock
 from riskstream.state.scripts import Call, Script, ScriptRunner
 
 COMMIT_ATTEMPTS = 20
+# a line that holds only an alert's freeze (a review or decline of an unknown user) expires
+# this long after the freeze ends, so random user_ids cost no permanent key
+FORGET_AFTER_MS = 30 * 86_400_000
 _APPLY = Script.load("credit_apply.lua")
 
 
@@ -136,6 +151,19 @@ class Ledger:
             if mark.messages:
                 return mark.messages[-1]
         return b""
+
+
+def line_ttl_ms(state: CreditState, now_ms: int) -> int:
+    """How long a line written now may live (0: for good): one that holds only an alert's
+    freeze lives until the freeze ends, and ``FORGET_AFTER_MS`` more.
+
+    >>> line_ttl_ms(CreditState(frozen_until_ts=5_000), 1_000) == FORGET_AFTER_MS + 4_000
+    True
+    >>> line_ttl_ms(CreditState(outstanding=1.0), 1_000)
+    0
+    """
+    at = forgettable_at(state)
+    return 0 if at is None else max(at - now_ms, 0) + FORGET_AFTER_MS
 
 
 def event_id(kind: str, ident: str) -> str:
@@ -247,6 +275,7 @@ class CreditStore:
                 ledger.state.to_bytes(),
                 ledger.last_message,
                 self.mark_ttl_ms,
+                line_ttl_ms(ledger.state, int(time.time() * 1000)),
             ]
             args += [mark.encode() for _, mark in marks]
             calls.append(Call(_APPLY, script_keys, args))

@@ -73,12 +73,13 @@ def user_keys(ns: str, user_id: str, txn_id: str) -> list[str]:
 
 
 def credit(ns: str, user_id: str) -> str:
-    """String: the user's credit line, ``CreditState.to_bytes()`` (no TTL: it is account data)."""
+    """String: the user's credit line, ``CreditState.to_bytes()`` (no TTL: it is account
+    data; only a line holding nothing but an alert's freeze expires, ``line_ttl_ms``)."""
     return f"{user_tag(ns, user_id)}:cr"
 
 
 def credit_message(ns: str, user_id: str) -> str:
-    """String: the newest ``credit-limits`` message published for the user (no TTL)."""
+    """String: the newest ``credit-limits`` message published for the user (the line's TTL)."""
     return f"{user_tag(ns, user_id)}:crm"
 
 
@@ -101,10 +102,23 @@ def clock(ns: str, partition: int) -> str:
     return f"{partition_tag(ns, partition)}:clock"
 
 
+def clock_written(ns: str, partition: int) -> str:
+    """String: when (wall clock, epoch ms) this partition's clock was last written; a
+    partition not written for ``clock_idle_s`` does not hold the stream's clock back."""
+    return f"{partition_tag(ns, partition)}:clock-written"
+
+
 def due(ns: str, partition: int) -> str:
     """Sorted set: the users of this partition whose credit line time will move, by when it
     next may (never later than that; no TTL)."""
     return f"{partition_tag(ns, partition)}:due"
+
+
+def quarantine(ns: str, partition: int) -> str:
+    """Sorted set: users of this partition whose credit line could not be read when their
+    due date fired, by when (wall clock, epoch ms): out of the due index until an operator
+    repairs the line and puts the user back (docs/credit.md; no TTL)."""
+    return f"{partition_tag(ns, partition)}:quarantine"
 
 
 def merchant_tag(ns: str, merchant_id: str, shard: int = 0) -> str:

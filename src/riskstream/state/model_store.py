@@ -112,10 +112,16 @@ class ModelStore:
     """
 
     def __init__(
-        self, client: aioredis.Redis, namespace: str, claim_ttl_s: int, key: bytes
+        self,
+        client: aioredis.Redis,
+        namespace: str,
+        claim_ttl_s: int,
+        key: bytes,
+        stream_max: int = 200_000,
     ) -> None:
         self.client = client
         self.key = key
+        self.stream_max = stream_max  # MAXLEN ~ of the training stream
         self.ns = namespace
         # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
         self.claim_ttl_ms = claim_ttl_s * 1000
@@ -277,8 +283,18 @@ class ModelStore:
                     fields: dict[str | bytes, str | bytes | int] = {
                         "t": txn_id, "u": user_id, "y": int(is_fraud), "x": orjson.dumps(features)
                     }  # fmt: skip
-                    pipe.xadd(self.k_stream, fields)  # type: ignore[arg-type]  # redis-py's dict type is invariant
+                    pipe.xadd(
+                        self.k_stream,
+                        fields,  # type: ignore[arg-type]  # redis-py's dict type is invariant
+                        maxlen=self.stream_max,
+                        approximate=True,
+                    )
                 await pipe.execute()
+
+    async def stream_length(self) -> int:
+        """How many examples the training stream holds (``stream_max`` at most, about)."""
+        with redis_errors("read the training stream's length", ModelStoreError):
+            return int(await self.client.xlen(self.k_stream))
 
     async def read(
         self, after: str, count: int, block_ms: int

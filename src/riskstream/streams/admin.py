@@ -101,7 +101,8 @@ def _detail(error: KafkaError) -> str:
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     """Create the deployment's topics that do not exist; StackError in one line when the
-    cluster cannot hold them (fewer brokers than the replication factor) or refuses one."""
+    cluster cannot hold them (fewer brokers than the replication factor), refuses one, or
+    has one with another partition count than the settings (``check_partitions``)."""
     admin, meta = reach(settings, timeout_s)
     if len(meta.brokers) < settings.replication_factor:
         msg = (
@@ -109,6 +110,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             f"brokers; the cluster at {settings.kafka_brokers} has {len(meta.brokers)}"
         )
         raise StackError(msg)
+    check_partitions(settings, meta)
     wanted = [
         NewTopic(
             name,
@@ -128,6 +130,21 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 msg = f"cannot create topic {name}: {exc.args[0].str()}"
                 raise StackError(msg) from None
+
+
+def check_partitions(settings: Settings, meta: Any) -> None:
+    """StackError in one line when an existing topic of the deployment has another partition
+    count than the settings give it: routing hashes users over ``RISKSTREAM_PARTITIONS``, so
+    users on partitions that do not exist would get 503 forever and the clock never move."""
+    for name, (count, _) in deployment_topics(settings).items():
+        found = meta.topics.get(name)
+        if found is not None and len(found.partitions) != count:
+            msg = (
+                f"topic {name} has {len(found.partitions)} partitions but "
+                f"RISKSTREAM_PARTITIONS={settings.partitions} gives it {count}: set "
+                f"RISKSTREAM_PARTITIONS to the topics' count"
+            )
+            raise StackError(msg)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ function render(s) {
   text("n-lag", lagTotal.toLocaleString());
   text("n-alerts", s.alerts.toLocaleString());
   text("n-dead", s.dead_letters.toLocaleString());
+  text("n-clock", clockAhead(s.clock.ahead_s) + " (" + s.clock.future_events.toLocaleString() + ")");
   const auc = s.model.roc_auc === null ? "no labels yet" : s.model.roc_auc.toFixed(3);
   text("n-model", (s.model.version || "-") + " (" + auc + ")");
   const lagKeys = s.lag.map((r) => r.topic + "[" + r.partition + "]");
@@ -178,3 +179,11 @@ window.addEventListener("resize", () => {
 });
 window.riskstreamCharts = charts; // for tests and the curious
 poll();
+
+// The stream's clock minus the wall clock: "-1.0 h" behind (the lateness), never far ahead.
+function clockAhead(seconds) {
+  const abs = Math.abs(seconds);
+  if (abs >= 86400) return (seconds / 86400).toFixed(1) + " d";
+  if (abs >= 3600) return (seconds / 3600).toFixed(1) + " h";
+  return Math.round(seconds) + " s";
+}

@@ -97,3 +97,7 @@ class SubmitTimeoutError(RiskClientError):
 
 class RulesStoreError(RiskstreamError):
     """Redis refused a step of the rules store for a reason other than an outage."""
+
+
+class ReviewStoreError(RiskstreamError):
+    """The review queue could not do a step (an error reply about its data)."""

@@ -60,7 +60,8 @@ def test_a_verdict_publishes_its_label_once_and_the_item_leaves_the_queue(
     claimed = httpx.post(url(worker, f"/v1/reviews/{top}/claim"), json={"analyst": "ana"})
     assert claimed.status_code == 200
     assert claimed.json()["payment"]["amount"] == 5000.0
-    assert claimed.json()["recent_payments"] and "credit_line" in claimed.json()
+    assert claimed.json()["recent_payments"]
+    assert "credit_line" in claimed.json()
     taken = httpx.post(url(worker, f"/v1/reviews/{top}/claim"), json={"analyst": "bo"})
     assert (taken.status_code, taken.json()["analyst"]) == (409, "ana")
     refused = httpx.post(
@@ -76,7 +77,8 @@ def test_a_verdict_publishes_its_label_once_and_the_item_leaves_the_queue(
         txns[0],
     ]
     shown = httpx.get(url(worker, f"/v1/reviews/{top}")).json()
-    assert shown["status"] == "closed" and shown["verdict"]["note"] == verdict["note"]
+    assert shown["status"] == "closed"
+    assert shown["verdict"]["note"] == verdict["note"]
     labels = labels_of(settings, top, lambda got: False)
     assert len(labels) == 1
     assert labels[0] == {"txn_id": top, "user_id": claimed.json()["payment"]["user_id"],

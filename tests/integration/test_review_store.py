@@ -50,8 +50,10 @@ def test_reviews_are_opened_once_and_listed_most_at_stake_first(settings: Settin
         assert [i["txn_id"] for i in (await store.page(0, 10, user_id="u-2"))[0]] == ["t-mid"]
         assert [i["txn_id"] for i in (await store.page(1, 10, user_id="u-1"))[0]] == ["t-small"]
         detail = await store.item("t-big")
-        assert detail is not None and detail["features"] == {"amount": 1000.0}
-        assert detail["status"] == "open" and detail["verdict"] is None
+        assert detail is not None
+        assert detail["features"] == {"amount": 1000.0}
+        assert detail["status"] == "open"
+        assert detail["verdict"] is None
 
     with_store(settings, scenario)
 
@@ -81,7 +83,8 @@ def test_one_analyst_at_a_time_and_a_closed_review_never_reopens(settings: Setti
         await store.open([review("t-1", 0.7, 50.0)])  # a redelivered payment
         assert (await store.page(0, 10))[1] == 0
         item = await store.item("t-1")
-        assert item is not None and item["verdict"]["note"] == "<b>seen</b>"
+        assert item is not None
+        assert item["verdict"]["note"] == "<b>seen</b>"
         assert (await store.close("t-nope", other, "fraud", "", T0)).outcome == "unknown"
 
     with_store(settings, scenario)
@@ -112,7 +115,8 @@ def test_sla_policy_resolves_or_escalates_what_nobody_holds(settings: Settings) 
         assert outcomes == {"t-0": "held", "t-1": "escalated", "t-2": "escalated"}
         items, _ = await store.page(0, 10)
         assert [i["txn_id"] for i in items] == ["t-2", "t-1", "t-0"]
-        assert items[0]["escalated"] and items[0]["priority"] == 21.0
+        assert items[0]["escalated"]
+        assert items[0]["priority"] == 21.0
         assert [i["txn_id"] for i in (await store.page(0, 10, escalated=True))[0]] == [
             "t-2",
             "t-1",
@@ -122,7 +126,8 @@ def test_sla_policy_resolves_or_escalates_what_nobody_holds(settings: Settings) 
         assert await store.past_sla(T0 + 1, 100) == ["t-0"]  # escalated ones are done
         assert await store.apply_sla("t-1", "decline", T0) == "resolved"
         item = await store.item("t-1")
-        assert item is not None and item["verdict"]["resolution"] == "sla_decline"
+        assert item is not None
+        assert item["verdict"]["resolution"] == "sla_decline"
         assert (await store.close("t-1", "ana", "fraud", "", T0)).outcome == "done"
         assert (await store.page(0, 10))[1] == 2
         assert ESCALATED > 1e12

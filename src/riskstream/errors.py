@@ -79,6 +79,10 @@ class InvalidPaymentError(RiskClientError):
     """The worker rejected the payment (400); the message names every broken field rule."""
 
 
+class ReviewConflictError(RiskClientError):
+    """Another analyst holds or closed the review, or the SLA policy did (409)."""
+
+
 class AuthError(RiskClientError):
     """The bearer token is missing or wrong (401)."""
 

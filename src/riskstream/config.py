@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         300.0, ge=5, le=3600, description="seconds an analyst's claim on a review lasts"
     )
     review_sla_s: float = Field(
-        4 * 3600.0, ge=60, description="seconds a review may stay open before the SLA policy"
+        4 * 3600.0, ge=1, description="seconds a review may stay open before the SLA policy"
     )
     review_sla_policy: Literal["approve", "decline", "escalate"] = Field(
         "escalate",

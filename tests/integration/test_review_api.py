@@ -174,3 +174,30 @@ def test_the_analyst_token_opens_the_review_paths_only(
     verdict = {"label": "legit", "analyst": "ana"}
     answer = httpx.post(url(worker, f"/v1/reviews/{txn}"), json=verdict, headers=analyst)
     assert answer.status_code == 200
+
+
+def test_a_review_open_past_the_sla_is_resolved_by_the_policy_and_counted(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    worker = start_worker(
+        RISKSTREAM_REVIEW_SLA_S="2", RISKSTREAM_REVIEW_SLA_POLICY="decline", **EVERYTHING_REVIEWED
+    )
+    wait_for(lambda: ready(worker), READY_S, "the worker to be ready")
+    held, left = score_reviews(worker, [10.0, 20.0])
+    claimed = httpx.post(url(worker, f"/v1/reviews/{held}/claim"), json={"analyst": "ana"})
+    assert claimed.status_code == 200
+
+    def resolved() -> bool:
+        return bool(httpx.get(url(worker, f"/v1/reviews/{left}")).json()["status"] == "closed")
+
+    wait_for(resolved, 30, "the SLA policy to resolve the review nobody holds")
+    item = httpx.get(url(worker, f"/v1/reviews/{left}")).json()
+    assert item["verdict"]["resolution"] == "sla_decline"
+    late = httpx.post(url(worker, f"/v1/reviews/{left}"), json={"label": "legit", "analyst": "bo"})
+    assert (late.status_code, late.json()["analyst"]) == (409, "sla")
+    assert httpx.get(url(worker, f"/v1/reviews/{held}")).json()["status"] == "open"  # held
+    assert [i["txn_id"] for i in httpx.get(url(worker, "/v1/reviews")).json()["items"]] == [held]
+    metrics = httpx.get(url(worker, "/metrics")).text
+    assert 'riskstream_review_sla_breaches_total{policy="decline"} 1.0' in metrics
+    labels = consume_until(settings, topics.LABELS, lambda got: bool(got), deadline_s=5)
+    assert labels == []  # a policy is not the truth: no label

@@ -64,6 +64,8 @@ def test_a_good_listing_query() -> None:
         b'{"label": "Fraud", "analyst": "ana"}',
         b'{"label": "fraud", "analyst": "a b"}',
         b'{"label": "fraud", "analyst": "ana", "note": 1}',
+        b'{"label": "fraud", "analyst": "ana", "note": 0}',
+        b'{"label": "fraud", "analyst": "ana", "note": []}',
         orjson.dumps({"label": "legit", "analyst": "ana", "note": "n" * 2001}),
     ],
 )

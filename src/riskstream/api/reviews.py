@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import struct
 import time
 from typing import Any
 
@@ -109,7 +110,7 @@ def verdict_label(raw: bytes, txn_id: str, user_id: str, now_ms: int) -> Label:
         raise ValueError(msg)
     fields = {"txn_id": txn_id, "user_id": user_id, "label": data.get("label"),
               "source": "review", "ts": now_ms, "analyst": data.get("analyst"),
-              "note": data.get("note") or None}  # fmt: skip
+              "note": None if data.get("note") == "" else data.get("note")}  # fmt: skip
     if fields["analyst"] is None:
         msg = "analyst: required"
         raise ValueError(msg)
@@ -206,9 +207,12 @@ def _decision_kind(record: bytes | None, txn_id: str, user_id: str) -> str | Non
     if record is None:
         return None
     stored = record.partition(b"\n")[2]
-    if stored[:1] == b"{":
-        return str(orjson.loads(stored)["decision"])
-    return Decision.unpack(stored, txn_id, user_id).decision
+    try:
+        if stored[:1] == b"{":
+            return str(orjson.loads(stored)["decision"])
+        return Decision.unpack(stored, txn_id, user_id).decision
+    except (ValueError, KeyError, TypeError, struct.error):  # another release's record: not shown
+        return None
 
 
 def register(app: faust.App, reviews: Reviews) -> None:

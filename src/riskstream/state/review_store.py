@@ -200,8 +200,12 @@ class ReviewStore:
                 raw, holder = await pipe.execute()
         if not raw:
             return None
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        item: dict[str, Any] = orjson.loads(fields.pop("body"))
+        try:
+            fields = {k.decode(): v.decode() for k, v in raw.items()}
+            item: dict[str, Any] = orjson.loads(fields.pop("body"))
+        except (UnicodeDecodeError, orjson.JSONDecodeError, KeyError) as exc:
+            msg = f"review {txn_id} is not readable: {exc}"
+            raise ReviewStoreError(msg) from exc
         item["txn_id"] = txn_id
         item["status"] = fields["status"]
         item["priority"] = float(fields["priority"])

@@ -7,6 +7,7 @@
 const POLL_MS = 2000;
 const $ = (id) => document.getElementById(id);
 let current = null; // the review opened (claimed) here
+let shown = ""; // what the table shows (ages aside): redrawn only when it changes
 
 function cell(row, text) {
   const td = document.createElement("td");
@@ -64,7 +65,14 @@ async function refresh() {
     let items = data.items;
     if ($("order").value === "age") items = [...items].sort((a, b) => a.opened_ts - b.opened_ts);
     const body = $("queue").querySelector("tbody");
-    body.replaceChildren();
+    const key = JSON.stringify(items.map((i) => [i.txn_id, i.claimed_by, i.escalated]));
+    if (key === shown) { // the same reviews: only their ages move (a click is never lost)
+      items.forEach((item, n) => { body.rows[n].cells[5].textContent = age(item.age_s); });
+      items.length = 0;
+    } else {
+      shown = key;
+      body.replaceChildren();
+    }
     for (const item of items) {
       const row = document.createElement("tr");
       row.dataset.txn = item.txn_id;

@@ -191,6 +191,22 @@ class Settings(BaseSettings):
         description="seconds an HTTP client may take to send a request's head, then its body, "
         "or stay idle between requests, before its connection is closed",
     )
+    analyst_token: SecretStr | None = Field(
+        None,
+        description="a second bearer token, accepted on the review queue's page and API only "
+        "(/review, /v1/reviews): for analysts and case tools (none: the API token alone)",
+    )
+    review_lease_s: float = Field(
+        300.0, ge=5, le=3600, description="seconds an analyst's claim on a review lasts"
+    )
+    review_sla_s: float = Field(
+        4 * 3600.0, ge=1, description="seconds a review may stay open before the SLA policy"
+    )
+    review_sla_policy: Literal["approve", "decline", "escalate"] = Field(
+        "escalate",
+        description="what happens to a review open past its SLA: approve or decline (closed "
+        "with no label) or escalate (stays open, above every other)",
+    )
     stack_dir: Path = Field(
         Path(".stack"), description="where `riskstream stack` keeps jars, data, logs and pids"
     )

@@ -55,7 +55,9 @@ def main() -> int:
     sim = _spawn(
         ["simulate", "--rate", "200", "--users", "2000", "--duration", "3600",
          "--fraud-rate", "0.03", "--invalid-rate", "0.002", "--time-scale", "2000",
-         "--start-ts", "now"],  # new txn_ids each demo, else a rerun is all duplicates
+         "--start-ts", "now",  # new txn_ids each demo, else a rerun is all duplicates
+         # an analyst works the review queue with the true labels, a minute late
+         "--analyst-url", f"http://localhost:{settings.web_port}", "--analyst-delay", "60"],
         logs / "simulate.log",
     )  # fmt: skip
     consumer = Consumer(
@@ -75,6 +77,8 @@ def main() -> int:
     latest: collections.deque[str] = collections.deque(maxlen=5)
     alerts = 0
     print(f"worker on http://localhost:{settings.web_port}/  logs in {logs}/  (Ctrl-C stops)")
+    print(f"review queue on http://localhost:{settings.web_port}/review  (the simulator's "
+          "analyst judges what is left a minute)")  # fmt: skip
     try:
         window_start, window_count = time.monotonic(), 0
         while worker.poll() is None:

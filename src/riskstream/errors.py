@@ -79,6 +79,10 @@ class InvalidPaymentError(RiskClientError):
     """The worker rejected the payment (400); the message names every broken field rule."""
 
 
+class ReviewConflictError(RiskClientError):
+    """Another analyst holds or closed the review, or the SLA policy did (409)."""
+
+
 class AuthError(RiskClientError):
     """The bearer token is missing or wrong (401)."""
 
@@ -97,3 +101,7 @@ class SubmitTimeoutError(RiskClientError):
 
 class RulesStoreError(RiskstreamError):
     """Redis refused a step of the rules store for a reason other than an outage."""
+
+
+class ReviewStoreError(RiskstreamError):
+    """The review queue could not do a step (an error reply about its data)."""

@@ -36,6 +36,7 @@ from riskstream.scoring.ruleset import RuleSet, parse_rules
 from riskstream.state.credit_store import CreditEvent, CreditStore, Ledger, event_id
 from riskstream.state.features import Applied, FeatureStore
 from riskstream.state.model_store import ModelStore
+from riskstream.state.review_store import NewReview, ReviewStore
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams.records import Decision, DecisionKind, Payment
 
@@ -113,6 +114,7 @@ class Scorer:
         models: ModelStore,
         model: OnlineModel,
         rules_store: RulesStore | None = None,
+        reviews: ReviewStore | None = None,
     ) -> None:
         self.settings = settings
         self.features = features
@@ -122,6 +124,7 @@ class Scorer:
         self.model_version = "m-0"
         self.refused_versions: set[str] = set()  # checkpoints refused: not tried again
         self.rules_store = rules_store
+        self.reviews = reviews  # the analysts' queue every `review` enters (None: none)
         self.ruleset = env_rules(settings)
         self.tradeoff: Tradeoff | None = None
         self.tradeoff_of: str | None = None  # the checkpoint (its cursor) it was read with
@@ -242,6 +245,7 @@ class Scorer:
             stored_now = await self.features.record_decisions(new)
             lost = [i for i, ok in zip(new_at, stored_now, strict=True) if not ok]
             await self._take_winners(lost, payments, origins, decided)
+        await self._open_reviews(payments, applied, decided)
         published = await self.credit_lines.commit(list(ledgers.values()))
         fresh = set(new_at) - set(lost)
         return [
@@ -278,6 +282,26 @@ class Scorer:
             if record is not None:
                 stored_origin, decision, body = _answer(record, payments[i])
                 decided[i] = (decision, body, stored_origin == origins[i])
+
+    async def _open_reviews(
+        self,
+        payments: Sequence[Payment],
+        applied: Sequence[Applied],
+        decided: list[tuple[bytes, dict[str, Any], bool]],
+    ) -> None:
+        """Every payment decided ``review`` enters the analysts' queue, with the features it
+        was scored on. Recorded decisions are final (a redelivery publishes the same one), so
+        this is done for decisions made before too: a step repeated after a crash between
+        recording and queueing; ``ReviewStore.open`` opens a txn_id once, ever."""
+        if self.reviews is None:
+            return
+        found: dict[str, NewReview] = {}
+        for p, result, (_, body, _) in zip(payments, applied, decided, strict=True):
+            if body["decision"] == "review" and p.txn_id not in found:
+                opened = int(body["decided_ts"])
+                x = result.features
+                found[p.txn_id] = NewReview(p.txn_id, p.user_id, p.to_dict(), body, x, opened)
+        await self.reviews.open(list(found.values()))
 
     def _credit_event(
         self, payment: Payment, origin: str, kind: str, x: dict[str, float]

@@ -25,6 +25,7 @@ from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
 from riskstream.agents.update_rules import decode_rules, update_rules
+from riskstream.api import reviews as review_views
 from riskstream.api import security, views
 from riskstream.api.publish import DecisionPublisher
 from riskstream.api.routing import Owners
@@ -43,6 +44,7 @@ from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
+from riskstream.state.review_store import ReviewStore
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
@@ -97,7 +99,8 @@ def build(settings: Settings) -> Worker:
         stream_max=settings.training_stream_max,
     )
     rules = RulesStore(client, ns)
-    scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules)
+    reviews = ReviewStore(client, ns, ttl)
+    scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules, reviews)
     metrics = WorkerMetrics()
     features.scripts.on_round_trip = metrics.redis_round_trip.observe
     health = Health()
@@ -203,6 +206,9 @@ def build(settings: Settings) -> Worker:
     owners = Owners(app, settings)
     readiness = Readiness(features, health, owners.is_assigned)
     views.register(app, settings, scoring, features, credit_lines, owners, readiness)
+    review_views.register(
+        app, review_views.Reviews(settings, reviews, features, credit_lines, publisher, metrics)
+    )
     ops_web.register(app, ops_web.OpsReader(app, settings, metrics, models, scorer))
     return Worker(app, settings, features, credit_lines, clock, models, scorer, metrics, health)
 

@@ -114,3 +114,10 @@ def test_an_unknown_model_action_is_one_line_exit_2(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip()
     assert "invalid choice" in err
     assert "\n" not in err
+
+
+def test_bad_analyst_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--analyst-url", "ftp://w1", "--count", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--analyst-url" in err
+    assert "\n" not in err

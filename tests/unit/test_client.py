@@ -21,7 +21,9 @@ from riskstream.client import (
     FallbackDecision,
     InvalidPaymentError,
     PayloadTooLargeError,
+    ReviewConflictError,
     RiskClient,
+    RiskClientError,
     RiskUnavailableError,
 )
 
@@ -65,6 +67,8 @@ class Server:
         asyncio.set_event_loop(self.loop)
         app = web.Application()
         app.router.add_post("/v1/score", self._handle)
+        app.router.add_get("/v1/reviews", self._handle)
+        app.router.add_post("/v1/reviews/{txn_id}", self._handle)
         runner = web.AppRunner(app)
         self.loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -205,3 +209,46 @@ def test_bad_settings_are_refused() -> None:
         RiskClient([])
     with pytest.raises(ValueError, match="policy"):
         RiskClient(["http://x"], policy="maybe")  # type: ignore[arg-type]
+
+
+def test_reviews_lists_with_filters_and_review_posts_the_verdict(serve: Any) -> None:
+    page = {"items": [], "open": 0, "offset": 5, "limit": 10, "next_offset": None}
+    seen: list[str] = []
+
+    def listing(request: web.Request) -> web.Response:
+        seen.append(request.path_qs)
+        return web.json_response(page)
+
+    def closed(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({"txn_id": "t/1", "status": "closed", "label": {}})
+
+    server = serve(listing, closed, status(409, "held by bo"), status(404), status(503))
+    with RiskClient(server.url, token="tok") as client:
+        assert client.reviews(5, 10, user_id="u-1", escalated=False) == page
+        assert client.review("t/1", "fraud", "ana", note="<b>x</b>")["status"] == "closed"
+        with pytest.raises(ReviewConflictError, match="held by bo"):
+            client.review("t-2", "legit", "ana")
+        with pytest.raises(RiskClientError, match="404"):
+            client.review("t-3", "legit", "ana")
+        with pytest.raises(RiskUnavailableError):
+            client.reviews()
+    assert seen == [
+        "/v1/reviews?offset=5&limit=10&user_id=u-1&escalated=false",
+        "/v1/reviews/t%2F1",
+    ]
+    headers, body = server.requests[1]
+    assert headers["Authorization"] == "Bearer tok"
+    assert orjson.loads(body) == {"label": "fraud", "analyst": "ana", "note": "<b>x</b>"}
+
+
+def test_async_reviews_and_review(serve: Any) -> None:
+    server = serve(lambda r: web.json_response({"items": []}), status(409, "closed by sla"))
+
+    async def run() -> None:
+        async with AsyncRiskClient(server.url) as client:
+            assert await client.reviews() == {"items": []}
+            with pytest.raises(ReviewConflictError, match="sla"):
+                await client.review("t-1", "fraud", "ana")
+
+    asyncio.run(run())

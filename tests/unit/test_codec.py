@@ -328,3 +328,32 @@ def test_arbitrary_objects_raise_only_validation_errors(data: dict[str, Any]) ->
     except ValidationError:
         return
     assert 0 < p.amount <= 1e9
+
+
+def test_label_keeps_a_valid_analyst_and_note() -> None:
+    raw = orjson.dumps({**LABEL, "analyst": "ana.li@risk-team", "note": "<script>x</script>"})
+    label = decode_label(raw)
+    assert (label.analyst, label.note) == ("ana.li@risk-team", "<script>x</script>")
+    assert label.to_dict()["note"] == "<script>x</script>"
+    assert "analyst" not in decode_label(orjson.dumps(LABEL)).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("analyst", ""),
+        ("analyst", "a" * 65),
+        ("analyst", "ana li"),
+        ("analyst", "<b>"),
+        ("analyst", 7),
+        ("note", "x" * 2_001),
+        ("note", ["x"]),
+    ],
+)
+def test_label_refuses_a_bad_analyst_or_note(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        decode_label(orjson.dumps({**LABEL, field: value}))
+
+
+def test_label_note_of_2000_chars_is_kept() -> None:
+    assert decode_label(orjson.dumps({**LABEL, "note": "é" * 2_000})).note == "é" * 2_000

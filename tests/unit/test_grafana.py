@@ -28,6 +28,7 @@ def exposed_names() -> set[str]:
     metrics.set_models([ServedModel("champion", "default", "m-7", 7, quality)])
     metrics.dead_lettered("payments", ["message is not JSON: x"])
     metrics.clock_future_events.labels("payments").inc()
+    metrics.reviews.verdict("fraud", "ana")
     text = metrics.render().decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 
@@ -73,6 +74,10 @@ def test_dashboard_shows_the_issues_panels() -> None:
         "riskstream_shadow_decisions_total",
         "riskstream_model_decline_rate",
         "riskstream_dead_letters_total",
+        "riskstream_reviews_open",
+        "riskstream_reviews_oldest_age_seconds",
+        "riskstream_review_sla_breaches_total",
+        "riskstream_review_verdicts_total",
     ):
         assert wanted in named, wanted
 

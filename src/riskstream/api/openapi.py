@@ -121,11 +121,161 @@ FEATURES = {
     "additionalProperties": {"type": "number", "nullable": True},
 }
 
+ANALYST = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,64}$"}
+REVIEW_LINE = {
+    "type": "object",
+    "required": ["txn_id", "user_id", "amount", "currency", "risk_score", "priority",
+                 "opened_ts", "age_s", "escalated", "claimed_by"],
+    "properties": {
+        "txn_id": ID, "user_id": ID, "merchant_id": ID, "amount": {"type": "number"},
+        "currency": {"type": "string"}, "risk_score": {"type": "integer"},
+        "fraud_probability": {"type": "number"},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "priority": {"type": "number", "description": "fraud_probability x amount"},
+        "opened_ts": {"type": "integer"}, "age_s": {"type": "number"},
+        "escalated": {"type": "boolean", "description": "open past the SLA (listed first)"},
+        "claimed_by": {"type": "string", "nullable": True},
+        "claim_left_s": {"type": "number", "nullable": True},
+    },
+}  # fmt: skip
+REVIEW_PAGE = {
+    "type": "object",
+    "required": ["items", "open", "offset", "limit", "next_offset"],
+    "properties": {
+        "items": {"type": "array", "items": REVIEW_LINE},
+        "open": {"type": "integer", "description": "open reviews in all (unfiltered)"},
+        "offset": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "next_offset": {"type": "integer", "nullable": True},
+    },
+}
+REVIEW = {
+    "type": "object",
+    "required": ["txn_id", "status", "payment", "decision", "features", "verdict",
+                 "recent_payments", "credit_line"],
+    "properties": {
+        "txn_id": ID,
+        "status": {"enum": ["open", "closed"]},
+        "payment": {"$ref": "#/components/schemas/Payment"},
+        "decision": {"type": "object"},
+        "features": {"type": "object", "additionalProperties": {"type": "number"}},
+        "priority": {"type": "number"},
+        "escalated": {"type": "boolean"},
+        "claimed_by": {"type": "string", "nullable": True},
+        "verdict": {"type": "object", "nullable": True,
+                    "description": "label, analyst, note, closed_ts; or resolution (the SLA's)"},
+        "recent_payments": {"type": "array", "items": {"type": "object"}},
+        "credit_line": {"type": "object"},
+    },
+}  # fmt: skip
+CONFLICT = {
+    "type": "object",
+    "required": ["error", "status", "analyst"],
+    "properties": {
+        "error": {"type": "string"},
+        "status": {"enum": ["held", "closed", "done"]},
+        "analyst": {"type": "string", "description": "who holds or closed it (sla: the policy)"},
+    },
+}
+VERDICT = {
+    "type": "object",
+    "required": ["label", "analyst"],
+    "properties": {
+        "label": {"type": "string", "enum": ["fraud", "legit"]},
+        "analyst": ANALYST,
+        "note": {"type": "string", "maxLength": 2000},
+    },
+}
+LABELLED = {
+    "type": "object",
+    "required": ["txn_id", "status", "label"],
+    "properties": {
+        "txn_id": ID,
+        "status": {"enum": ["closed"]},
+        "label": {"type": "object", "description": "the message published on labels"},
+    },
+}
+
 HEALTH = {
     "type": "object",
     "required": ["status"],
     "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
 }
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _review_paths(guarded: dict[str, Any], unavailable: dict[str, Any]) -> dict[str, Any]:
+    """The review queue's page and API (docs/review.md)."""
+    txn = [{"name": "txn_id", "in": "path", "required": True, "schema": ID}]
+    conflict = _json(CONFLICT, "another analyst holds or closed it (or the SLA policy did)")
+    bad = {"400": _error("a bad txn_id or body"), "404": _error("no review of this txn_id")}
+    body_errors = {"408": _error("the body did not arrive in time"), "413": _error("over 64 KiB")}
+    query = [
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                     "maximum": 100_000}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": 200, "default": 50}},
+        {"name": "user_id", "in": "query", "schema": ID},
+        {"name": "escalated", "in": "query", "schema": {"type": "string",
+                                                        "enum": ["true", "false"]}},
+    ]  # fmt: skip
+    return {
+        "/review": {
+            "get": {
+                "summary": "The analysts' review queue page",
+                "operationId": "reviewPage",
+                "responses": {
+                    "200": {"description": "the page", "content": {"text/html": {}}},
+                    **guarded,
+                },
+            }
+        },
+        "/v1/reviews": {
+            "get": {
+                "summary": "Open reviews, most at stake first (escalated ones first of all)",
+                "operationId": "reviews",
+                "parameters": query,
+                "responses": {
+                    "200": _json(REVIEW_PAGE, "a page of open reviews"),
+                    "400": _error("a bad or unknown parameter"),
+                    **guarded,
+                    **unavailable,
+                },
+            }
+        },
+        "/v1/reviews/{txn_id}": {
+            "get": {
+                "summary": "One review with its context (recent payments, credit line)",
+                "operationId": "reviewItem",
+                "parameters": txn,
+                "responses": {"200": _json(REVIEW, "the review"), **bad, **guarded,
+                              **unavailable},
+            },
+            "post": {
+                "summary": "The verdict: its label is published once on labels",
+                "operationId": "review",
+                "parameters": txn,
+                "requestBody": _body(VERDICT),
+                "responses": {"200": _json(LABELLED, "closed; the label is published"),
+                              **bad, **body_errors, "409": conflict, **guarded,
+                              **unavailable},
+            },
+        },
+        "/v1/reviews/{txn_id}/claim": {
+            "post": {
+                "summary": "Claim a review for a few minutes (a lease), with its context",
+                "operationId": "claimReview",
+                "parameters": txn,
+                "requestBody": _body({"type": "object", "required": ["analyst"],
+                                      "properties": {"analyst": ANALYST}}),
+                "responses": {"200": _json(REVIEW, "claimed: the review"), **bad,
+                              **body_errors, "409": conflict, **guarded, **unavailable},
+            }
+        },
+    }  # fmt: skip
 
 
 def document(settings: Settings) -> dict[str, Any]:
@@ -192,6 +342,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            **_review_paths(guarded, unavailable),
             "/healthz": {
                 "get": {
                     "summary": "Liveness (never needs the token)",

@@ -55,6 +55,11 @@ class DecisionPublisher:
                     records.append((s.topic(topics.ALERTS), outcome.alert, key, partition))
             records += [(s.topic(topics.CREDIT_LIMITS), m, key, partition)
                         for m in outcome.credit_messages]  # fmt: skip
+        await self.send(records, f"{len(outcomes)} decisions")
+
+    async def send(self, records: Sequence[tuple[str, bytes, bytes, int]], what: str) -> None:
+        """Send (topic, value, key, partition) records; return when all are acknowledged
+        (``PublishError`` otherwise). Also the analysts' labels (``api.reviews``)."""
         if not records:
             return
         try:
@@ -62,7 +67,7 @@ class DecisionPublisher:
             sent = [await producer.send(t, v, key=k, partition=p) for t, v, k, p in records]
             await asyncio.wait_for(asyncio.gather(*sent), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            msg = f"publishing {len(outcomes)} decisions failed: {exc!r}"
+            msg = f"publishing {what} failed: {exc!r}"
             raise PublishError(msg) from None
 
     async def stop(self) -> None:

@@ -1,7 +1,9 @@
 """The worker's HTTP guard rails, as aiohttp middlewares on Faust's web application.
 
 - Bearer token: when ``RISKSTREAM_API_TOKEN`` is set, every path but ``/healthz`` needs
-  ``Authorization: Bearer <token>``; compared in constant time (``hmac.compare_digest``);
+  ``Authorization: Bearer <token>``; the review queue's paths also take
+  ``RISKSTREAM_ANALYST_TOKEN`` (and need one of the two when either is set); compared in
+  constant time (``hmac.compare_digest``);
   401 ``{"error": ...}`` otherwise. The token is a ``SecretStr`` and is never logged.
   The header is compared as the bytes the client sent, whatever they are.
 - Body limit: a request whose ``Content-Length`` is over 64 KiB gets 413 before its body is
@@ -87,6 +89,17 @@ def is_authorized(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given, _sent(f"Bearer {token}"))
 
 
+def is_review_path(path: str) -> bool:
+    """Whether the analyst token opens a path: the review page, its API and files.
+
+    >>> is_review_path("/v1/reviews/t-1/claim"), is_review_path("/v1/score")
+    (True, False)
+    """
+    return path in ("/review", "/v1/reviews") or path.startswith(
+        ("/v1/reviews/", "/ops/static/review.")
+    )
+
+
 def forward_key(settings: Settings) -> bytes:
     """The key forwarded requests are signed with (one purpose of the workers' secret)."""
     return derive_key(settings.deployment_secret, "forward")
@@ -143,6 +156,7 @@ def middlewares(settings: Settings) -> list[Any]:
     """Errors outermost, then the body limit, the token (or, for a forwarded request, its
     signature once the body is in), and the body read in time."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
+    analyst = settings.analyst_token.get_secret_value() if settings.analyst_token else None
     body_s = settings.http_idle_timeout_s
     key = forward_key(settings)
 
@@ -168,11 +182,13 @@ def middlewares(settings: Settings) -> list[Any]:
 
     @web.middleware
     async def bearer_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization")
+        accepted = [t for t in (token, analyst if is_review_path(request.path) else None) if t]
         if (
-            token is not None
+            accepted
             and request.path not in OPEN_PATHS
             and FORWARDED not in request.headers  # checked by worker_signature instead
-            and not is_authorized(request.headers.get("Authorization"), token)
+            and not any(is_authorized(given, t) for t in accepted)
         ):
             return json_error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
         return await handler(request)

@@ -14,6 +14,7 @@ from riskstream.errors import (
     AuthError,
     InvalidPaymentError,
     PayloadTooLargeError,
+    ReviewConflictError,
     RiskClientError,
     RiskUnavailableError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Payment",
     "Policy",
     "Result",
+    "ReviewConflictError",
     "RiskClient",
     "RiskClientError",
     "RiskUnavailableError",

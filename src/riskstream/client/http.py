@@ -9,6 +9,10 @@ answered with the decision already made, so retrying is safe. A bad payment (400
 token (401) or a body over 64 KiB (413) is not retried: it raises ``InvalidPaymentError`` /
 ``AuthError`` / ``PayloadTooLargeError``.
 
+``reviews(...)`` lists the open reviews (most at stake first) and ``review(txn_id, label,
+analyst, note)`` posts an analyst's verdict (docs/review.md), each on one worker within
+``review_timeout`` seconds: 409 raises ``ReviewConflictError``, 400 / 404 ``RiskClientError``.
+
 When no worker answers within the budget, ``policy`` decides:
 
 - ``"closed"`` (default): a ``FallbackDecision`` with ``decision="decline"`` (fail closed:
@@ -37,6 +41,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -46,6 +51,7 @@ from riskstream.errors import (
     AuthError,
     InvalidPaymentError,
     PayloadTooLargeError,
+    ReviewConflictError,
     RiskClientError,
     RiskUnavailableError,
     SubmitTimeoutError,
@@ -84,6 +90,37 @@ def _error(response: httpx.Response) -> str:
         return response.text[:200]
 
 
+def _review_answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a review call's 200, else its typed error."""
+    if response.status_code == 200:
+        body: dict[str, Any] = orjson.loads(response.content)
+        return body
+    if response.status_code == 401:
+        raise AuthError(_error(response))
+    if response.status_code == 409:
+        raise ReviewConflictError(_error(response))
+    if response.status_code >= 500:
+        msg = f"{response.status_code}: {_error(response)}"
+        raise RiskUnavailableError(msg)
+    msg = f"{response.status_code}: {_error(response)}"
+    raise RiskClientError(msg)
+
+
+def _review_query(
+    offset: int, limit: int, user_id: str | None, escalated: bool | None
+) -> dict[str, str]:
+    query = {"offset": str(offset), "limit": str(limit)}
+    if user_id is not None:
+        query["user_id"] = user_id
+    if escalated is not None:
+        query["escalated"] = "true" if escalated else "false"
+    return query
+
+
+def _verdict(label: str, analyst: str, note: str | None) -> bytes:
+    return orjson.dumps({"label": label, "analyst": analyst, **({"note": note} if note else {})})
+
+
 def _answer(response: httpx.Response) -> Decision | None:
     """The decision of a 200; None when the answer calls for a retry (429, 503, 5xx)."""
     if response.status_code == 200:
@@ -116,6 +153,7 @@ class _Base:
         partitioner: Partitioner = "murmur2",
         kafka_config: Mapping[str, Any] | None = None,
         submit_timeout: float = 10.0,
+        review_timeout: float = 5.0,
     ) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         if not self.urls and not kafka_brokers:
@@ -132,6 +170,7 @@ class _Base:
             self.headers["Authorization"] = f"Bearer {token}"
         self._next = itertools.cycle(range(max(1, len(self.urls))))
         self.submit_timeout = submit_timeout
+        self.review_timeout = review_timeout
         self._kafka_options = (kafka_brokers, topic_prefix, partitioner, kafka_config)
         self._submitter: KafkaSubmitter | None = None
 
@@ -168,6 +207,12 @@ class _Base:
             self.urls[(first + i) % len(self.urls)].rstrip("/") + "/v1/score"
             for i in range(self.attempts)
         ]
+
+    def _review_url(self, path: str) -> str:
+        if not self.urls:
+            msg = "reviews need at least one worker URL"
+            raise ValueError(msg)
+        return self.urls[next(self._next) % len(self.urls)].rstrip("/") + path
 
     def _give_up(self, txn_id: str, user_id: str, last: str) -> FallbackDecision:
         if self.policy == "raise":
@@ -208,6 +253,46 @@ class RiskClient(_Base):
     def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The Kafka way: produce to payments, await the txn_id's decision (low-rate use)."""
         return self._submit(payment)
+
+    def reviews(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        user_id: str | None = None,
+        escalated: bool | None = None,
+    ) -> dict[str, Any]:
+        """A page of open reviews, most at stake first (``GET /v1/reviews``)."""
+        params = _review_query(offset, limit, user_id, escalated)
+        try:
+            response = self._http.get(
+                self._review_url("/v1/reviews"),
+                params=params,
+                headers=self.headers,
+                timeout=self.review_timeout,
+            )
+        except httpx.TransportError as exc:
+            msg = f"reviews: {type(exc).__name__}"
+            raise RiskUnavailableError(msg) from exc
+        return _review_answer(response)
+
+    def review(
+        self, txn_id: str, label: str, analyst: str, note: str | None = None
+    ) -> dict[str, Any]:
+        """Post an analyst's verdict (``POST /v1/reviews/{txn_id}``): its label is published
+        once; ``ReviewConflictError`` when another analyst holds or closed the review."""
+        url = self._review_url(f"/v1/reviews/{quote(txn_id, safe='')}")
+        try:
+            response = self._http.post(
+                url,
+                content=_verdict(label, analyst, note),
+                headers=self.headers,
+                timeout=self.review_timeout,
+            )
+        except httpx.TransportError as exc:
+            msg = f"review {txn_id}: {type(exc).__name__}"
+            raise RiskUnavailableError(msg) from exc
+        return _review_answer(response)
 
     def close(self) -> None:
         """Close the connections."""
@@ -254,6 +339,45 @@ class AsyncRiskClient(_Base):
     async def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The Kafka way, in a thread: produce to payments, await the txn_id's decision."""
         return await asyncio.to_thread(self._submit, payment)
+
+    async def reviews(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        user_id: str | None = None,
+        escalated: bool | None = None,
+    ) -> dict[str, Any]:
+        """A page of open reviews, most at stake first (``GET /v1/reviews``)."""
+        params = _review_query(offset, limit, user_id, escalated)
+        try:
+            response = await self._http.get(
+                self._review_url("/v1/reviews"),
+                params=params,
+                headers=self.headers,
+                timeout=self.review_timeout,
+            )
+        except httpx.TransportError as exc:
+            msg = f"reviews: {type(exc).__name__}"
+            raise RiskUnavailableError(msg) from exc
+        return _review_answer(response)
+
+    async def review(
+        self, txn_id: str, label: str, analyst: str, note: str | None = None
+    ) -> dict[str, Any]:
+        """Post an analyst's verdict (``POST /v1/reviews/{txn_id}``), as ``RiskClient.review``."""
+        url = self._review_url(f"/v1/reviews/{quote(txn_id, safe='')}")
+        try:
+            response = await self._http.post(
+                url,
+                content=_verdict(label, analyst, note),
+                headers=self.headers,
+                timeout=self.review_timeout,
+            )
+        except httpx.TransportError as exc:
+            msg = f"review {txn_id}: {type(exc).__name__}"
+            raise RiskUnavailableError(msg) from exc
+        return _review_answer(response)
 
     async def aclose(self) -> None:
         """Close the connections."""

@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.samples import Sample
 
 from riskstream.ops.lag import PartitionLag
+from riskstream.ops.review_metrics import ReviewMetrics
 from riskstream.scoring.policy import Thresholds, Tradeoff
 from riskstream.service import Outcome
 
@@ -331,6 +332,7 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.reviews = ReviewMetrics(r)
         for kind in DECISION_KINDS:
             self.decisions.labels(kind)
             self.shadow_decisions.labels(kind)
@@ -502,6 +504,7 @@ class WorkerMetrics:
             "recent_alerts": alerts[::-1],
             "rules": self._rules,
             "tradeoff": self._tradeoff,
+            "reviews": self.reviews.summary(),
         }
 
     def _sample(self, name: str, labels: dict[str, str] | None = None) -> float:

@@ -30,6 +30,8 @@ STATIC = {
     "dashboard.css": "text/css",
     "uPlot.iife.min.js": "text/javascript",
     "uPlot.min.css": "text/css",
+    "review.js": "text/javascript",
+    "review.css": "text/css",
 }
 
 

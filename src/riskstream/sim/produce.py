@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError
+from riskstream.sim.analyst import SimAnalyst
 from riskstream.sim.config import DEFAULT_START_TS, SimConfig, SimEvent
 from riskstream.sim.population import generate
 from riskstream.sim.scenarios import SCENARIO_MIX, SCENARIOS
@@ -79,6 +80,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MS|now",
         help="event time of the start, epoch ms, or 'now' [default 2026-01-01T00:00:00Z, so "
         "that runs repeat; give another start, or now, for new txn_ids]",
+    )
+    add(
+        "--analyst-url",
+        default=None,
+        metavar="URL",
+        help="also play an analyst who works the review queue of this worker (e.g. "
+        "http://127.0.0.1:6066) with the true labels (docs/review.md)",
+    )
+    add(
+        "--analyst-delay",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a review waits before the simulated analyst judges it",
     )
     add("--dry-run", action="store_true", help="print topic, key and value per line, no Kafka")
     add("--no-progress", action="store_true", help="no progress line on stderr")
@@ -157,6 +172,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     config = config_from(args, settings)
     if args.dry_run:
         return _play(config, _print_to(sys.stdout), paced=False, progress=False)
+    analyst = _analyst(args, settings)
     reach(settings, timeout_s=10)
     producer = Producer(
         clients.librdkafka(
@@ -167,6 +183,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )  # fmt: skip
 
     def send(event: SimEvent) -> None:
+        if analyst is not None:
+            analyst.saw(event)
         producer.produce(settings.topic(event.topic), key=event.key, value=event.value)
         producer.poll(0)
 
@@ -174,6 +192,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _play(config, send, paced=bool(args.rate), progress=not args.no_progress)
     finally:
         producer.flush(30)
+        if analyst is not None:
+            print(analyst.stop(), file=sys.stderr)
+
+
+def _analyst(args: argparse.Namespace, settings: Settings) -> SimAnalyst | None:
+    """The simulated analyst, started, when ``--analyst-url`` asks for one."""
+    if args.analyst_url is None:
+        return None
+    if not args.analyst_url.startswith(("http://", "https://")) or args.analyst_delay < 0:
+        msg = "--analyst-url must be http(s)://host:port and --analyst-delay >= 0, got "
+        msg += f"{args.analyst_url!r}, {args.analyst_delay}"
+        raise ConfigError(msg)
+    secret = settings.analyst_token or settings.api_token
+    analyst = SimAnalyst(
+        args.analyst_url, args.analyst_delay, secret.get_secret_value() if secret else None
+    )
+    analyst.start()
+    return analyst
 
 
 def _print_to(out: TextIO) -> _Send:

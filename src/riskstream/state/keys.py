@@ -164,3 +164,44 @@ def namespace_pattern(ns: str) -> str:
 def rules(ns: str) -> str:
     """Hash: the risk-config version in force (``version``) and its message (``body``)."""
     return f"{ns}{{rules}}"
+
+
+def review_tag(ns: str) -> str:
+    """The prefix of the review queue's index keys: one slot of their own (``{review}``).
+
+    >>> review_queue("rs:"), review_item("rs:", "t-9"), review_lease("rs:", "t-9")
+    ('rs:{review}:q', 'rs:{rv:t-9}:i', 'rs:{rv:t-9}:lease')
+    """
+    return f"{ns}{{review}}"
+
+
+def review_queue(ns: str) -> str:
+    """Sorted set: the open reviews' txn_ids by priority (escalated ones above the rest)."""
+    return f"{review_tag(ns)}:q"
+
+
+def review_age(ns: str) -> str:
+    """Sorted set: the open reviews' txn_ids by when they were opened (epoch ms), until the
+    SLA policy resolved or escalated them."""
+    return f"{review_tag(ns)}:age"
+
+
+def review_summaries(ns: str) -> str:
+    """Hash: txn_id -> the open review's summary (JSON) that the queue's listing shows."""
+    return f"{review_tag(ns)}:sum"
+
+
+def review_index_keys(ns: str) -> list[str]:
+    """The index keys of review_index.lua and review_unindex.lua, in their KEYS order."""
+    return [review_queue(ns), review_age(ns), review_summaries(ns)]
+
+
+def review_item(ns: str, txn_id: str) -> str:
+    """Hash: one review (status, payment, decision and features as scored, the verdict); it
+    outlives its closing, so a txn_id is reviewed once. Its slot is the txn's (``{rv:ID}``)."""
+    return f"{ns}{{rv:{txn_id}}}:i"
+
+
+def review_lease(ns: str, txn_id: str) -> str:
+    """String with a TTL: the analyst who holds the review (the claim), beside its item."""
+    return f"{ns}{{rv:{txn_id}}}:lease"

@@ -32,6 +32,8 @@ _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _MCC = re.compile(r"[0-9]{4}")
+_ANALYST = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
+MAX_NOTE_CHARS = 2_000
 CHANNELS = frozenset({"card_present", "ecommerce", "wallet", "transfer"})
 FUNDINGS = frozenset({"balance", "debit", "credit"})
 LABELS = frozenset({"fraud", "legit"})
@@ -163,6 +165,14 @@ class FieldErrors:
         self.fail(name, rule)
         return None
 
+    def note(self) -> str | None:
+        """An optional free-text note of up to MAX_NOTE_CHARS characters."""
+        value = self.data.get("note")
+        if value is None or (isinstance(value, str) and len(value) <= MAX_NOTE_CHARS):
+            return value
+        self.fail("note", f"must be a string of up to {MAX_NOTE_CHARS} chars")
+        return None
+
     def check(self) -> None:
         if self.errors:
             raise ValidationError("; ".join(self.errors))
@@ -208,8 +218,22 @@ def decode_payment(raw: bytes, currencies: frozenset[str], key: bytes | None = N
     return payment
 
 
+def is_analyst(value: str) -> bool:
+    """Does an analyst id follow the contract (1-64 chars of A-Za-z0-9._:@-)?
+
+    >>> is_analyst("ana@risk.example"), is_analyst("a b"), is_analyst("")
+    (True, False, False)
+    """
+    return _ANALYST.fullmatch(value) is not None
+
+
 def decode_label(raw: bytes, key: bytes | None = None) -> Label:
-    """A validated label, or ValidationError naming every broken rule (``key`` as for payments)."""
+    """A validated label, or ValidationError naming every broken rule (``key`` as for payments).
+
+    >>> decode_label(b'{"txn_id": "t1", "user_id": "u1", "label": "fraud", "source": "review",'
+    ...              b' "ts": 1732240000123, "analyst": "ana@risk", "note": "<b>x</b>"}').note
+    '<b>x</b>'
+    """
     f = FieldErrors(_object(raw))
     txn_id = f.ident("txn_id")
     user_id = f.ident("user_id")
@@ -220,6 +244,8 @@ def decode_label(raw: bytes, key: bytes | None = None) -> Label:
         label=f.choice("label", LABELS),  # type: ignore[arg-type]  # checked against LABELS
         source=f.choice("source", SOURCES),  # type: ignore[arg-type]  # checked against SOURCES
         ts=f.ts("ts"),
+        analyst=f.optional("analyst", _ANALYST, "must be 1-64 chars of A-Za-z0-9._:@-"),
+        note=f.note(),
     )
     f.check()
     return label

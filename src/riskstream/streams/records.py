@@ -48,6 +48,12 @@ class Label:
     label: Literal["fraud", "legit"]
     source: Literal["chargeback", "review", "customer"]
     ts: int
+    analyst: str | None = None  # who reviewed it
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON object (``analyst`` and ``note`` left out when absent)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @property
     def is_fraud(self) -> bool:

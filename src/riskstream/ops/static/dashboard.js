@@ -56,6 +56,19 @@ function quantile(q, buckets, before) {
 
 function text(id, value) { document.getElementById(id).textContent = value; }
 
+let firstVerdicts = null; // [t, count] at the first poll: verdicts per hour since
+function renderReviews(r, t) {
+  if (!r) return;
+  const verdicts = r.verdicts.fraud + r.verdicts.legit;
+  if (firstVerdicts === null) firstVerdicts = [t, verdicts];
+  const hours = (t - firstVerdicts[0]) / 3600;
+  text("n-reviews", r.open.toLocaleString() + " (" + r.escalated.toLocaleString() + ")");
+  text("n-review-age", Math.round(r.oldest_age_s / 60) + " min");
+  text("n-sla", r.sla_breaches.toLocaleString());
+  text("n-verdicts", hours > 1 / 60 ? Math.round((verdicts - firstVerdicts[1]) / hours).toLocaleString() : "-");
+  text("n-fraud-share", r.fraud_share === null ? "-" : (100 * r.fraud_share).toFixed(1) + "%");
+}
+
 function render(s) {
   const t = s.ts / 1000;
   const lagTotal = s.lag.reduce((n, r) => n + r.lag, 0);
@@ -65,6 +78,7 @@ function render(s) {
   text("n-alerts", s.alerts.toLocaleString());
   text("n-dead", s.dead_letters.toLocaleString());
   text("n-clock", clockAhead(s.clock.ahead_s) + " (" + s.clock.future_events.toLocaleString() + ")");
+  renderReviews(s.reviews, t);
   const auc = s.model.roc_auc === null ? "no labels yet" : s.model.roc_auc.toFixed(3);
   text("n-model", (s.model.version || "-") + " (" + auc + ")");
   const lagKeys = s.lag.map((r) => r.topic + "[" + r.partition + "]");

@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 
-from riskstream.config import Settings
+from riskstream.config import SECRET_FIELDS, Settings
 from riskstream.errors import RiskstreamError
 
 EXIT_USAGE = 2
@@ -25,12 +25,22 @@ class _Parser(argparse.ArgumentParser):
 
 # settings whose default --help must not show (a URL may hold a password)
 SECRET_WORDS = ("url", "token", "key", "password", "secret")
+SECRETS_EPILOG = (
+    "Secrets are never flags (the arguments of a process show in `ps`): set "
+    + ", ".join(f"RISKSTREAM_{name.upper()}" for name in SECRET_FIELDS)
+    + " in the environment, or name a file holding one in RISKSTREAM_<NAME>_FILE."
+)
 
 
 def _add_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per Settings field, showing its environment variable in --help."""
-    group = parser.add_argument_group("settings (each also read from its environment variable)")
+    """One option per Settings field but the secrets, showing its environment variable in
+    --help."""
+    group = parser.add_argument_group(
+        "settings (each also read from its environment variable)", SECRETS_EPILOG
+    )
     for name, field in Settings.model_fields.items():
+        if name in SECRET_FIELDS:
+            continue
         env = f"RISKSTREAM_{name.upper()}"
         default = field.default
         shown = "***" if any(w in name for w in SECRET_WORDS) else default

@@ -187,7 +187,9 @@ def build(settings: Settings) -> Worker:
 
 
 def run(settings: Settings, loglevel: str = "info") -> int:
-    """Run one worker until stopped (SIGINT/SIGTERM)."""
+    """Run one worker until stopped (SIGINT/SIGTERM); refuse to start with settings that
+    would open it to others (``insecure.check``: ConfigError, one line)."""
+    insecure.check(settings)
     ensure_topics(settings)
     worker = faust.Worker(build(settings).app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()  # exits the process through sys.exit

@@ -114,6 +114,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     start_worker: Callable[..., WorkerProcess],
     producer: Producer,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker, other_worker = start_worker(), start_worker()  # only one reads risk-config
     first = decide(settings, producer, BLOCKED)
@@ -154,9 +155,10 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     )
 
     # Version 2 through the CLI: nobody blocked, nothing reviewed or declined by score.
-    flags = ["--topic-prefix", settings.topic_prefix, "--redis-namespace", settings.redis_namespace,
-             "--kafka-brokers", settings.kafka_brokers, "--redis-mode", settings.redis_mode,
-             "--redis-url", settings.redis_url.get_secret_value()]  # fmt: skip
+    flags = ["--topic-prefix", settings.topic_prefix, "--redis-namespace",
+             settings.redis_namespace, "--kafka-brokers", settings.kafka_brokers,
+             "--redis-mode", settings.redis_mode]  # fmt: skip
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
     path = worker.log.parent / "v2.json"
     path.write_bytes(rules(2, review_at=100, decline_at=100))
     assert main(["rules", "set", str(path), "--wait", "30", *flags]) == 0

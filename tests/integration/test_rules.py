@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from riskstream.cli import main
 from riskstream.config import Settings
 from riskstream.scoring.policy import Policy, Tradeoff, policy_thresholds
-from riskstream.scoring.ruleset import MAX_RULES_BYTES
+from riskstream.scoring.ruleset import MAX_RULES_BYTES, MAX_VERSION
 from riskstream.streams import topics
 
 from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
@@ -106,6 +106,8 @@ def hostile(settings: Settings) -> list[tuple[bytes, bytes | None, str]]:
         (b"rules", rules(9, review_at=0, decline_at=0, policy={"max_decline_rate": -1}), "policy"),
         (b"other", rules(9, review_at=0, decline_at=0), "key"),
         (b"rules", rules(1, review_at=0, decline_at=0), "not newer"),  # the same version, changed
+        # the largest valid version would lock out every later one (the topic is compacted)
+        (b"rules", rules(MAX_VERSION, review_at=0, decline_at=0), "more than 1000 above"),
     ]
 
 

@@ -18,7 +18,6 @@ from confluent_kafka import KafkaException, Producer
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, StackError
-from riskstream.model.checkpoint import checkpoint_key
 from riskstream.scoring.policy import Tradeoff, policy_thresholds
 from riskstream.scoring.ruleset import (
     MAX_RULES_BYTES,
@@ -29,7 +28,7 @@ from riskstream.scoring.ruleset import (
 )
 from riskstream.service import env_rules
 from riskstream.state.client import connect
-from riskstream.state.model_store import ModelStore
+from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams import clients, topics
 from riskstream.streams.admin import ensure_topics
@@ -80,7 +79,7 @@ async def _show(settings: Settings, as_json: bool) -> int:
     client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
     try:
         stored = await RulesStore(client, settings.redis_namespace).load()
-        key = checkpoint_key(settings.deployment_secret)  # the trade-off is not signed data
+        key = checkpoint_keys(settings)  # the trade-off is signed
         raw_trade = await ModelStore(client, settings.redis_namespace, 1, key).tradeoff()
     finally:
         await client.aclose()

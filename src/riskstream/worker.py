@@ -32,7 +32,6 @@ from riskstream.api.scoring import HttpScoring
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError
 from riskstream.faults import Health
-from riskstream.model.checkpoint import checkpoint_key
 from riskstream.model.online import OnlineModel
 from riskstream.ops import web as ops_web
 from riskstream.ops.metrics import WorkerMetrics
@@ -42,7 +41,7 @@ from riskstream.state.client import connect
 from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
-from riskstream.state.model_store import ModelStore
+from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
@@ -82,7 +81,7 @@ def build(settings: Settings) -> Worker:
     )
     clock = StreamClock(client, ns, settings.partitions, settings.partitioner)
     credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
-    models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_key(settings.deployment_secret))
+    models = ModelStore(client, ns, claim_ttl_s=ttl, key=checkpoint_keys(settings))
     rules = RulesStore(client, ns)
     scorer = Scorer(settings, features, credit_lines, models, OnlineModel(), rules)
     metrics = WorkerMetrics()
@@ -167,6 +166,9 @@ def build(settings: Settings) -> Worker:
             log.warning("model refresh failed: %s", exc)
         try:
             await scorer.refresh_rules()
+        except CheckpointError as exc:  # the trade-off forged: once, kept the one in force
+            metrics.checkpoints_refused.inc()
+            log.error("%s; the thresholds in force stay", exc)
         except Exception as exc:  # keep deciding with the rules in force
             log.warning("rules refresh failed: %s", exc)
 

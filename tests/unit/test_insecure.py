@@ -55,7 +55,9 @@ CHECKLIST = [
 
 
 @pytest.mark.parametrize(("changes", "named"), CHECKLIST, ids=lambda v: str(v)[:50])
-def test_each_item_of_the_checklist_is_checked_at_start(changes: dict[str, Any], named: str) -> None:
+def test_each_item_of_the_checklist_is_checked_at_start(
+    changes: dict[str, Any], named: str
+) -> None:
     settings = Settings(**{**SECURE, **changes})
     found = insecure.refusals(settings)
     assert any(named in line for line in found), found

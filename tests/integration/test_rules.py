@@ -22,6 +22,7 @@ from confluent_kafka import Producer
 
 from riskstream.cli import main
 from riskstream.config import Settings
+from riskstream.model.checkpoint import checkpoint_key, unseal
 from riskstream.scoring.policy import Policy, Tradeoff, policy_thresholds
 from riskstream.scoring.ruleset import MAX_RULES_BYTES, MAX_VERSION
 from riskstream.streams import topics
@@ -233,7 +234,9 @@ def test_a_policy_sets_the_thresholds_from_the_learners_recent_labels(
         "the policy's thresholds",
     )
     meta = redis_client.hget(f"{settings.redis_namespace}{{model}}:meta", "tradeoff")
-    trade = Tradeoff.from_dict(orjson.loads(meta))
+    assert isinstance(meta, bytes)
+    key = checkpoint_key(settings.deployment_secret)  # signed (issue 18): read as a worker does
+    trade = Tradeoff.from_dict(orjson.loads(unseal(key, "meta tradeoff", meta)))
     assert (trade.labels, trade.frauds) == (n, len(frauds))
     expected = policy_thresholds(Policy(**policy), trade, 65, 75)  # type: ignore[arg-type]
     assert expected.source == "policy"

@@ -170,3 +170,13 @@ def test_a_version_far_above_the_one_in_force_cannot_lock_out_the_later_ones(
         ("applied", 1 + MAX_VERSION_STEP),
         ("stale", 1 + MAX_VERSION_STEP),
     ]
+
+
+def test_the_learner_signs_the_roles_again_with_the_new_key(settings: Settings) -> None:
+    """Step 3 of the rotation (docs/deploy.md) drops the old key: the roles record, which
+    changes rarely, must not be left signed with it."""
+    first = run(settings, Keys(OLD), lambda s: s.change_roles(lambda r: r, Roles("default")))
+    rotating = Keys(NEW, (OLD,))
+    again = run(settings, rotating, lambda s: s.change_roles(lambda r: r, Roles()))
+    assert again == first  # the same record, changed_ts included: only its signature is new
+    assert run(settings, Keys(NEW), lambda s: s.roles()) == first

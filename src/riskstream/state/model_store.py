@@ -175,6 +175,14 @@ class ModelStore:
         raw = value.encode() if isinstance(value, str) else value
         return seal(self.key, _meta_context(field), raw)
 
+    def _is_signed_now(self, raw: bytes) -> bool:
+        """Whether a roles record is signed with the current key (not a previous one)."""
+        try:
+            unseal(self.key, ROLES_CONTEXT, raw)
+        except CheckpointError:
+            return False
+        return True
+
     def _roles(self, raw: bytes | None) -> Roles | None:
         """The roles record's signature checked, then parsed."""
         return Roles.from_json(unseal(self.keys, ROLES_CONTEXT, raw)) if raw else None
@@ -188,15 +196,18 @@ class ModelStore:
     async def change_roles(self, change: Callable[[Roles], Roles], first: Roles) -> Roles:
         """Apply ``change`` to the roles record (``first`` when there is none yet) and write
         the result, unless another writer changed the record meanwhile: then read it again
-        and retry (compare and set). Returns the roles in force after it."""
+        and retry (compare and set). Returns the roles in force after it. A record signed
+        with a previous key is signed again with the current one, unchanged (key rotation:
+        the learner does this when it starts)."""
         for _ in range(ROLES_RETRIES):
             with redis_errors("read the model roles", ModelStoreError):
                 raw: Any = await self.client.get(self.k_roles)
             current = self._roles(raw) or first
             new = change(current)
-            if raw and new == current:
+            if raw and new == current and self._is_signed_now(raw):
                 return current
-            new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
+            if new != current or not raw:
+                new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
             with redis_errors("write the model roles", ModelStoreError):
                 args = [raw or b"", seal(self.key, ROLES_CONTEXT, new.to_json())]
                 if await self.scripts.run_one(_ROLES_CAS, [self.k_roles], args):

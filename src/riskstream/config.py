@@ -256,11 +256,12 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return ",".join(codes)
 
-    @field_validator("checkpoint_key")
+    @field_validator("checkpoint_key", "checkpoint_previous_keys")
     @classmethod
     def _check_checkpoint_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_KEY_CHARS:
-            msg = f"checkpoint_key: at least {MIN_KEY_CHARS} characters (openssl rand -hex 32)"
+        keys = [] if value is None else [k.strip() for k in value.get_secret_value().split(",")]
+        if any(len(k) < MIN_KEY_CHARS for k in keys):
+            msg = f"every key: at least {MIN_KEY_CHARS} characters (openssl rand -hex 32)"
             raise ValueError(msg)
         return value
 

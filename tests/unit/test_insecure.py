@@ -124,9 +124,15 @@ def test_no_checkpoint_key_is_one_warning_line_and_the_development_key() -> None
     assert Settings(**SECURE).deployment_secret == KEY.encode()
 
 
-def test_a_short_checkpoint_key_is_refused() -> None:
+@pytest.mark.parametrize("field", ["checkpoint_key", "checkpoint_previous_keys"])
+@pytest.mark.parametrize("value", ["short", f"{KEY},short", f"{KEY},"])
+def test_a_short_checkpoint_key_is_refused(field: str, value: str) -> None:
     with pytest.raises(SettingsError, match="at least 16 characters"):
-        Settings(checkpoint_key=SecretStr("short"))
+        Settings(**{field: SecretStr(value)})
+    assert Settings(checkpoint_previous_keys=SecretStr(f"{KEY}, {'p' * 32}")).previous_secrets == (
+        KEY.encode(),
+        b"p" * 32,
+    )
 
 
 def test_each_warning_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:

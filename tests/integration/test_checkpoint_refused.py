@@ -21,6 +21,7 @@ from riskstream.cli import main
 from riskstream.config import DEVELOPMENT_KEY, Settings
 from riskstream.model.checkpoint import checkpoint_key, seal, unseal
 from riskstream.model.online import ModelQuality, OnlineModel
+from riskstream.model.roles import Roles
 from riskstream.state.model_store import ModelStore
 
 from .conftest import WorkerProcess, wait_for
@@ -123,6 +124,20 @@ def test_an_altered_checkpoint_is_refused_and_scoring_goes_on_with_the_last_good
     better = OnlineModel()
     save(redis_client, settings, "m-1200", seal(KEY, "model m-1200", better.dumps()))
     assert wait_for(lambda: decide(worker, 9) == "m-1200", 30, "the next good model in use")
+
+    # 4. the records beside the model, forged (issue 18): the roles promote a pipeline nobody
+    # trained; a new cursor would make every worker read a (forged) trade-off, which would
+    # move the thresholds; each refused once and counted
+    store = ModelStore(None, settings.redis_namespace, 60, KEY)  # type: ignore[arg-type]  # key names only
+    redis_client.hset(store.k_meta, mapping={"cursor": b"9-0", "tradeoff": b'{"labels": 1}'})
+    wait_for(lambda: refused_count(worker) == 3, 30, "the forged cursor refused")
+    redis_client.set(store.k_roles, Roles("forest").to_json())
+    wait_for(lambda: refused_count(worker) == 4, 30, "the forged roles refused")
+    assert decide(worker, 10) == "m-1200"  # the champion in force, not the forged one
+    log = worker.log.read_text()
+    assert log.count("checkpoint meta cursor is not signed") == 1
+    assert log.count("checkpoint roles is not signed") == 1
+    assert "Traceback" not in log
 
 
 def test_checkpoint_sign_signs_an_old_unsigned_checkpoint_once_if_it_is_the_expected_one(

@@ -22,8 +22,8 @@
   the signature is right (under the current key or a previous one, a key rotation) and at
   most ``FORWARD_MAX_AGE_S`` old or ahead (clock skew), else refused with 401, the token
   notwithstanding. On any other method or path the header gives nothing: the bearer token
-  is required as without it. A replay within that
-  window is the same payment again, answered with the decision already made. The answer
+  is required as without it. A replay within that window is the same payment again,
+  answered with the decision already made. The answer
   to a signed forwarded request is signed in turn (``X-Riskstream-Answer``: an HMAC of the
   request's signature, the status and the body), so the forwarding worker passes on only a
   decision a worker made (``routing.Forwarder``).

@@ -15,6 +15,7 @@ import httpx
 import orjson
 from confluent_kafka import Producer
 
+from riskstream.api.security import FORWARDED, forward_key, sign_forward
 from riskstream.config import Settings
 from riskstream.streams import clients, topics
 from riskstream.streams.partitioning import partition_for, producer_config
@@ -221,6 +222,13 @@ def test_token_and_body_limit(
                             content=orjson.dumps(forged))  # fmt: skip
         assert answer.status_code == 401, answer.text
         assert answer.json()["error"].startswith("forwarded request refused: ")
+    # issue 18: signed right (this worker signs with the public development key, on loopback),
+    # the header opened every path; it counts on POST /v1/score only
+    for path in ("/v1/users/u-tok/credit", "/v1/users/u-tok/features", "/metrics"):
+        signed = sign_forward(forward_key(Settings()), "GET", path, b"", int(time.time() * 1000))
+        answer = httpx.get(url(worker, path), headers={FORWARDED: signed}, timeout=5)
+        assert answer.status_code == 401, (path, answer.text)
+        assert answer.json() == {"error": "missing or wrong bearer token"}
     bad = httpx.post(url(worker, "/v1/score"), headers=auth, content=b"{", timeout=5)
     assert bad.status_code == 400
     assert "not JSON" in bad.json()["error"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 
-from riskstream.config import Settings
+from riskstream.config import SECRET_FIELDS, Settings
 from riskstream.errors import RiskstreamError
 
 EXIT_USAGE = 2
@@ -25,12 +25,22 @@ class _Parser(argparse.ArgumentParser):
 
 # settings whose default --help must not show (a URL may hold a password)
 SECRET_WORDS = ("url", "token", "key", "password", "secret")
+SECRETS_EPILOG = (
+    "Secrets are never flags (the arguments of a process show in `ps`): set "
+    + ", ".join(f"RISKSTREAM_{name.upper()}" for name in SECRET_FIELDS)
+    + " in the environment, or name a file holding one in RISKSTREAM_<NAME>_FILE."
+)
 
 
 def _add_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per Settings field, showing its environment variable in --help."""
-    group = parser.add_argument_group("settings (each also read from its environment variable)")
+    """One option per Settings field but the secrets, showing its environment variable in
+    --help."""
+    group = parser.add_argument_group(
+        "settings (each also read from its environment variable)", SECRETS_EPILOG
+    )
     for name, field in Settings.model_fields.items():
+        if name in SECRET_FIELDS:
+            continue
         env = f"RISKSTREAM_{name.upper()}"
         default = field.default
         shown = "***" if any(w in name for w in SECRET_WORDS) else default
@@ -131,8 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint_sub = checkpoint.add_subparsers(dest="action", required=True, parser_class=_Parser)
     sign = checkpoint_sub.add_parser(
         "sign",
-        help="sign an unsigned checkpoint (once, upgrading from a riskstream that did not "
-        "sign; only if nothing but riskstream can have written this Redis)",
+        help="sign the checkpoint once, upgrading from a riskstream that signed less, only "
+        "if its model is the one you expect (docs/deploy.md)",
+    )
+    sign.add_argument(
+        "--sha256",
+        required=True,
+        help="the model pickle's sha256, from the learner's log line `checkpoint ... (model "
+        "sha256 ...)` of a time you trust; another model is refused",
     )
     _add_settings(sign)
 
@@ -200,7 +216,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return simulate.run(args, settings)
     if args.command == "checkpoint":
-        return _sign_checkpoint(settings)
+        return _sign_checkpoint(settings, args.sha256)
     if args.command == "rules":
         from riskstream import rules_cli
 
@@ -227,22 +243,21 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(t.problems for t in states) else 0
 
 
-def _sign_checkpoint(settings: Settings) -> int:
-    """``riskstream checkpoint sign``: the one way to keep an unsigned checkpoint's model."""
+def _sign_checkpoint(settings: Settings, expected_sha256: str) -> int:
+    """``riskstream checkpoint sign --sha256``: the one-time migration of a checkpoint written
+    before everything was signed, if its model is the one the operator expects."""
     import asyncio
 
-    from riskstream.model.checkpoint import checkpoint_key
     from riskstream.state.client import connect
-    from riskstream.state.model_store import ModelStore
+    from riskstream.state.model_store import ModelStore, checkpoint_keys
 
     async def sign() -> str | None:
         client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
         store = ModelStore(
-            client, settings.redis_namespace, settings.snapshot_ttl_s,
-            checkpoint_key(settings.deployment_secret),
-        )  # fmt: skip
+            client, settings.redis_namespace, settings.snapshot_ttl_s, checkpoint_keys(settings)
+        )
         try:
-            return await store.sign_unsigned()
+            return await store.sign_unsigned(expected_sha256)
         finally:
             await client.aclose()
 
@@ -250,7 +265,7 @@ def _sign_checkpoint(settings: Settings) -> int:
         print("riskstream: signing with the development key (RISKSTREAM_CHECKPOINT_KEY unset)",
               file=sys.stderr)  # fmt: skip
     version = asyncio.run(sign())
-    print(f"signed checkpoint {version}" if version else "no unsigned checkpoint: nothing to do")
+    print(f"signed checkpoint {version}" if version else "nothing unsigned: nothing to do")
     return 0
 
 

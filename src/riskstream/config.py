@@ -2,17 +2,68 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from riskstream.errors import ConfigError
 
 # Used when RISKSTREAM_CHECKPOINT_KEY is unset, so a development setup needs no configuration;
-# public, so it protects nothing: the worker warns at start (riskstream.insecure).
+# public, so it protects nothing: a worker uses it on loopback only (riskstream.insecure).
 DEVELOPMENT_KEY = b"riskstream development key: set RISKSTREAM_CHECKPOINT_KEY in production"
 
 MIN_KEY_CHARS = 16
+# Secrets: read from the environment or from the file RISKSTREAM_<NAME>_FILE names, never from
+# a command-line flag (a process's arguments show in `ps`).
+SECRET_FIELDS = (
+    "api_token", "checkpoint_key", "checkpoint_previous_keys", "kafka_sasl_password",
+    "redis_url",
+)  # fmt: skip
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches this machine only.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::", "10.0.0.7")]
+    [True, True, True, False, False, False]
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """``RISKSTREAM_<SECRET>_FILE``: a secret read from a file (a mounted Kubernetes or Docker
+    secret), when ``RISKSTREAM_<SECRET>`` itself is unset; one trailing newline is dropped."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            env = f"RISKSTREAM_{name.upper()}_FILE"
+            path = os.environ.get(env)
+            if not path:
+                continue
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                msg = f"{env}: cannot read {path}: {exc.__class__.__name__}"
+                raise ConfigError(msg) from None
+        return found
 
 
 class Settings(BaseSettings):
@@ -67,17 +118,31 @@ class Settings(BaseSettings):
         description="host name the other workers reach this one at (default: the machine's name)",
     )
     web_bind: str = Field(
-        "0.0.0.0",
-        description="address the HTTP server listens on (127.0.0.1: this machine only)",
+        "127.0.0.1",
+        description="address the HTTP server listens on (127.0.0.1: this machine only; "
+        "beyond loopback a worker needs api_token and checkpoint_key, docs/deploy.md)",
     )
     api_token: SecretStr | None = Field(
-        None, description="bearer token every HTTP endpoint but /healthz requires (none: open)"
+        None,
+        description="bearer token every HTTP endpoint but /healthz requires, 32+ characters "
+        "(none: open, on loopback only)",
     )
     checkpoint_key: SecretStr | None = Field(
         None,
         description="secret shared by the workers of a deployment: signs the model "
-        "checkpoints in Redis and the requests workers forward to each other (none: a "
-        "development key everyone knows, with a warning at start)",
+        "checkpoints and records in Redis and the requests workers forward to each other "
+        "(none: a development key everyone knows, on loopback only)",
+    )
+    checkpoint_previous_keys: SecretStr | None = Field(
+        None,
+        description="earlier checkpoint keys, comma separated, still accepted when checking "
+        "a signature (never used to sign) while a new checkpoint_key rolls out",
+    )
+    insecure_development: bool = Field(
+        False,
+        description="development only: start beyond loopback without api_token or "
+        "checkpoint_key (anyone who reaches the port can use the API, and forge what the "
+        "public development key signs)",
     )
     partitioner: Literal["murmur2", "crc32"] = Field(
         "murmur2",
@@ -211,6 +276,18 @@ class Settings(BaseSettings):
         Path(".stack"), description="where `riskstream stack` keeps jars, data, logs and pids"
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the secrets' files (``_SecretFiles``)."""
+        return init_settings, env_settings, _SecretFiles(settings_cls)
+
     @field_validator("currencies")
     @classmethod
     def _check_currencies(cls, value: str) -> str:
@@ -221,11 +298,12 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return ",".join(codes)
 
-    @field_validator("checkpoint_key")
+    @field_validator("checkpoint_key", "checkpoint_previous_keys")
     @classmethod
     def _check_checkpoint_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_KEY_CHARS:
-            msg = f"checkpoint_key: at least {MIN_KEY_CHARS} characters (openssl rand -hex 32)"
+        keys = [] if value is None else [k.strip() for k in value.get_secret_value().split(",")]
+        if any(len(k) < MIN_KEY_CHARS for k in keys):
+            msg = f"every key: at least {MIN_KEY_CHARS} characters (openssl rand -hex 32)"
             raise ValueError(msg)
         return value
 
@@ -263,6 +341,31 @@ class Settings(BaseSettings):
         if self.checkpoint_key is None:
             return DEVELOPMENT_KEY
         return self.checkpoint_key.get_secret_value().encode()
+
+    @property
+    def previous_secrets(self) -> tuple[bytes, ...]:
+        """The earlier shared secrets still accepted in a check (a key rotation)."""
+        if self.checkpoint_previous_keys is None:
+            return ()
+        keys = self.checkpoint_previous_keys.get_secret_value().split(",")
+        return tuple(k.strip().encode() for k in keys if k.strip())
+
+    @property
+    def advertised_host(self) -> str:
+        """The host the other workers reach this one at: ``web_host``; else, bound to
+        loopback, the bind address (the machine's name would not reach it); else empty (Faust
+        then advertises the machine's name).
+
+        >>> Settings().advertised_host, Settings(web_bind="::1").advertised_host
+        ('127.0.0.1', '[::1]')
+        >>> Settings(web_bind="0.0.0.0").advertised_host, Settings(web_host="w-1").advertised_host
+        ('', 'w-1')
+        """
+        if self.web_host:
+            return self.web_host
+        if not is_loopback(self.web_bind):
+            return ""
+        return f"[{self.web_bind}]" if ":" in self.web_bind else self.web_bind
 
     @property
     def group_id(self) -> str:

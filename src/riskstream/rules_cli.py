@@ -18,12 +18,17 @@ from confluent_kafka import KafkaException, Producer
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, StackError
-from riskstream.model.checkpoint import checkpoint_key
 from riskstream.scoring.policy import Tradeoff, policy_thresholds
-from riskstream.scoring.ruleset import MAX_RULES_BYTES, RULES_KEY, RuleSet, parse_rules
+from riskstream.scoring.ruleset import (
+    MAX_RULES_BYTES,
+    RULES_KEY,
+    RuleSet,
+    parse_rules,
+    version_problem,
+)
 from riskstream.service import env_rules
 from riskstream.state.client import connect
-from riskstream.state.model_store import ModelStore
+from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams import clients, topics
 from riskstream.streams.admin import ensure_topics
@@ -74,7 +79,7 @@ async def _show(settings: Settings, as_json: bool) -> int:
     client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
     try:
         stored = await RulesStore(client, settings.redis_namespace).load()
-        key = checkpoint_key(settings.deployment_secret)  # the trade-off is not signed data
+        key = checkpoint_keys(settings)  # the trade-off is signed
         raw_trade = await ModelStore(client, settings.redis_namespace, 1, key).tradeoff()
     finally:
         await client.aclose()
@@ -106,10 +111,11 @@ async def _set(settings: Settings, rules: RuleSet, raw: bytes, wait_s: float) ->
     store = RulesStore(client, settings.redis_namespace)
     try:
         in_force = await store.version() or 0
-        if rules.version <= in_force:
+        problem = version_problem(rules.version, in_force)
+        if problem is not None:
             msg = (
-                f"version {rules.version} is not newer than version {in_force} in force: "
-                "give it a higher version (to go back, publish the old rules as a new version)"
+                f"{problem}: give it the next version (to go back, publish the old rules as a "
+                "new version)"
             )
             raise ConfigError(msg)
         where = publish(settings, raw)

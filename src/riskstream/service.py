@@ -123,6 +123,7 @@ class Scorer:
         self.model = model  # the champion: it decides
         self.model_version = "m-0"
         self.refused_versions: set[str] = set()  # checkpoints refused: not tried again
+        self.refused_records: set[str] = set()  # signed records refused: raised once each
         self.rules_store = rules_store
         self.reviews = reviews  # the analysts' queue every `review` enters (None: none)
         self.ruleset = env_rules(settings)
@@ -153,14 +154,27 @@ class Scorer:
                 except RulesError as exc:
                     log.error("rules version %s kept: stored version %s: %s",
                               self.ruleset.version, version, exc)  # fmt: skip
-        checkpoint = await self.models.cursor()  # the trade-off is saved with each checkpoint
-        if checkpoint != self.tradeoff_of:
-            self.tradeoff = _tradeoff(await self.models.tradeoff())
-            self.tradeoff_of = checkpoint
+        refused = None
+        try:  # the trade-off is saved (signed) with each checkpoint
+            checkpoint = await self.models.cursor()
+            if checkpoint != self.tradeoff_of:
+                self.tradeoff = _tradeoff(await self.models.tradeoff())
+                self.tradeoff_of = checkpoint
+        except CheckpointError as exc:  # forged or unsigned: the trade-off in force stays
+            refused = exc
         rs = self.ruleset
         self.thresholds = policy_thresholds(rs.policy, self.tradeoff, rs.review_at, rs.decline_at)
         self.is_rules_read = True
+        if refused is not None:
+            self._refuse_once(refused)
         return changed
+
+    def _refuse_once(self, exc: CheckpointError) -> None:
+        """Raise a refused signed record once (logged and counted by the worker), not at
+        every refresh while it stays in Redis."""
+        if str(exc) not in self.refused_records:
+            self.refused_records.add(str(exc))
+            raise exc
 
     async def refresh_model(self) -> bool:
         """Follow the roles (a promotion or rollback switches at once: both models are
@@ -169,7 +183,11 @@ class Scorer:
         A checkpoint refused (``CheckpointError``: unsigned or altered) is raised once, and
         its versions not tried again: scoring goes on with the models in use until the
         learner saves others."""
-        heads = await self.models.heads()
+        try:
+            heads = await self.models.heads()
+        except CheckpointError as exc:  # the roles or a model's meta forged: keep what we have
+            self._refuse_once(exc)
+            return False
         roles = heads.roles or Roles()
         stale = [
             name
@@ -179,14 +197,17 @@ class Scorer:
             and heads.models[name].version not in self.refused_versions
         ]
         if stale:
-            try:
+            try:  # signed, then read by the restricted unpickler: refused as a whole
                 checkpoint = await self.models.load()
+                loaded = {
+                    saved.pipeline: (saved.version, OnlineModel.loads(saved.model, saved.version))
+                    for saved in (checkpoint.saved if checkpoint else ())
+                    if saved.pipeline in roles.pipelines
+                }
             except CheckpointError:
                 self.refused_versions |= {heads.models[name].version for name in stale}
                 raise
-            for saved in checkpoint.saved if checkpoint else ():
-                if saved.pipeline in roles.pipelines:
-                    self.loaded[saved.pipeline] = (saved.version, OnlineModel.loads(saved.model))
+            self.loaded.update(loaded)
         for name in roles.pipelines:  # not learned yet: a cold model (the rules decide)
             self.loaded.setdefault(name, (version_name(name, 0), make_model(name)))
         self.loaded = {name: self.loaded[name] for name in roles.pipelines}

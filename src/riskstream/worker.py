@@ -17,7 +17,7 @@ import faust
 from riskstream import insecure
 from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
-from riskstream.agents.clock import Ticker, TickPublisher, decode_tick, tick_key
+from riskstream.agents.clock import Ticker, TickPublisher, decode_tick, tick_keys
 from riskstream.agents.fire_credit_timers import fire_credit_timers
 from riskstream.agents.learn_from_labels import learn_from_labels
 from riskstream.agents.learner import Learner
@@ -33,7 +33,6 @@ from riskstream.api.scoring import HttpScoring
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError
 from riskstream.faults import Health
-from riskstream.model.checkpoint import checkpoint_key
 from riskstream.model.online import OnlineModel
 from riskstream.ops import web as ops_web
 from riskstream.ops.metrics import WorkerMetrics
@@ -43,7 +42,7 @@ from riskstream.state.client import connect
 from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
 from riskstream.state.features import FeatureStore
-from riskstream.state.model_store import ModelStore
+from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.review_store import ReviewStore
 from riskstream.state.rules_store import RulesStore
 from riskstream.streams import topics
@@ -95,7 +94,7 @@ def build(settings: Settings) -> Worker:
         client,
         ns,
         claim_ttl_s=ttl,
-        key=checkpoint_key(settings.deployment_secret),
+        key=checkpoint_keys(settings),
         stream_max=settings.training_stream_max,
     )
     rules = RulesStore(client, ns)
@@ -145,7 +144,7 @@ def build(settings: Settings) -> Worker:
         Agent(  # ticks do not move the clock: they come from it
             "fire_credit_timers",
             topics.CREDIT_CLOCK,
-            functools.partial(decode_tick, tick_key(settings.deployment_secret)),
+            functools.partial(decode_tick, tick_keys(settings)),
             functools.partial(
                 fire_credit_timers,
                 credit_lines,
@@ -191,6 +190,9 @@ def build(settings: Settings) -> Worker:
             log.warning("model refresh failed: %s", exc)
         try:
             await scorer.refresh_rules()
+        except CheckpointError as exc:  # the trade-off forged: once, kept the one in force
+            metrics.checkpoints_refused.inc()
+            log.error("%s; the thresholds in force stay", exc)
         except Exception as exc:  # keep deciding with the rules in force
             log.warning("rules refresh failed: %s", exc)
 
@@ -214,7 +216,9 @@ def build(settings: Settings) -> Worker:
 
 
 def run(settings: Settings, loglevel: str = "info") -> int:
-    """Run one worker until stopped (SIGINT/SIGTERM)."""
+    """Run one worker until stopped (SIGINT/SIGTERM); refuse to start with settings that
+    would open it to others (``insecure.check``: ConfigError, one line)."""
+    insecure.check(settings)
     ensure_topics(settings)
     worker = faust.Worker(build(settings).app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()  # exits the process through sys.exit

@@ -5,6 +5,7 @@ promoted (decisions name its version), and rolled back (decisions name the first
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -17,7 +18,8 @@ import redis
 from confluent_kafka import Producer
 from pydantic import SecretStr
 
-from riskstream.config import Settings
+from riskstream.config import DEVELOPMENT_KEY, Settings
+from riskstream.model.checkpoint import checkpoint_key, seal, unseal
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
 
@@ -27,6 +29,7 @@ from .test_metrics import produce, scrape, total
 CHAMPION_VERSION = re.compile(r"^(rules\+)?m-\d+$")
 CHALLENGER_VERSION = re.compile(r"^m-undersample-\d+$")  # warm: never the cold-start rules
 SHADOW_PAYMENTS = 300
+KEY = checkpoint_key(DEVELOPMENT_KEY)  # the workers here run without RISKSTREAM_CHECKPOINT_KEY
 
 
 def model_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -93,15 +96,16 @@ def test_a_challenger_learns_scores_in_shadow_is_promoted_and_rolled_back(
     assert producer.flush(30) == 0
     meta_key = f"{settings.redis_namespace}{{model}}:meta"
     n = len(labels)
-    wait_for(
-        lambda: redis_client.hget(meta_key, "version") == f"m-{n}".encode(),
-        120,
-        f"a checkpoint of {n} labels",
-    )
-    meta = redis_client.hgetall(meta_key)
-    assert meta[b"challenger_pipeline"] == b"undersample"
-    assert meta[b"challenger_version"] == f"m-undersample-{n}".encode()
-    assert orjson.loads(meta[b"challenger_quality"])["labels"] == n  # prequential, same labels
+
+    def meta(field: str) -> bytes | None:
+        """A field of the checkpoint's meta, its signature checked (issue 18)."""
+        raw = redis_client.hget(meta_key, field)
+        return None if raw is None else unseal(KEY, f"meta {field}", raw)  # type: ignore[arg-type]  # bytes: decode_responses=False
+
+    wait_for(lambda: meta("version") == f"m-{n}".encode(), 120, f"a checkpoint of {n} labels")
+    assert meta("challenger_pipeline") == b"undersample"
+    assert meta("challenger_version") == f"m-undersample-{n}".encode()
+    assert orjson.loads(meta("challenger_quality") or b"")["labels"] == n  # same labels
 
     # 2. in shadow: every decision counted for the challenger, none published in its name
     champion = wait_for(lambda: serving(worker, "champion", re.compile(f"^m-{n}$")), 30, "m-N")
@@ -201,7 +205,8 @@ def test_a_broken_roles_record_is_named_and_the_worker_keeps_deciding(
     start_worker: Callable[..., WorkerProcess],
 ) -> None:
     roles_key = f"{settings.redis_namespace}{{model}}:roles"
-    broken = b'{"champion": "default", "challenger": "no-such-pipeline"}'
+    # signed (a record that is not is refused before it is read: test_signed_records.py)
+    broken = seal(KEY, "roles", b'{"champion": "default", "challenger": "no-such-pipeline"}')
     redis_client.set(roles_key, broken)
     for action in ("promote", "status"):
         result = model_cli(settings, action)
@@ -224,7 +229,6 @@ def test_a_checkpoint_from_before_the_challenger_is_the_default_pipeline(
     """Upgrading: the keys an older learner wrote load as the default pipeline."""
     import asyncio
 
-    from riskstream.model.checkpoint import seal
     from riskstream.model.online import OnlineModel
     from riskstream.state.client import connect
     from riskstream.state.model_store import Checkpoint, Heads, ModelStore
@@ -248,6 +252,15 @@ def test_a_checkpoint_from_before_the_challenger_is_the_default_pipeline(
         finally:
             await client.aclose()
 
+    async def migrate() -> str | None:  # the meta of an older learner was not signed
+        client = connect(settings.redis_url.get_secret_value(), settings.redis_mode)
+        try:
+            store = ModelStore(client, ns, 60, key)
+            return await store.sign_unsigned(hashlib.sha256(model.dumps()).hexdigest())
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(migrate()) == "m-1"
     checkpoint, heads = asyncio.run(read())
     assert checkpoint is not None
     assert checkpoint.cursor == "5-0"

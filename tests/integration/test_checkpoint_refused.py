@@ -4,6 +4,7 @@ warnings of a worker with neither token nor checkpoint key. Units: test_checkpoi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import time
@@ -20,6 +21,7 @@ from riskstream.cli import main
 from riskstream.config import DEVELOPMENT_KEY, Settings
 from riskstream.model.checkpoint import checkpoint_key, seal, unseal
 from riskstream.model.online import ModelQuality, OnlineModel
+from riskstream.model.roles import Roles
 from riskstream.state.model_store import ModelStore
 
 from .conftest import WorkerProcess, wait_for
@@ -39,12 +41,16 @@ class Boom:
 
 
 def save(client: redis.Redis, settings: Settings, version: str, blob: bytes) -> None:
-    """Write a checkpoint's blob and meta as the learner would (or as someone else might)."""
+    """Write a checkpoint's blob and signed meta as the learner would (or as someone else
+    might)."""
     store = ModelStore(None, settings.redis_namespace, 60, KEY)  # type: ignore[arg-type]  # key names only
     quality = seal(KEY, f"quality {version}", pickle.dumps(ModelQuality()))
+    meta = {"version": version.encode(), "cursor": b"0", "quality": b"{}"}
     client.set(store.k_model, blob)
-    client.hset(store.k_meta, mapping={"version": version, "cursor": "0", "quality": b"{}",
-                                        "quality_state": quality})  # fmt: skip
+    client.hset(store.k_meta, mapping={
+        **{field: seal(KEY, f"meta {field}", value) for field, value in meta.items()},
+        "quality_state": quality,
+    })  # fmt: skip
 
 
 def decide(worker: WorkerProcess, n: int) -> str:
@@ -107,11 +113,11 @@ def test_an_altered_checkpoint_is_refused_and_scoring_goes_on_with_the_last_good
     unsigned = [ln for ln in log.splitlines() if "checkpoint model m-1001 is not signed" in ln]
     assert len(altered) == 1
     assert len(unsigned) == 1
-    assert "riskstream checkpoint sign" in unsigned[0]
+    assert "delete it and the learner starts afresh" in unsigned[0]
     assert "scoring goes on with model m-777" in altered[0]
     assert "Traceback" not in log
-    # the start-up warnings: no token on 0.0.0.0, the development key
-    assert log.count("the HTTP API has no token and listens on 0.0.0.0") == 1
+    # the start-up warning of the quick start (loopback, nothing set): the development key
+    assert "the HTTP API has no token" not in log  # on loopback: not a concern
     assert log.count("signed with the development key; set RISKSTREAM_CHECKPOINT_KEY") == 1
 
     # 3. the learner's next genuine checkpoint is taken up
@@ -119,25 +125,46 @@ def test_an_altered_checkpoint_is_refused_and_scoring_goes_on_with_the_last_good
     save(redis_client, settings, "m-1200", seal(KEY, "model m-1200", better.dumps()))
     assert wait_for(lambda: decide(worker, 9) == "m-1200", 30, "the next good model in use")
 
+    # 4. the records beside the model, forged (issue 18): the roles promote a pipeline nobody
+    # trained; a new cursor would make every worker read a (forged) trade-off, which would
+    # move the thresholds; each refused once and counted
+    store = ModelStore(None, settings.redis_namespace, 60, KEY)  # type: ignore[arg-type]  # key names only
+    redis_client.hset(store.k_meta, mapping={"cursor": b"9-0", "tradeoff": b'{"labels": 1}'})
+    wait_for(lambda: refused_count(worker) == 3, 30, "the forged cursor refused")
+    redis_client.set(store.k_roles, Roles("forest").to_json())
+    wait_for(lambda: refused_count(worker) == 4, 30, "the forged roles refused")
+    assert decide(worker, 10) == "m-1200"  # the champion in force, not the forged one
+    log = worker.log.read_text()
+    assert log.count("checkpoint meta cursor is not signed") == 1
+    assert log.count("checkpoint roles is not signed") == 1
+    assert "Traceback" not in log
 
-def test_checkpoint_sign_signs_an_old_unsigned_checkpoint_once(
-    settings: Settings, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
+
+def test_checkpoint_sign_signs_an_old_unsigned_checkpoint_once_if_it_is_the_expected_one(
+    settings: Settings,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The upgrade step from a riskstream that did not sign (docs/deploy.md)."""
+    """The upgrade step from a riskstream that did not sign (docs/deploy.md): a one-time
+    migration that needs the model's expected sha256, so it cannot bless a planted pickle."""
     old = OnlineModel()
     old.learn_one({"amount": 3.0}, True)
     save(redis_client, settings, "m-50", old.dumps())  # as an old learner wrote it
     store = ModelStore(None, settings.redis_namespace, 60, KEY)  # type: ignore[arg-type]  # key names only
     redis_client.hset(store.k_meta, "quality_state", pickle.dumps(ModelQuality()))
-    flags = ["--redis-url", settings.redis_url.get_secret_value(),
-             "--redis-namespace", settings.redis_namespace]  # fmt: skip
-    assert main(["checkpoint", "sign", *flags]) == 0
-    assert main(["checkpoint", "sign", *flags]) == 0
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
+    flags = ["--redis-namespace", settings.redis_namespace]
+    with pytest.raises(SystemExit):  # the sha256 is required
+        main(["checkpoint", "sign", *flags])
+    planted = hashlib.sha256(b"what the operator trusts").hexdigest()
+    assert main(["checkpoint", "sign", "--sha256", planted, *flags]) == 1
+    assert "not the expected" in capsys.readouterr().err
+    expected = hashlib.sha256(old.dumps()).hexdigest()  # as the old learner's log showed it
+    assert main(["checkpoint", "sign", "--sha256", expected, *flags]) == 0
+    assert main(["checkpoint", "sign", "--sha256", expected, *flags]) == 0
     out = capsys.readouterr()
-    assert out.out.splitlines() == [
-        "signed checkpoint m-50",
-        "no unsigned checkpoint: nothing to do",
-    ]
+    assert out.out.splitlines() == ["signed checkpoint m-50", "nothing unsigned: nothing to do"]
     assert "development key" in out.err
     blob = redis_client.get(store.k_model)
     assert isinstance(blob, bytes)

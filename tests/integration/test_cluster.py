@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import importlib.resources
 import os
 import signal
@@ -86,7 +87,7 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         # checkpoint_sign.lua: a checkpoint as written before signing, signed as it is
         await client.set(models.k_model, b"unsigned")
         await client.hset(models.k_meta, mapping={"version": "m-1", "cursor": "0"})
-        assert await models.sign_unsigned() == "m-1"
+        assert await models.sign_unsigned(hashlib.sha256(b"unsigned").hexdigest()) == "m-1"
         checkpoint = await models.load()
         assert checkpoint is not None
         assert checkpoint.champion.model == b"unsigned"

@@ -61,11 +61,14 @@ def test_sim_features_are_the_feature_stores_and_are_cleaned_up(settings: Settin
 
 
 def test_evaluate_sim_reports_every_scenario(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = settings.redis_url.get_secret_value()
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
     argv = ["evaluate", "--dataset", "sim", "--limit", "8000", "--delay", "300", "--warmup",
-            "3000", "--redis-url", url, "--out", str(tmp_path), "--json"]  # fmt: skip
+            "3000", "--out", str(tmp_path), "--json"]  # fmt: skip
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     default = summary["models"]["default"]
@@ -83,11 +86,14 @@ def test_evaluate_sim_reports_every_scenario(
 
 
 def test_evaluate_sim_with_its_own_label_delays_and_a_fixed_one(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = settings.redis_url.get_secret_value()
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
     argv = ["evaluate", "--dataset", "sim", "--limit", "6000", "--delay", "own,300", "--warmup",
-            "3000", "--redis-url", url, "--out", str(tmp_path)]  # fmt: skip
+            "3000", "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "labels learned when the simulator emits them and 300 payments late" in text
@@ -99,11 +105,14 @@ def test_evaluate_sim_with_its_own_label_delays_and_a_fixed_one(
 
 
 def test_evaluate_credit_view_on_the_simulator(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = settings.redis_url.get_secret_value()
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
     argv = ["evaluate", "--dataset", "sim", "--view", "credit", "--months", "4",
-            "--redis-url", url, "--out", str(tmp_path), "--json"]  # fmt: skip
+            "--out", str(tmp_path), "--json"]  # fmt: skip
     before = set(eval_keys(settings))
     assert main(argv) == 0
     assert set(eval_keys(settings)) == before

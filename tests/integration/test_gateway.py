@@ -15,6 +15,7 @@ import httpx
 import orjson
 from confluent_kafka import Producer
 
+from riskstream.api.security import FORWARDED, forward_key, sign_forward
 from riskstream.config import Settings
 from riskstream.streams import clients, topics
 from riskstream.streams.partitioning import partition_for, producer_config
@@ -191,17 +192,20 @@ def raw_request(port: int, head: str, body: bytes = b"") -> bytes:
         return sock.recv(4096)
 
 
+TOKEN = "t0ken-s3cret-t0ken-s3cret-t0ken-s3cret"  # 32+ characters: a worker refuses less
+
+
 def test_token_and_body_limit(
     settings: Settings, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    worker = start_worker(RISKSTREAM_WEB_HOST=LOCAL, RISKSTREAM_API_TOKEN="t0ken-s3cret")
-    auth = {"Authorization": "Bearer t0ken-s3cret"}
+    worker = start_worker(RISKSTREAM_WEB_HOST=LOCAL, RISKSTREAM_API_TOKEN=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     wait_for(lambda: ready(worker, headers=auth), READY_S, "the worker ready")
     assert httpx.get(url(worker, "/healthz"), timeout=2).status_code == 200
     for method, path in (("GET", "/readyz"), ("GET", "/openapi.json"), ("GET", "/metrics"),
                          ("GET", "/v1/users/u-1/features"), ("GET", "/v1/users/u-1/credit"),
                          ("POST", "/v1/score")):  # fmt: skip
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "t0ken-s3cret"}):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
             answer = httpx.request(method, url(worker, path), headers=headers, timeout=5)
             assert answer.status_code == 401, (method, path, headers)
             assert answer.json() == {"error": "missing or wrong bearer token"}
@@ -218,11 +222,18 @@ def test_token_and_body_limit(
                             content=orjson.dumps(forged))  # fmt: skip
         assert answer.status_code == 401, answer.text
         assert answer.json()["error"].startswith("forwarded request refused: ")
+    # issue 18: signed right (this worker signs with the public development key, on loopback),
+    # the header opened every path; it counts on POST /v1/score only
+    for path in ("/v1/users/u-tok/credit", "/v1/users/u-tok/features", "/metrics"):
+        signed = sign_forward(forward_key(Settings()), "GET", path, b"", int(time.time() * 1000))
+        answer = httpx.get(url(worker, path), headers={FORWARDED: signed}, timeout=5)
+        assert answer.status_code == 401, (path, answer.text)
+        assert answer.json() == {"error": "missing or wrong bearer token"}
     bad = httpx.post(url(worker, "/v1/score"), headers=auth, content=b"{", timeout=5)
     assert bad.status_code == 400
     assert "not JSON" in bad.json()["error"]
     # 1 MiB announced: 413 before the body is sent
-    head = (f"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken-s3cret\r\n"
+    head = (f"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {1 << 20}\r\n\r\n")  # fmt: skip
     assert raw_request(worker.port, head).startswith(b"HTTP/1.1 413")
     # 1 MiB chunked (no length): cut at 64 KiB, 413
@@ -235,3 +246,35 @@ def test_token_and_body_limit(
     # without the token, a large body is refused too (401 or 413: never read)
     big = httpx.post(url(worker, "/v1/score"), content=b"x" * (1 << 20), timeout=10)
     assert big.status_code in (401, 413)
+
+
+def test_the_quick_start_runs_with_no_configuration_on_loopback(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Issue 18, acceptance 2: two workers as README's `riskstream worker` starts them (no
+    bind, host, token or key: only the test's own topics, Redis and port) listen on loopback
+    only, and forward to each other there (each advertises its bind address)."""
+    a, b = start_worker(), start_worker()
+    wait_for(lambda: ready(a, b), READY_S, "both workers ready")
+    mine_b = wait_for(lambda: assigned(b, settings), READY_S, "b owns partitions")
+    user = owned_by(settings, mine_b, "q")
+    pay = payment(user, f"{user}-t1", "m-q", int(time.time() * 1000))
+    answer = httpx.post(url(a, "/v1/score"), content=orjson.dumps(pay), timeout=10)
+    assert answer.status_code == 200, answer.text  # forwarded from a to b over 127.0.0.1
+    assert decisions_counted(a) == 0
+    other = non_loopback_address()
+    if other is not None:  # (a machine with no other address: nothing else can reach it)
+        with socket.socket() as sock:  # nothing listens on the machine's other address
+            sock.settimeout(2)
+            assert sock.connect_ex((other, a.port)) != 0, other
+
+
+def non_loopback_address() -> str | None:
+    """This machine's address on its default route (a UDP "connect" sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+        except OSError:
+            return None
+        address: str = sock.getsockname()[0]
+    return None if address.startswith("127.") else address

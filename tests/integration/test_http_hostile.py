@@ -22,7 +22,7 @@ from riskstream.config import Settings
 from .conftest import WorkerProcess, wait_for
 from .test_gateway import LOCAL, READY_S, payment, ready, url
 
-TOKEN = "t0ken-s3cret"
+TOKEN = "t0ken-s3cret-t0ken-s3cret-t0ken-s3cret"  # 32+ characters: a worker refuses less
 AUTH = f"Authorization: Bearer {TOKEN}".encode()
 GET = b"GET /readyz HTTP/1.1"
 POST = b"POST /v1/score HTTP/1.1"

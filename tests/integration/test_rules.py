@@ -22,8 +22,9 @@ from confluent_kafka import Producer
 
 from riskstream.cli import main
 from riskstream.config import Settings
+from riskstream.model.checkpoint import checkpoint_key, unseal
 from riskstream.scoring.policy import Policy, Tradeoff, policy_thresholds
-from riskstream.scoring.ruleset import MAX_RULES_BYTES
+from riskstream.scoring.ruleset import MAX_RULES_BYTES, MAX_VERSION
 from riskstream.streams import topics
 
 from .conftest import BOTH_REDIS, WorkerProcess, consume_until, wait_for
@@ -106,6 +107,8 @@ def hostile(settings: Settings) -> list[tuple[bytes, bytes | None, str]]:
         (b"rules", rules(9, review_at=0, decline_at=0, policy={"max_decline_rate": -1}), "policy"),
         (b"other", rules(9, review_at=0, decline_at=0), "key"),
         (b"rules", rules(1, review_at=0, decline_at=0), "not newer"),  # the same version, changed
+        # the largest valid version would lock out every later one (the topic is compacted)
+        (b"rules", rules(MAX_VERSION, review_at=0, decline_at=0), "more than 1000 above"),
     ]
 
 
@@ -114,6 +117,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     start_worker: Callable[..., WorkerProcess],
     producer: Producer,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker, other_worker = start_worker(), start_worker()  # only one reads risk-config
     first = decide(settings, producer, BLOCKED)
@@ -154,9 +158,10 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     )
 
     # Version 2 through the CLI: nobody blocked, nothing reviewed or declined by score.
-    flags = ["--topic-prefix", settings.topic_prefix, "--redis-namespace", settings.redis_namespace,
-             "--kafka-brokers", settings.kafka_brokers, "--redis-mode", settings.redis_mode,
-             "--redis-url", settings.redis_url.get_secret_value()]  # fmt: skip
+    flags = ["--topic-prefix", settings.topic_prefix, "--redis-namespace",
+             settings.redis_namespace, "--kafka-brokers", settings.kafka_brokers,
+             "--redis-mode", settings.redis_mode]  # fmt: skip
+    monkeypatch.setenv("RISKSTREAM_REDIS_URL", settings.redis_url.get_secret_value())  # no flag
     path = worker.log.parent / "v2.json"
     path.write_bytes(rules(2, review_at=100, decline_at=100))
     assert main(["rules", "set", str(path), "--wait", "30", *flags]) == 0
@@ -229,7 +234,9 @@ def test_a_policy_sets_the_thresholds_from_the_learners_recent_labels(
         "the policy's thresholds",
     )
     meta = redis_client.hget(f"{settings.redis_namespace}{{model}}:meta", "tradeoff")
-    trade = Tradeoff.from_dict(orjson.loads(meta))
+    assert isinstance(meta, bytes)
+    key = checkpoint_key(settings.deployment_secret)  # signed (issue 18): read as a worker does
+    trade = Tradeoff.from_dict(orjson.loads(unseal(key, "meta tradeoff", meta)))
     assert (trade.labels, trade.frauds) == (n, len(frauds))
     expected = policy_thresholds(Policy(**policy), trade, 65, 75)  # type: ignore[arg-type]
     assert expected.source == "policy"

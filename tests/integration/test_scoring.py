@@ -193,10 +193,11 @@ def test_labels_teach_the_model_and_restart_resumes(
         """The checkpointed model, its signature checked (read again if a checkpoint landed
         between the two reads)."""
         for _ in range(5):
-            blob, version = redis_client.get(blob_key), redis_client.hget(meta_key, "version")
-            if blob is None or version is None:
+            blob, signed = redis_client.get(blob_key), redis_client.hget(meta_key, "version")
+            if blob is None or signed is None:
                 return None
             try:
+                version = unseal(key, "meta version", signed)  # signed too (issue 18)
                 return OnlineModel.loads(unseal(key, f"model {version.decode()}", blob))
             except CheckpointError:
                 continue
@@ -208,7 +209,8 @@ def test_labels_teach_the_model_and_restart_resumes(
 
     wait_for(lambda: learned() == len(first), 120, f"{len(first)} labels in a checkpoint")
     version = redis_client.hget(meta_key, "version")
-    assert version == f"m-{len(first)}".encode()
+    assert isinstance(version, bytes)
+    assert unseal(key, "meta version", version) == f"m-{len(first)}".encode()
 
     held_out = [orjson.loads(e.value) for e in pays[:50]]
     store = [
@@ -228,4 +230,6 @@ def test_labels_teach_the_model_and_restart_resumes(
     assert producer.flush(30) == 0
     # Resumed, not restarted: the checkpoint counts every label exactly once.
     wait_for(lambda: learned() == len(labels), 120, f"{len(labels)} labels in a checkpoint")
-    assert redis_client.hget(meta_key, "version") == f"m-{len(labels)}".encode()
+    last = redis_client.hget(meta_key, "version")
+    assert isinstance(last, bytes)
+    assert unseal(key, "meta version", last) == f"m-{len(labels)}".encode()

@@ -20,8 +20,17 @@ from riskstream.agents.learner import Learner
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError
 from riskstream.faults import Health
-from riskstream.model.checkpoint import MAGIC, TAG_BYTES, checkpoint_key, seal, unseal
-from riskstream.model.online import OnlineModel
+from riskstream.model.candidates import MODELS, make_model
+from riskstream.model.checkpoint import (
+    MAGIC,
+    TAG_BYTES,
+    Keys,
+    checkpoint_key,
+    restricted_loads,
+    seal,
+    unseal,
+)
+from riskstream.model.online import ModelQuality, OnlineModel
 from riskstream.model.roles import Roles
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Scorer
@@ -81,12 +90,53 @@ def test_an_unsigned_checkpoint_is_refused_with_the_way_on(tmp_path: Path) -> No
     with pytest.raises(CheckpointError) as caught:
         unseal(KEY, CONTEXT, evil)
     assert "not signed" in str(caught.value)
-    assert "riskstream checkpoint sign" in str(caught.value)
+    assert "delete it and the learner starts afresh" in str(caught.value)
+    assert "sign" not in str(caught.value).split("refused")[1]  # no invitation to sign blindly
     assert "\n" not in str(caught.value)
     forged = MAGIC + b"\x00" * TAG_BYTES + evil  # looks signed, is not
     with pytest.raises(CheckpointError, match="wrong signature"):
         unseal(KEY, CONTEXT, forged)
     assert not (tmp_path / "ran").exists()  # nothing was unpickled
+
+
+@pytest.mark.parametrize("pipeline", list(MODELS))
+def test_every_trained_pipeline_loads_through_the_restricted_unpickler(pipeline: str) -> None:
+    """What the allow-list was found with: each pipeline of model.candidates, trained long
+    enough to grow its trees and drift detectors, and the learner's quality tracker."""
+    model, quality = make_model(pipeline), ModelQuality()
+    for i in range(600):
+        x = {"amount": float(i % 97), "n_1h": float(i % 5), "is_new_device": float(i % 11 == 0)}
+        quality.update(model.score_one(x), i % 9 == 0, 65, 75)
+        model.learn_one(x, i % 9 == 0)
+    back = OnlineModel.loads(model.dumps(), "model m-600")
+    assert back.score_one({"amount": 3.0}) == model.score_one({"amount": 3.0})
+    assert isinstance(restricted_loads("quality m-600", pickle.dumps(quality)), ModelQuality)
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [pickle.dumps(os.system), pickle.dumps(Boom(Path("/tmp/x"))), pickle.dumps(eval),
+     pickle.dumps(getattr), pickle.dumps(pickle.loads)],
+)  # fmt: skip
+def test_a_signed_pickle_naming_anything_else_is_refused_unrun(evil: bytes) -> None:
+    """A leaked key (or a bug that signs what it should not) is not code execution."""
+    blob = seal(KEY, CONTEXT, evil)
+    with pytest.raises(CheckpointError, match=r"checkpoint model m-500 .*: refused") as caught:
+        OnlineModel.loads(unseal(KEY, CONTEXT, blob), CONTEXT)
+    assert "no model holds" in str(caught.value)
+
+
+def test_a_signed_pickle_of_something_else_allowed_is_not_a_model() -> None:
+    with pytest.raises(CheckpointError, match="holds int, not OnlineModel"):
+        OnlineModel.loads(pickle.dumps(3), CONTEXT)
+
+
+def test_a_previous_key_still_opens_what_it_signed() -> None:
+    rotating = Keys(KEY, (OTHER,))
+    assert unseal(rotating, CONTEXT, seal(OTHER, CONTEXT, b"old")) == b"old"
+    assert unseal(rotating, CONTEXT, seal(KEY, CONTEXT, b"new")) == b"new"
+    with pytest.raises(CheckpointError):
+        unseal(Keys(KEY), CONTEXT, seal(OTHER, CONTEXT, b"old"))
 
 
 @dataclass
@@ -98,11 +148,15 @@ class FakeModels:
     loads: int = 0
     released: list[str] = field(default_factory=list)
     fourth_load: asyncio.Event = field(default_factory=asyncio.Event)
+    evil: bytes | None = None  # a verified blob that is not a model's pickle
+    heads_refused: str | None = None  # the roles or the meta forged
 
     async def stream_length(self) -> int:
         return 0
 
     async def heads(self) -> Heads:
+        if self.heads_refused:
+            raise CheckpointError(self.heads_refused)
         head = None if self.version_now is None else ModelHead("default", self.version_now, {})
         return Heads(None, {} if head is None else {"default": head})
 
@@ -120,7 +174,8 @@ class FakeModels:
             msg = f"checkpoint model {self.version_now} has a wrong signature: refused"
             raise CheckpointError(msg)
         version = self.version_now or "?"
-        return Checkpoint("0", SavedModel("default", version, OnlineModel().dumps(), {}, b""))
+        blob = self.evil if self.evil is not None else OnlineModel().dumps()
+        return Checkpoint("0", SavedModel("default", version, blob, {}, b""))
 
     async def acquire_lease(self, owner: str, ttl_ms: int) -> bool:
         return True
@@ -149,6 +204,39 @@ def test_the_scorer_refuses_a_version_once_and_keeps_its_model() -> None:
         models.version_now, models.refuse = "m-1000", False  # the learner's next save
         assert await s.refresh_model() is True
         assert s.model_version == "m-1000"
+
+    asyncio.run(run())
+
+
+def test_a_verified_pickle_that_names_os_system_is_refused_once_and_scoring_goes_on() -> None:
+    models = FakeModels(refuse=False, evil=pickle.dumps(os.system))
+    s = scorer(models)
+    before = s.model
+
+    async def run() -> None:
+        with pytest.raises(CheckpointError, match=r"names posix\.system"):
+            await s.refresh_model()
+        for _ in range(3):
+            assert await s.refresh_model() is False
+        assert models.loads == 1  # that version is not tried again
+        assert s.model is before
+
+    asyncio.run(run())
+
+
+def test_forged_roles_or_meta_are_refused_once_and_the_roles_in_force_stay() -> None:
+    models = FakeModels(refuse=False)
+    s = scorer(models)
+
+    async def run() -> None:
+        assert await s.refresh_model() is True
+        roles, version = s.roles, s.model_version
+        models.heads_refused = "checkpoint roles has a wrong signature: refused"
+        with pytest.raises(CheckpointError):
+            await s.refresh_model()
+        for _ in range(3):  # once, not at every refresh
+            assert await s.refresh_model() is False
+        assert (s.roles, s.model_version) == (roles, version)
 
     asyncio.run(run())
 

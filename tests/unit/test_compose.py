@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 from pathlib import Path
 
@@ -27,3 +28,20 @@ def test_compose_file_is_valid() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert not result.stderr, result.stderr
+
+
+def test_every_port_is_published_on_loopback_only() -> None:
+    """A laptop's stack, with no password anywhere: not reachable from the network (issue 18)."""
+    result = subprocess.run(
+        [compose_binary(), "-f", ROOT / "docker-compose.yml", "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    services = json.loads(result.stdout)["services"]
+    published = {
+        (name, port.get("host_ip")) for name, s in services.items() for port in s.get("ports", [])
+    }
+    assert {name for name, _ in published} >= {"kafka", "redis", "worker-1", "worker-2"}
+    assert {ip for _, ip in published} == {"127.0.0.1"}, published

@@ -14,14 +14,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from riskstream.config import Settings
+from riskstream.config import SECRET_FIELDS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
 DOCS = ROOT / "docs" / "deploy.md"
 # the oldest Kubernetes still commonly run, and the newest the package knows
 VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
-SETTINGS = frozenset(f"RISKSTREAM_{name.upper()}" for name in Settings.model_fields)
+SETTINGS = frozenset(f"RISKSTREAM_{name.upper()}" for name in Settings.model_fields) | {
+    f"RISKSTREAM_{name.upper()}_FILE"
+    for name in SECRET_FIELDS  # a secret's file
+}
 
 
 def resources() -> list[tuple[str, dict[str, Any]]]:

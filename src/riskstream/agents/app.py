@@ -39,7 +39,7 @@ def create_app(settings: Settings, web_application_options: dict[str, Any]) -> f
         web_port=settings.web_port,
         web_bind=settings.web_bind,
         # the URL the group's assignor gives the others, to forward POST /v1/score here
-        **({"web_host": settings.web_host} if settings.web_host else {}),
+        **({"web_host": settings.advertised_host} if settings.advertised_host else {}),
         web_application_options=web_application_options,
         # Faust's own /router and /table pages: unused, and they answer 5xx to unknown names
         web_router_enabled=False,

@@ -11,7 +11,7 @@ twice (two workers in a rebalance) fires nothing the second time. Each worker se
 only for the ``credit-clock`` partitions assigned to it, and one at a time per partition.
 
 A tick is signed (HMAC-SHA256 under a key derived from the deployment's secret,
-``tick_key``): one without a valid signature is a dead letter. Even a signed tick is not
+``tick_keys``, the earlier keys of a rotation accepted too): one without a valid signature is a dead letter. Even a signed tick is not
 trusted further than the stream's state: ``fire_credit_timers`` clamps its watermark to the
 stored clock and fires only the users the due index says are due by then.
 """
@@ -30,7 +30,7 @@ import orjson
 
 from riskstream.config import Settings
 from riskstream.errors import ValidationError
-from riskstream.model.checkpoint import derive_key
+from riskstream.model.checkpoint import Keys
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.state.clock_store import StreamClock
 from riskstream.streams import clients, topics
@@ -41,9 +41,10 @@ TICK_USERS = 200  # users one tick fires at most (the next tick takes the rest)
 IN_FLIGHT_S = 30.0  # a tick not read back by then is sent again
 
 
-def tick_key(secret: bytes) -> bytes:
-    """The key ticks are signed with, from the deployment's secret."""
-    return derive_key(secret, "credit-clock")
+def tick_keys(settings: Settings) -> Keys:
+    """The key ticks are signed with, from the deployment's secret, and the earlier ones still
+    accepted during a key rotation (ticks of workers not yet rolled over)."""
+    return Keys.derived(settings.deployment_secret, settings.previous_secrets, "credit-clock")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Tick:
         )
 
 
-def decode_tick(key: bytes, raw: bytes, kafka_key: bytes | None = None) -> Tick:
+def decode_tick(keys: Keys | bytes, raw: bytes, kafka_key: bytes | None = None) -> Tick:
     """A tick read back and its signature checked, or ValidationError (``kafka_key`` unused:
     a tick names many users).
 
@@ -96,7 +97,8 @@ def decode_tick(key: bytes, raw: bytes, kafka_key: bytes | None = None) -> Tick:
         msg = "not a tick of the credit clock"
         raise ValidationError(msg)
     tick = Tick(w, pairs)
-    if not hmac.compare_digest(sig, tick.signature(key)):
+    accepted = (keys,) if isinstance(keys, bytes) else keys.accepted
+    if not any(hmac.compare_digest(sig, tick.signature(key)) for key in accepted):
         msg = "tick: the signature does not match (not sent by a worker of this deployment)"
         raise ValidationError(msg)
     return tick
@@ -107,7 +109,7 @@ class TickPublisher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.key = tick_key(settings.deployment_secret)
+        self.key = tick_keys(settings).signing
         self._producer: Any = None
 
     async def send(self, partition: int, tick: Tick) -> None:

@@ -38,6 +38,7 @@ from riskstream.config import Settings
 from riskstream.errors import CheckpointError, ModelStoreError, OutageError
 from riskstream.faults import BACKOFF_CAP_S, BACKOFF_START_S, Health
 from riskstream.model.candidates import make_model
+from riskstream.model.checkpoint import restricted_loads
 from riskstream.model.online import ModelQuality, OnlineModel, example_problem
 from riskstream.model.roles import Roles, version_name
 from riskstream.ops.metrics import WorkerMetrics
@@ -49,6 +50,7 @@ from riskstream.state.model_store import (
     PolicyState,
     SavedModel,
     TrainingExample,
+    model_sha256,
 )
 
 log = logging.getLogger(__name__)
@@ -197,8 +199,16 @@ class Learner:
             if s is None:
                 learning[name] = Learning(name, make_model(name), ModelQuality(), window)
                 continue
-            quality = pickle.loads(s.quality_state) if s.quality_state else ModelQuality()  # signed
-            learning[name] = Learning(name, OnlineModel.loads(s.model), quality, window)
+            quality = (
+                restricted_loads(f"quality {s.version}", s.quality_state)
+                if s.quality_state
+                else ModelQuality()
+            )
+            if not isinstance(quality, ModelQuality):
+                msg = f"checkpoint quality {s.version} holds {type(quality).__name__}: refused"
+                raise CheckpointError(msg)
+            model = OnlineModel.loads(s.model, f"model {s.version}")
+            learning[name] = Learning(name, model, quality, window)
         self.learning = learning
         self.refused = None
         log.info(
@@ -234,4 +244,6 @@ class Learner:
         await self.models.save(Checkpoint(self.cursor, saved[0], challenger, policy))
         self.since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
-        log.info("learner: checkpoint %s at %s", ", ".join(s.version for s in saved), self.cursor)
+        versions = ", ".join(s.version for s in saved)
+        sha = model_sha256(saved[0].model)  # what `riskstream checkpoint sign --sha256` checks
+        log.info("learner: checkpoint %s at %s (model sha256 %s)", versions, self.cursor, sha)

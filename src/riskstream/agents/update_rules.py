@@ -5,7 +5,8 @@ agent alone could not broadcast: each partition goes to one member). It puts the
 valid version in Redis (``RulesStore``), which every scorer polls on its refresh timer and
 reads before its first batch, so a restarted worker keeps the newest version. A message
 that breaks docs/rules.md goes to ``risk-config.dlq`` (``parse_rules`` names why); so does
-a version not newer than the one in force (an operator must see that it changed nothing),
+a version not newer than the one in force, or more than ``MAX_VERSION_STEP`` above it (an
+operator must see that it changed nothing; no message can lock out the later versions),
 except the very message in force read again after a crash, which is a no-op.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskstream.agents.batch import Inbound, Outputs
-from riskstream.scoring.ruleset import RuleSet, parse_rules
+from riskstream.scoring.ruleset import RuleSet, parse_rules, version_problem
 from riskstream.state.rules_store import RulesStore
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ async def update_rules(
     for item in messages:
         version = item.record.rules.version
         outcome, in_force = await store.put(version, item.record.body)
-        if outcome == "stale":
-            reason = f"version: {version} is not newer than version {in_force} in force"
-            out.append(Outputs(rejected=reason))
+        if outcome in ("stale", "too far"):
+            out.append(Outputs(rejected=version_problem(version, in_force)))
             continue
         if outcome == "applied":
             log.info("rules version %d in force (%s)", version, item.origin)

@@ -24,6 +24,7 @@ never loops, and the client retries.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,15 +32,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
 from faust.types import TP
 
-from riskstream.api.security import ANSWER, FORWARDED, sign_answer, sign_forward
+from riskstream.api.security import ANSWER, FORWARDED, json_error, sign_answer, sign_forward
 from riskstream.config import Settings
 from riskstream.errors import ForwardError
+from riskstream.model.checkpoint import Keys
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for
 
+log = logging.getLogger(__name__)
 FORWARD_TIMEOUT_S = 2.0
+RETRY = {"Retry-After": "1"}
 _PASSED_HEADERS = ("Content-Type",)
 
 
@@ -124,9 +129,9 @@ class Forwarder:
     """Forwards requests to other workers over keep-alive connections, kept idle for less
     than the other workers' idle timeout (so none is closed under a request being sent)."""
 
-    def __init__(self, idle_timeout_s: float, key: bytes) -> None:
+    def __init__(self, idle_timeout_s: float, keys: Keys | bytes) -> None:
         self.keepalive_s = idle_timeout_s / 2
-        self.key = key
+        self.keys = Keys(keys) if isinstance(keys, bytes) else keys
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -144,15 +149,18 @@ class Forwarder:
         sent to ``base_url``, signed by this worker instead of the client's token; a
         ForwardError when the answer is not signed by a worker."""
         sent = {h: headers[h] for h in _PASSED_HEADERS if h in headers}
-        signature = sign_forward(self.key, "POST", path, body, int(time.time() * 1000))
+        signature = sign_forward(self.keys.signing, "POST", path, body, int(time.time() * 1000))
         sent[FORWARDED] = signature
         url = base_url.rstrip("/") + path
         post = self._client().post(url, data=body, headers=sent, allow_redirects=False)
         async with post as response:
             answer = await response.read()
-            expected = sign_answer(self.key, signature, response.status, answer)
             given = response.headers.get(ANSWER, "").encode("utf-8", "surrogateescape")
-            if not hmac.compare_digest(given, expected.encode()):
+            expected = [  # the owner may sign with the previous key, mid-rotation
+                sign_answer(key, signature, response.status, answer).encode()
+                for key in self.keys.accepted
+            ]
+            if not any([hmac.compare_digest(given, e) for e in expected]):
                 msg = (
                     f"{base_url} answered {response.status} without a worker's signature "
                     "(not a riskstream worker, or another RISKSTREAM_CHECKPOINT_KEY)"
@@ -169,3 +177,27 @@ class Forwarder:
         """Close the connections (worker shutdown)."""
         if self._session is not None:
             await self._session.close()
+
+
+async def pass_on(
+    forwarder: Forwarder, owner: Owner, request: web.Request, body: bytes, txn_id: str
+) -> web.Response:
+    """The answer to a ``POST /v1/score`` whose user's partition another worker owns: the
+    owner's answer; or 503 with Retry-After when the request was forwarded here already
+    (ownership moved under the sender: never forwarded twice), when the owner does not
+    answer in time, or when its answer is not signed by a worker."""
+    if FORWARDED in request.headers:
+        return json_error(503, "partition ownership is moving; retry", RETRY)
+    assert owner.url is not None
+    try:
+        status, answer, ctype, retry_after = await forwarder.forward(
+            owner.url, request.path, body, request.headers
+        )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("forwarding %s to %s failed: %r", txn_id, owner.url, exc)
+        return json_error(503, "the owning worker did not answer; retry", RETRY)
+    except ForwardError as exc:
+        log.warning("forwarding %s: %s", txn_id, exc)
+        return json_error(503, "the owning worker's answer is not signed; retry", RETRY)
+    ctype = ctype or "application/json"
+    return web.Response(status=status, body=answer, content_type=ctype, headers=retry_after)

@@ -19,10 +19,13 @@
   user's partition) carry ``X-Riskstream-Forwarded: <unix ms>.<HMAC-SHA256 hex>`` instead of
   the client's ``Authorization``: an HMAC of the method, path, time and body under a key
   derived from ``RISKSTREAM_CHECKPOINT_KEY``, the secret only the workers hold (the API
-  token is the clients' and may be unset). A request carrying the header is taken without
-  the bearer token when the signature is right and at most ``FORWARD_MAX_AGE_S`` old or
-  ahead (clock skew), else refused with 401, the token notwithstanding. A replay within that
-  window is the same payment again, answered with the decision already made. The answer
+  token is the clients' and may be unset). Only ``POST /v1/score`` is ever forwarded, so
+  only there does the header count: such a request is taken without the bearer token when
+  the signature is right (under the current key or a previous one, a key rotation) and at
+  most ``FORWARD_MAX_AGE_S`` old or ahead (clock skew), else refused with 401, the token
+  notwithstanding. On any other method or path the header gives nothing: the bearer token
+  is required as without it. A replay within that window is the same payment again,
+  answered with the decision already made. The answer
   to a signed forwarded request is signed in turn (``X-Riskstream-Answer``: an HMAC of the
   request's signature, the status and the body), so the forwarding worker passes on only a
   decision a worker made (``routing.Forwarder``).
@@ -36,6 +39,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,7 +50,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from riskstream.api import server
 from riskstream.config import Settings
-from riskstream.model.checkpoint import derive_key
+from riskstream.model.checkpoint import Keys, derive_key
 from riskstream.streams.codec import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,8 @@ OPEN_PATHS = frozenset({"/healthz"})
 FORWARDED = "X-Riskstream-Forwarded"
 ANSWER = "X-Riskstream-Answer"
 FORWARD_MAX_AGE_S = 30.0
+FORWARDED_ROUTE = ("POST", "/v1/score")  # the one request a worker forwards
+_SIGNED_AT = re.compile(r"[0-9]{1,16}")  # ASCII digits only (str.isdigit takes "²")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -105,6 +111,17 @@ def forward_key(settings: Settings) -> bytes:
     return derive_key(settings.deployment_secret, "forward")
 
 
+def forward_keys(settings: Settings) -> Keys:
+    """The forwarding key, and the previous ones still accepted (a key rotation)."""
+    return Keys.derived(settings.deployment_secret, settings.previous_secrets, "forward")
+
+
+def is_forwardable(method: str, path: str) -> bool:
+    """Whether a request is one a worker forwards (``POST /v1/score``): the only one where
+    ``X-Riskstream-Forwarded`` counts."""
+    return (method, path) == FORWARDED_ROUTE
+
+
 def _forward_mac(key: bytes, method: str, path: str, at_ms: int, body: bytes) -> str:
     head = f"{method}\n{path}\n{at_ms}\n".encode()
     return hmac.new(key, head + body, hashlib.sha256).hexdigest()
@@ -116,7 +133,7 @@ def sign_forward(key: bytes, method: str, path: str, body: bytes, now_ms: int) -
 
 
 def forward_problem(
-    key: bytes, value: str, method: str, path: str, body: bytes, now_ms: int
+    keys: Keys | bytes, value: str, method: str, path: str, body: bytes, now_ms: int
 ) -> str | None:
     """Why a forwarded request's signature is not accepted, or None when it is.
 
@@ -128,19 +145,22 @@ def forward_problem(
     'wrong signature'
     >>> forward_problem(key, value, "POST", "/v1/score", body, 1_031_000)
     'signed 31.0 s away from now (at most 30 s)'
+    >>> forward_problem(key, "1²." + value, "POST", "/v1/score", body, 1_010_000)
+    'malformed signature'
     """
+    accepted = (keys,) if isinstance(keys, bytes) else keys.accepted
     at, dot, mac = value.partition(".")
-    if not dot or not at.isdigit() or len(at) > 16:
+    if not dot or not _SIGNED_AT.fullmatch(at):
         return "malformed signature"
     if abs(now_ms - int(at)) > FORWARD_MAX_AGE_S * 1000:
         away = abs(now_ms - int(at)) / 1000
         return f"signed {away:.1f} s away from now (at most {FORWARD_MAX_AGE_S:g} s)"
-    expected = _forward_mac(key, method, path, int(at), body)
     try:
         given = _sent(mac)
     except UnicodeEncodeError:  # no HTTP parser makes a lone surrogate: not a signature
         return "malformed signature"
-    if not hmac.compare_digest(given, expected.encode()):
+    expected = [_forward_mac(key, method, path, int(at), body).encode() for key in accepted]
+    if not any([hmac.compare_digest(given, e) for e in expected]):
         return "wrong signature"
     return None
 
@@ -158,7 +178,7 @@ def middlewares(settings: Settings) -> list[Any]:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     analyst = settings.analyst_token.get_secret_value() if settings.analyst_token else None
     body_s = settings.http_idle_timeout_s
-    key = forward_key(settings)
+    keys = forward_keys(settings)
 
     @web.middleware
     async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -187,7 +207,8 @@ def middlewares(settings: Settings) -> list[Any]:
         if (
             accepted
             and request.path not in OPEN_PATHS
-            and FORWARDED not in request.headers  # checked by worker_signature instead
+            # a forwarded POST /v1/score: checked by worker_signature instead
+            and not (FORWARDED in request.headers and is_forwardable(request.method, request.path))
             and not any(is_authorized(given, t) for t in accepted)
         ):
             return json_error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
@@ -211,17 +232,17 @@ def middlewares(settings: Settings) -> list[Any]:
     @web.middleware
     async def worker_signature(request: web.Request, handler: Handler) -> web.StreamResponse:
         value = request.headers.get(FORWARDED)
-        if value is not None:
+        if value is not None and is_forwardable(request.method, request.path):
             body = await request.read()  # read already, within the deadline (body_in_time)
             now_ms = int(time.time() * 1000)
-            problem = forward_problem(key, value, request.method, request.path, body, now_ms)
+            problem = forward_problem(keys, value, request.method, request.path, body, now_ms)
             if problem is not None:
                 log.debug("%s %s: forwarded request refused: %s (from %s)",
                             request.method, request.path, problem, request.remote)  # fmt: skip
                 return json_error(401, f"forwarded request refused: {problem}")
             response = await handler(request)
             if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                signed = sign_answer(key, value, response.status, response.body)
+                signed = sign_answer(keys.signing, value, response.status, response.body)
                 response.headers[ANSWER] = signed
             return response
         return await handler(request)

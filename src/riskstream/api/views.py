@@ -14,17 +14,15 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
 import faust
 from aiohttp import web
 
 from riskstream.api import openapi
-from riskstream.api.routing import Forwarder, Owners
+from riskstream.api.routing import Forwarder, Owners, pass_on
 from riskstream.api.scoring import HttpScoring
-from riskstream.api.security import FORWARDED, forward_key, json_error
+from riskstream.api.security import forward_keys, json_error
 from riskstream.config import Settings
 from riskstream.errors import (
-    ForwardError,
     MessageError,
     OutageError,
     OverloadedError,
@@ -55,7 +53,7 @@ def register(
 ) -> None:
     """Attach the views to the app's web server."""
     currencies = settings.currency_set
-    forwarder = Forwarder(settings.http_idle_timeout_s, forward_key(settings))
+    forwarder = Forwarder(settings.http_idle_timeout_s, forward_keys(settings))
     document = openapi.document(settings)
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]  # faust is untyped
@@ -78,21 +76,7 @@ def register(
             if owner is None:
                 return json_error(503, "the group is not ready (no owner yet); retry", RETRY)
             if not owner.is_local:
-                if FORWARDED in request.headers:  # ownership moved under the sender: no loop
-                    return json_error(503, "partition ownership is moving; retry", RETRY)
-                assert owner.url is not None
-                try:
-                    status, body, ctype, retry_after = await forwarder.forward(
-                        owner.url, request.path, raw, request.headers
-                    )
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    log.warning("forwarding %s to %s failed: %r", payment.txn_id, owner.url, exc)
-                    return json_error(503, "the owning worker did not answer; retry", RETRY)
-                except ForwardError as exc:
-                    log.warning("forwarding %s: %s", payment.txn_id, exc)
-                    return json_error(503, "the owning worker's answer is not signed; retry", RETRY)
-                return web.Response(status=status, body=body, content_type=ctype or JSON,
-                                    headers=retry_after)  # fmt: skip
+                return await pass_on(forwarder, owner, request, raw, payment.txn_id)
             try:
                 decision = await scoring.decide(payment, owner.partition)
             except OverloadedError as exc:

@@ -229,7 +229,7 @@ def sim_credit_inputs(settings: Settings, config: SimConfig, batch: int = 500) -
         features = asyncio.run(_features(settings, payments, batch, only_credit=True))
     except FeatureStoreError as exc:
         first = str(exc).splitlines()[0]
-        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
+        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL): {first}"
         raise FeatureStoreError(msg) from exc
     by_txn = {p.txn_id: x for p, x in zip(payments, features, strict=True) if x}
     return [
@@ -245,7 +245,7 @@ def sim_examples(settings: Settings, config: SimConfig, batch: int = 500) -> lis
         features = asyncio.run(_features(settings, [p for p, _, _ in stream], batch))
     except FeatureStoreError as exc:
         first = str(exc).splitlines()[0]
-        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL / --redis-url): {first}"
+        msg = f"the simulator's features need Redis (RISKSTREAM_REDIS_URL): {first}"
         raise FeatureStoreError(msg) from exc
     return [
         Example(x, y, tag, payment, label_at)

@@ -14,7 +14,9 @@ from typing import Any
 
 from river import compose, metrics, preprocessing
 
+from riskstream.errors import CheckpointError
 from riskstream.model.calibration import UnderSampledLogReg
+from riskstream.model.checkpoint import restricted_loads
 from riskstream.scoring import risk_score
 
 # Heavy-tailed inputs enter the linear model as sign(v) * log1p(|v|).
@@ -108,12 +110,13 @@ class OnlineModel:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
-    def loads(data: bytes) -> OnlineModel:
-        """Restore a checkpoint written by ``dumps``."""
-        model = pickle.loads(data)  # verified: signed by a holder of the checkpoint key
+    def loads(data: bytes, context: str = "model") -> OnlineModel:
+        """Restore a checkpoint written by ``dumps`` (signed, and read by
+        ``restricted_loads``: CheckpointError when it names what no model holds)."""
+        model = restricted_loads(context, data)
         if not isinstance(model, OnlineModel):
-            msg = f"checkpoint holds {type(model).__name__}, not OnlineModel"
-            raise TypeError(msg)
+            msg = f"checkpoint {context} holds {type(model).__name__}, not OnlineModel: refused"
+            raise CheckpointError(msg)
         return model
 
 

@@ -17,11 +17,10 @@ import orjson
 
 from riskstream.config import Settings
 from riskstream.errors import ModelRolesError
-from riskstream.model.checkpoint import checkpoint_key
 from riskstream.model.roles import Roles
 from riskstream.ops.metrics import ServedModel
 from riskstream.state.client import connect
-from riskstream.state.model_store import Heads, ModelStore
+from riskstream.state.model_store import Heads, ModelStore, checkpoint_keys
 
 ACTIONS = {
     "status": "the champion and challenger with their quality",
@@ -48,7 +47,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     client = connect(
         settings.redis_url.get_secret_value(), settings.redis_mode, retries=1, timeout_s=3.0
     )
-    key = checkpoint_key(settings.deployment_secret)
+    key = checkpoint_keys(settings)
     store = ModelStore(client, settings.redis_namespace, settings.snapshot_ttl_s, key)
     try:
         heads = await store.heads()

@@ -15,7 +15,13 @@ from typing import Any
 import faust
 
 from riskstream.config import Settings
-from riskstream.errors import ModelRolesError, ModelStoreError, OutageError, StackError
+from riskstream.errors import (
+    CheckpointError,
+    ModelRolesError,
+    ModelStoreError,
+    OutageError,
+    StackError,
+)
 from riskstream.ops.lag import LagProbe
 from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
 from riskstream.service import Scorer
@@ -74,6 +80,8 @@ class OpsReader:
             log.warning("lag: %s", exc)
         try:
             self.checkpointed = (await self.models.heads()).models
+        except CheckpointError as exc:  # forged: the scorer logs and counts it, once
+            log.debug("model quality: %s", exc)
         except (ModelStoreError, ModelRolesError, OutageError) as exc:
             log.warning("model quality: %s", exc)
 

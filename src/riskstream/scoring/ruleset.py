@@ -23,6 +23,10 @@ from riskstream.streams.codec import FieldErrors
 
 MAX_RULES_BYTES = 900 * 1024  # below Kafka's default max.message.bytes (1 MiB)
 MAX_VERSION = 2**53 - 1  # exact in every JSON reader (and in Redis' Lua numbers)
+# A version is accepted only up to this far above the one in force, so that no message (a
+# typo, or a writer of risk-config) can take the last version and lock out every later one:
+# the topic is compacted, and versions only grow. docs/rules.md.
+MAX_VERSION_STEP = 1000
 MAX_AMOUNT = 1e9
 MAX_NOTE_CHARS = 500
 MAX_DEVICE_CHARS = 128
@@ -36,6 +40,28 @@ FIELDS = (
     "card_testing_amount", "note",
 )  # fmt: skip
 POLICY_FIELDS = ("max_decline_rate", "min_decline_precision", "review_per_hour", "min_labels")
+
+
+def version_problem(version: int, in_force: int) -> str | None:
+    """Why a version cannot follow the one in force, or None: it must be newer, and at most
+    ``MAX_VERSION_STEP`` above it (the one rule every part of risk-config follows).
+
+    >>> version_problem(8, 7), version_problem(1007, 7)
+    (None, None)
+    >>> version_problem(7, 7)
+    'version: 7 is not newer than version 7 in force'
+    >>> version_problem(2**53 - 1, 7)
+    'version: 9007199254740991 is more than 1000 above version 7 in force (at most 1007)'
+    """
+    if version <= in_force:
+        return f"version: {version} is not newer than version {in_force} in force"
+    if version > in_force + MAX_VERSION_STEP:
+        most = in_force + MAX_VERSION_STEP
+        return (
+            f"version: {version} is more than {MAX_VERSION_STEP} above version {in_force} in "
+            f"force (at most {most})"
+        )
+    return None
 
 
 @dataclass(frozen=True)

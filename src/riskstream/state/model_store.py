@@ -6,11 +6,16 @@ reads that stream, learns, and checkpoints the model together with the stream po
 learned up to, so a restart resumes from the checkpoint and re-reads only what came after.
 A label appended twice (a redelivery after a crash) is learned once: the first stream entry to
 claim a txn_id owns it, and only a replay of that same entry may learn it again.
+
+Everything here a Redis writer could use to change decisions is signed (``model.checkpoint``):
+the model blobs, every field of the meta hash (each sealed with its field's name), and the
+roles record. A record that is unsigned or forged is a ``CheckpointError``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,8 +24,9 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from riskstream.errors import ModelStoreError
-from riskstream.model.checkpoint import is_sealed, seal, unseal
+from riskstream.config import Settings
+from riskstream.errors import CheckpointError, ModelStoreError
+from riskstream.model.checkpoint import Keys, is_sealed, seal, unseal
 from riskstream.model.roles import DEFAULT_PIPELINE, Roles
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Call, Script, ScriptRunner
@@ -35,6 +41,16 @@ _SLOTS = ("", "challenger_")
 _MODEL_FIELDS = ("version", "pipeline", "quality", "quality_state")
 _HEAD_FIELDS = [f"{slot}{f}" for slot in _SLOTS for f in ("version", "pipeline", "quality")]
 ROLES_RETRIES = 20
+ROLES_CONTEXT = "roles"
+
+
+def checkpoint_keys(settings: Settings) -> Keys:
+    """The key that signs checkpoints and records, and the previous ones still accepted."""
+    return Keys.derived(settings.deployment_secret, settings.previous_secrets, "checkpoint")
+
+
+def _meta_context(field: str) -> str:
+    return f"meta {field}"
 
 
 @dataclass(frozen=True)
@@ -116,11 +132,12 @@ class ModelStore:
         client: aioredis.Redis,
         namespace: str,
         claim_ttl_s: int,
-        key: bytes,
+        key: Keys | bytes,
         stream_max: int = 200_000,
     ) -> None:
         self.client = client
-        self.key = key
+        self.keys = Keys(key) if isinstance(key, bytes) else key
+        self.key = self.keys.signing
         self.stream_max = stream_max  # MAXLEN ~ of the training stream
         self.ns = namespace
         # one slot for all model keys ({model} hash tag), so a checkpoint is one atomic MULTI
@@ -143,7 +160,8 @@ class ModelStore:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_roles)
                 pipe.hmget(self.k_meta, _HEAD_FIELDS)
-                raw_roles, fields = await pipe.execute()
+                raw_roles, sealed = await pipe.execute()
+        fields = [self._open(f, v) for f, v in zip(_HEAD_FIELDS, sealed, strict=True)]
         models = {}
         for i in range(len(_SLOTS)):
             version, pipeline, quality = fields[3 * i : 3 * i + 3]
@@ -153,29 +171,51 @@ class ModelStore:
             models[name] = ModelHead(
                 name, version.decode(), dict(orjson.loads(quality)) if quality else {}
             )
-        roles = Roles.from_json(raw_roles) if raw_roles else None
-        return Heads(roles, models)
+        return Heads(self._roles(raw_roles), models)
+
+    def _open(self, field: str, raw: bytes | None) -> bytes | None:
+        """A meta field's value, its signature checked (None: not there)."""
+        return None if raw is None else unseal(self.keys, _meta_context(field), raw)
+
+    def _seal(self, field: str, value: str | bytes) -> bytes:
+        raw = value.encode() if isinstance(value, str) else value
+        return seal(self.key, _meta_context(field), raw)
+
+    def _is_signed_now(self, raw: bytes) -> bool:
+        """Whether a roles record is signed with the current key (not a previous one)."""
+        try:
+            unseal(self.key, ROLES_CONTEXT, raw)
+        except CheckpointError:
+            return False
+        return True
+
+    def _roles(self, raw: bytes | None) -> Roles | None:
+        """The roles record's signature checked, then parsed."""
+        return Roles.from_json(unseal(self.keys, ROLES_CONTEXT, raw)) if raw else None
 
     async def roles(self) -> Roles | None:
         """The roles record, or None before the first learner wrote it."""
         with redis_errors("read the model roles", ModelStoreError):
             raw: Any = await self.client.get(self.k_roles)
-        return Roles.from_json(raw) if raw else None
+        return self._roles(raw)
 
     async def change_roles(self, change: Callable[[Roles], Roles], first: Roles) -> Roles:
         """Apply ``change`` to the roles record (``first`` when there is none yet) and write
         the result, unless another writer changed the record meanwhile: then read it again
-        and retry (compare and set). Returns the roles in force after it."""
+        and retry (compare and set). Returns the roles in force after it. A record signed
+        with a previous key is signed again with the current one, unchanged (key rotation:
+        the learner does this when it starts)."""
         for _ in range(ROLES_RETRIES):
             with redis_errors("read the model roles", ModelStoreError):
                 raw: Any = await self.client.get(self.k_roles)
-            current = Roles.from_json(raw) if raw else first
+            current = self._roles(raw) or first
             new = change(current)
-            if raw and new == current:
+            if raw and new == current and self._is_signed_now(raw):
                 return current
-            new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
+            if new != current or not raw:
+                new = dataclasses.replace(new, changed_ts=int(time.time() * 1000))
             with redis_errors("write the model roles", ModelStoreError):
-                args = [raw or b"", new.to_json()]
+                args = [raw or b"", seal(self.key, ROLES_CONTEXT, new.to_json())]
                 if await self.scripts.run_one(_ROLES_CAS, [self.k_roles], args):
                     return new
         msg = f"the model roles kept changing under {ROLES_RETRIES} attempts to change them"
@@ -193,28 +233,32 @@ class ModelStore:
         if blob is None:
             return None
         fields = {k.decode(): v for k, v in meta.items()}
+        for name in (f"{slot}{f}" for slot in _SLOTS for f in ("version", "pipeline", "quality")):
+            if name in fields:  # the quality_state fields are sealed as pickles (_saved)
+                fields[name] = unseal(self.keys, _meta_context(name), fields[name])
+        cursor = unseal(self.keys, _meta_context("cursor"), fields.get("cursor", b""))
         challenger = None
         if challenger_blob is not None and "challenger_version" in fields:
-            challenger = _saved(self.key, challenger_blob, fields, "challenger_")
-        champion = _saved(self.key, blob, fields, "")
-        return Checkpoint(fields["cursor"].decode(), champion, challenger)
+            challenger = _saved(self.keys, challenger_blob, fields, "challenger_")
+        champion = _saved(self.keys, blob, fields, "")
+        return Checkpoint(cursor.decode(), champion, challenger)
 
     async def save(self, checkpoint: Checkpoint) -> None:
         """Write a checkpoint (both models) atomically and trim the stream entries it has
         learned."""
-        meta: dict[str | bytes, str | bytes] = {"cursor": checkpoint.cursor}
+        meta: dict[str | bytes, str | bytes] = {"cursor": self._seal("cursor", checkpoint.cursor)}
         for slot, saved in zip(_SLOTS, checkpoint.saved, strict=False):
             state = saved.quality_state
             meta.update({
-                f"{slot}version": saved.version,
-                f"{slot}pipeline": saved.pipeline,
-                f"{slot}quality": orjson.dumps(saved.quality),
+                f"{slot}version": self._seal(f"{slot}version", saved.version),
+                f"{slot}pipeline": self._seal(f"{slot}pipeline", saved.pipeline),
+                f"{slot}quality": self._seal(f"{slot}quality", orjson.dumps(saved.quality)),
                 f"{slot}quality_state":
                     seal(self.key, f"quality {saved.version}", state) if state else b"",
             })  # fmt: skip
         if checkpoint.policy is not None:
-            meta["policy_window"] = checkpoint.policy.window
-            meta["tradeoff"] = checkpoint.policy.tradeoff
+            meta["policy_window"] = self._seal("policy_window", checkpoint.policy.window)
+            meta["tradeoff"] = self._seal("tradeoff", checkpoint.policy.tradeoff)
         champion, challenger = checkpoint.champion, checkpoint.challenger
         with redis_errors("save the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
@@ -234,44 +278,74 @@ class ModelStore:
         """Where the latest checkpoint learned up to (a new one each checkpoint; cheap)."""
         with redis_errors("read the checkpoint's cursor", ModelStoreError):
             raw: Any = await self.client.hget(self.k_meta, "cursor")
-        return raw.decode() if raw is not None else None
+        cursor = self._open("cursor", raw)
+        return cursor.decode() if cursor is not None else None
 
     async def tradeoff(self) -> bytes | None:
         """The trade-off saved with the latest checkpoint (JSON, ``scoring.policy``)."""
         with redis_errors("read the trade-off", ModelStoreError):
             raw: bytes | None = await self.client.hget(self.k_meta, "tradeoff")  # type: ignore[assignment]  # decode_responses=False
-        return raw
+        return self._open("tradeoff", raw)
 
     async def policy_window(self) -> bytes | None:
         """The learner's window of recent labelled examples, saved with the checkpoint."""
         with redis_errors("read the policy window", ModelStoreError):
             raw: bytes | None = await self.client.hget(self.k_meta, "policy_window")  # type: ignore[assignment]  # decode_responses=False
-        return raw
+        return self._open("policy_window", raw)
 
-    async def sign_unsigned(self) -> str | None:
-        """Sign the latest checkpoint as it is, when it is unsigned (one upgrade step from a
-        riskstream that did not sign, when nothing else can have written this Redis); the
-        version signed, or None when there is nothing to sign. Nothing is unpickled. (A
-        release that did not sign had no challenger: only the champion's blobs are signed.)"""
+    async def sign_unsigned(self, expected_sha256: str) -> str | None:
+        """Sign the latest checkpoint as it is, once, when it or its meta or roles are
+        unsigned (the upgrade from a riskstream that signed less), only if its model's pickle
+        has the sha256 the operator expects (``model_sha256``: the learner logs it with each
+        checkpoint); the version signed, or None when everything is signed already. Nothing
+        is unpickled. CheckpointError when the model is not the one expected, or is signed
+        with a key this worker does not accept."""
         with redis_errors("read the model checkpoint", ModelStoreError):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(self.k_model)
-                pipe.hmget(self.k_meta, ["version", "quality_state"])
-                blob, (version, quality) = await pipe.execute()
-        if blob is None or version is None or is_sealed(blob):
+                pipe.hgetall(self.k_meta)
+                pipe.get(self.k_roles)
+                blob, meta, roles = await pipe.execute()
+        if blob is None:
             return None
-        name: str = version.decode(errors="replace")
-        quality = b"" if quality is None or is_sealed(quality) else quality
-        args = [
-            blob, seal(self.key, f"model {name}", blob),
-            quality, seal(self.key, f"quality {name}", quality) if quality else b"",
-        ]  # fmt: skip
+        fields = {k.decode(): v for k, v in meta.items()}
+        version = fields.get("version", b"")
+        name = version if not is_sealed(version) else self._open("version", version) or b""
+        name_text = name.decode(errors="replace")
+        payload = unseal(self.keys, f"model {name_text}", blob) if is_sealed(blob) else blob
+        if model_sha256(payload) != expected_sha256.lower():
+            msg = (
+                f"checkpoint model {name_text} has sha256 {model_sha256(payload)}, not the "
+                f"expected {expected_sha256}: refused (delete it and the learner starts afresh)"
+            )
+            raise CheckpointError(msg)
+        changes: list[bytes | str] = []
+        for field, value in fields.items():
+            if is_sealed(value) or not value:
+                continue
+            if field.endswith("quality_state"):
+                slot = field.removesuffix("quality_state")
+                slot_version = fields.get(f"{slot}version", b"")
+                if is_sealed(slot_version):
+                    slot_version = self._open(f"{slot}version", slot_version) or b""
+                sealed = seal(self.key, f"quality {slot_version.decode()}", value)
+            else:
+                sealed = self._seal(field, value)
+            changes += [field, sealed]
+        new_roles = b"" if not roles or is_sealed(roles) else seal(self.key, ROLES_CONTEXT, roles)
+        if new_roles:
+            Roles.from_json(roles)  # a broken record is not signed: ModelRolesError
+        signed_blob = blob if is_sealed(blob) else seal(self.key, f"model {name_text}", blob)
+        if signed_blob == blob and not changes and not new_roles:
+            return None
+        args = [blob, signed_blob, roles or b"", new_roles, *changes]
+        keys = [self.k_model, self.k_meta, self.k_roles]
         with redis_errors("sign the model checkpoint", ModelStoreError):
-            done = await self.scripts.run_one(_SIGN, [self.k_model, self.k_meta], args)
+            done = await self.scripts.run_one(_SIGN, keys, args)
         if not done:
             msg = "the checkpoint changed while it was being signed; run the command again"
             raise ModelStoreError(msg)
-        return name
+        return name_text
 
     async def append(self, examples: Sequence[tuple[str, str, bool, dict[str, float]]]) -> None:
         """Append joined labels (txn_id, user_id, is_fraud, features) to the training stream."""
@@ -333,7 +407,13 @@ class ModelStore:
             await self.scripts.run_one(_RENEW, [self.k_lease], [owner, 0])
 
 
-def _saved(key: bytes, blob: bytes, fields: dict[str, bytes], slot: str) -> SavedModel:
+def model_sha256(payload: bytes) -> str:
+    """The sha256 (hex) of a model's pickle, as the learner logs it with each checkpoint and
+    ``riskstream checkpoint sign --sha256`` expects it."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _saved(key: Keys, blob: bytes, fields: dict[str, bytes], slot: str) -> SavedModel:
     """One model of a checkpoint from its blob and its slot's meta fields, both pickles
     verified (a checkpoint from before the challenger names no pipeline: the default one)."""
     pipeline = fields.get(f"{slot}pipeline")

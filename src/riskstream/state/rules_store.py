@@ -1,10 +1,11 @@
 """Redis side of the rules layer: the newest valid risk-config version, for every worker.
 
 The agent that owns the (one) partition of ``risk-config`` puts each valid version here,
-only if it is newer than the one in force (one Lua step: a replay or an older version
-changes nothing); every scorer polls ``version()`` on its refresh timer and loads the body
-when it changed. A restarted worker reads it at once. Nothing here parses rules: the body
-is the message as received, parsed again by each reader (``scoring.ruleset.parse_rules``).
+only if it is newer than the one in force and at most ``MAX_VERSION_STEP`` above it (one Lua
+step: a replay, an older version or one too far above changes nothing); every scorer polls
+``version()`` on its refresh timer and loads the body when it changed. A restarted worker
+reads it at once. Nothing here parses rules: the body is the message as received, parsed
+again by each reader (``scoring.ruleset.parse_rules``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 
 from riskstream.errors import RulesStoreError
+from riskstream.scoring.ruleset import MAX_VERSION_STEP
 from riskstream.state import keys
 from riskstream.state.client import redis_errors
 from riskstream.state.scripts import Script, ScriptRunner
 
 _SET = Script.load("rules_set.lua")
-_OUTCOMES: dict[int, Literal["stale", "applied", "same"]] = {0: "stale", 1: "applied", 2: "same"}
+Outcome = Literal["stale", "applied", "same", "too far"]
+_OUTCOMES: dict[int, Outcome] = {0: "stale", 1: "applied", 2: "same", 3: "too far"}
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,13 @@ class RulesStore:
         self.key = keys.rules(namespace)
         self.scripts = ScriptRunner(client)
 
-    async def put(
-        self, version: int, body: bytes
-    ) -> tuple[Literal["stale", "applied", "same"], int]:
-        """Put a version in force if newer: ``applied``; ``same`` (this very message is in
-        force); or ``stale`` (an equal or newer one is); with the version now in force."""
+    async def put(self, version: int, body: bytes) -> tuple[Outcome, int]:
+        """Put a version in force if newer, and at most ``MAX_VERSION_STEP`` above the one in
+        force (0 when none): ``applied``; ``same`` (this very message is in force); ``stale``
+        (an equal or newer one is); or ``too far``; with the version now in force."""
+        args: list[int | bytes] = [version, body, MAX_VERSION_STEP]
         with redis_errors("put the rules in force", RulesStoreError):
-            reply: Any = await self.scripts.run_one(_SET, [self.key], [version, body])
+            reply: Any = await self.scripts.run_one(_SET, [self.key], args)
         return _OUTCOMES[int(reply[0])], int(reply[1])
 
     async def version(self) -> int | None:

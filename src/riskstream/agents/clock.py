@@ -12,8 +12,9 @@ only for the ``credit-clock`` partitions assigned to it, and one at a time per p
 
 A tick is signed (HMAC-SHA256 under a key derived from the deployment's secret,
 ``tick_keys``; the earlier keys of a rotation are accepted too): one without a valid
-signature is a dead letter. Even a signed tick is not trusted further than the stream's state: ``fire_credit_timers`` clamps its watermark to the
-stored clock and fires only the users the due index says are due by then.
+signature is a dead letter. Even a signed tick is not trusted further than the stream's
+state: ``fire_credit_timers`` clamps its watermark to the stored clock and fires only the
+users the due index says are due by then.
 """
 
 from __future__ import annotations

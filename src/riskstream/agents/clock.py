@@ -64,7 +64,7 @@ class Tick:
     def encode(self, key: bytes) -> bytes:
         """The tick's JSON, signed.
 
-        >>> Tick(1_790_000_000_000, (("u-1", 1_789_999_000_000),)).encode(b"k")[:58]
+        >>> Tick(1_790_000_000_000, (("u-1", 1_789_999_000_000),)).encode(b"k")[:57]
         b'{"watermark":1790000000000,"due":[["u-1",1789999000000]],'
         """
         return orjson.dumps(

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import redis
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
@@ -302,3 +302,63 @@ def wait_for(condition: Callable[[], Any], deadline_s: float, what: str) -> Any:
             return last
         time.sleep(0.05)
     pytest.fail(f"timed out after {deadline_s}s waiting for {what}; last: {last!r}")
+
+
+def read_all(
+    settings: Settings, topic: str, deadline_s: float = 60.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every committed message of a topic: each partition read from the start to the high
+    watermark taken now (a read_committed consumer; it cannot pass a transaction still open,
+    so one left open fails here at the deadline instead of hiding a late duplicate)."""
+    name = settings.topic(topic)
+    config = {
+        "group.id": f"check-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+    }
+    consumer = Consumer(clients.librdkafka(settings, **config))
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
+        }
+        consumer.assign([TopicPartition(name, p, 0) for p in parts])
+        got: list[tuple[bytes | None, bytes]] = []
+        left = {p for p, high in ends.items() if high > 0}  # partitions not read to the end
+        end = time.monotonic() + deadline_s
+        while left:
+            if time.monotonic() > end:
+                pytest.fail(
+                    f"{name}: partitions {sorted(left)} not read to {ends} in "
+                    f"{deadline_s}s (a transaction left open?); read {len(got)}"
+                )
+            for msg in consumer.consume(500, timeout=0.5):
+                error = msg.error()
+                if error is None:
+                    got.append((msg.key(), msg.value()))
+                elif (
+                    error.code() == KafkaError._PARTITION_EOF
+                    and msg.offset() >= ends[msg.partition()]
+                ):
+                    left.discard(msg.partition())
+        return got
+    finally:
+        consumer.close()
+
+
+def lag(settings: Settings, topic: str) -> int:
+    """Messages of an input topic the workers' group has not committed yet (all partitions)."""
+    name = settings.topic(topic)
+    consumer = Consumer(clients.librdkafka(settings, **{"group.id": settings.group_id}))
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        tps = [TopicPartition(name, p) for p in parts]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+        total = 0
+        for p in parts:
+            high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            total += high - max(committed[p], 0)
+        return total
+    finally:
+        consumer.close()

@@ -143,3 +143,34 @@ def test_a_frozen_worker_woken_under_load_loses_and_duplicates_nothing(
     check_exactly_once(settings, sent + last, [frozen, other])
     assert frozen.proc is not None
     assert frozen.proc.poll() is None, "the woken worker died"
+
+
+def fence(settings: Settings, groups: range = range(3)) -> None:
+    """Start a producer with each transactional id the workers use (``{group_id}-{topic
+    group}-{partition}``): the broker fences theirs, as a zombie's successor would."""
+    for group in groups:
+        for part in range(settings.partitions):
+            tid = f"{settings.group_id}-{group}-{part}"
+            rogue = Producer(clients.librdkafka(settings, **{"transactional.id": tid}))
+            rogue.init_transactions(30)
+
+
+def test_a_fenced_producer_is_aborted_and_its_events_decided_again(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    sent = payments(seed=23)[:1500]
+    produce(settings, sent[:300])
+    worker = start_worker()
+    wait_for(lambda: decided(settings) >= 150, 120, "150 payments decided")
+    flowing = threading.Thread(target=produce, args=(settings, sent[300:], 60.0), daemon=True)
+    flowing.start()
+    wait_for(lambda: decided(settings) >= 400, 120, "400 payments decided")
+    fence(settings)  # mid-stream: the worker's open transactions and next commits fail
+    flowing.join(120)
+    assert not flowing.is_alive()
+    last = sentinels(settings)
+    produce(settings, last)
+    check_exactly_once(settings, sent + last, [worker])
+    assert worker.proc is not None
+    assert worker.proc.poll() is None, "the worker died"
+    assert "aborting the transactions" in worker.log.read_text()  # the fence did hit it

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from riskstream.config import Settings
 from riskstream.stack import CLUSTER_URL
 from riskstream.streams import clients
+from riskstream.streams.topics import PAYMENTS
 
 START_HINT = (
     "the real Kafka + Redis stack is not running: "
@@ -259,8 +260,11 @@ def consume_until(
     topic: str,
     done: Callable[[list[tuple[bytes | None, bytes]]], bool],
     deadline_s: float = 60.0,
+    *,
+    partial: bool = False,
 ) -> list[tuple[bytes | None, bytes]]:
-    """Read committed messages of a topic from the start until `done(messages)` or a deadline."""
+    """Read committed messages of a topic from the start until `done(messages)`; fail at the
+    deadline as ``wait_for`` does (``partial=True``: return what was read by then)."""
     consumer = Consumer(
         clients.librdkafka(
             settings,
@@ -283,6 +287,8 @@ def consume_until(
                     got.append((msg.key(), msg.value()))
     finally:
         consumer.close()
+    if not partial and not done(got):
+        pytest.fail(f"{topic}: condition not met after {deadline_s}s; read {len(got)} messages")
     return got
 
 
@@ -320,9 +326,17 @@ def read_all(
     consumer = Consumer(clients.librdkafka(settings, **config))
     try:
         parts = consumer.list_topics(name, timeout=10).topics[name].partitions
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
-        }
+
+        def high_watermarks() -> dict[int, int] | None:
+            try:  # a partition just created may have no leader for a moment
+                return {
+                    p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+                    for p in parts
+                }
+            except KafkaException:
+                return None
+
+        ends: dict[int, int] = wait_for(high_watermarks, 30, f"{name}'s high watermarks")
         consumer.assign([TopicPartition(name, p, 0) for p in parts])
         got: list[tuple[bytes | None, bytes]] = []
         left = {p for p, high in ends.items() if high > 0}  # partitions not read to the end
@@ -362,3 +376,13 @@ def lag(settings: Settings, topic: str) -> int:
         return total
     finally:
         consumer.close()
+
+
+def all_committed(
+    settings: Settings, topic: str, deadline_s: float = 300.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every committed message of an output topic once the workers are done: their group has
+    committed every payment (lag 0 on ``payments``), then each partition is read to its end
+    (``read_all``). A duplicate committed after every txn_id was first seen is counted too."""
+    wait_for(lambda: lag(settings, PAYMENTS) == 0, deadline_s, "lag 0 on payments")
+    return read_all(settings, topic)

@@ -213,6 +213,13 @@ class Settings(BaseSettings):
         description="recent labelled payments the threshold policy's trade-off is computed "
         "over (docs/rules.md)",
     )
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="seconds without a heartbeat after which a worker's partitions move to "
+        "the others (a frozen worker's come back to it only through a rebalance)",
+    )
     batch_max: int = Field(500, ge=1, description="payments scored together at most")
     batch_within_s: float = Field(
         0.005, gt=0, description="longest wait to fill a batch, in seconds"

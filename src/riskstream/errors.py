@@ -63,6 +63,10 @@ class PublishError(OutageError):
     """A decision made over HTTP could not be published on risk-decisions."""
 
 
+class TransactionAbortedError(RiskstreamError):
+    """A batch's Kafka transactions were aborted; its events are read again (not an outage)."""
+
+
 class ForwardError(RiskstreamError):
     """The worker a request was forwarded to answered without a worker's signature."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import faust
 
 from riskstream import insecure
+from riskstream.agents import faust_private
 from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
 from riskstream.agents.clock import Ticker, TickPublisher, decode_tick, tick_keys
@@ -105,6 +106,7 @@ def build(settings: Settings) -> Worker:
     health = Health()
 
     app = create_app(settings, security.application_options(settings))
+    faust_private.install(app)  # a revoked partition's open transaction is aborted
     shell = Shell(app, settings, metrics, health, clock)
     credit_limits = settings.topic(topics.CREDIT_LIMITS)
     currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})

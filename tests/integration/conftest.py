@@ -23,13 +23,14 @@ from typing import Any
 
 import pytest
 import redis
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from riskstream.config import Settings
 from riskstream.stack import CLUSTER_URL
 from riskstream.streams import clients
+from riskstream.streams.topics import PAYMENTS
 
 START_HINT = (
     "the real Kafka + Redis stack is not running: "
@@ -281,8 +282,11 @@ def consume_until(
     topic: str,
     done: Callable[[list[tuple[bytes | None, bytes]]], bool],
     deadline_s: float = 60.0,
+    *,
+    partial: bool = False,
 ) -> list[tuple[bytes | None, bytes]]:
-    """Read committed messages of a topic from the start until `done(messages)` or a deadline."""
+    """Read committed messages of a topic from the start until `done(messages)`; fail at the
+    deadline as ``wait_for`` does (``partial=True``: return what was read by then)."""
     consumer = Consumer(
         clients.librdkafka(
             settings,
@@ -305,6 +309,8 @@ def consume_until(
                     got.append((msg.key(), msg.value()))
     finally:
         consumer.close()
+    if not partial and not done(got):
+        pytest.fail(f"{topic}: condition not met after {deadline_s}s; read {len(got)} messages")
     return got
 
 
@@ -324,3 +330,88 @@ def wait_for(condition: Callable[[], Any], deadline_s: float, what: str) -> Any:
             return last
         time.sleep(0.05)
     pytest.fail(f"timed out after {deadline_s}s waiting for {what}; last: {last!r}")
+
+
+def read_all(
+    settings: Settings, topic: str, deadline_s: float = 60.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every committed message of a topic: each partition read from the start to the high
+    watermark taken now (a read_committed consumer; it cannot pass a transaction still open,
+    so one left open fails here at the deadline instead of hiding a late duplicate)."""
+    name = settings.topic(topic)
+    config = {
+        "group.id": f"check-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+    }
+    consumer = Consumer(clients.librdkafka(settings, **config))
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+
+        def high_watermarks() -> dict[int, int] | None:
+            try:  # a partition just created may have no leader for a moment
+                return {
+                    p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+                    for p in parts
+                }
+            except KafkaException:
+                return None
+
+        ends: dict[int, int] = wait_for(high_watermarks, 30, f"{name}'s high watermarks")
+        consumer.assign([TopicPartition(name, p, 0) for p in parts])
+        got: list[tuple[bytes | None, bytes]] = []
+        left = {p for p, high in ends.items() if high > 0}  # partitions not read to the end
+        end = time.monotonic() + deadline_s
+        while left:
+            if time.monotonic() > end:
+                pytest.fail(
+                    f"{name}: partitions {sorted(left)} not read to {ends} in "
+                    f"{deadline_s}s (a transaction left open?); read {len(got)}"
+                )
+            for msg in consumer.consume(500, timeout=0.5):
+                error = msg.error()
+                if error is None:
+                    got.append((msg.key(), msg.value()))
+                elif (
+                    error.code() == KafkaError._PARTITION_EOF
+                    and msg.offset() >= ends[msg.partition()]
+                ):
+                    left.discard(msg.partition())
+        return got
+    finally:
+        consumer.close()
+
+
+def lag(settings: Settings, topic: str) -> int:
+    """Messages of an input topic the workers' group has not committed yet (all partitions)."""
+    name = settings.topic(topic)
+    consumer = Consumer(clients.librdkafka(settings, **{"group.id": settings.group_id}))
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        tps = [TopicPartition(name, p) for p in parts]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+        total = 0
+        for p in parts:
+            high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            total += high - max(committed[p], 0)
+        return total
+    finally:
+        consumer.close()
+
+
+def all_committed(
+    settings: Settings, topic: str, deadline_s: float = 300.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every committed message of an output topic once the workers are done: their group has
+    committed every payment (lag 0 on ``payments``), then each partition is read to its end
+    (``read_all``). A duplicate committed after every txn_id was first seen is counted too."""
+
+    def drained() -> bool:
+        try:
+            return lag(settings, PAYMENTS) == 0
+        except KafkaException:  # a broker away, or the topic still being created
+            return False
+
+    wait_for(drained, deadline_s, "lag 0 on payments")
+    return read_all(settings, topic)

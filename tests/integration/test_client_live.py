@@ -37,10 +37,9 @@ def test_policies_with_the_workers_stopped(
     worker.stop()
     p = payment("u-down", "t-down", "m-1", ts)
     for policy, kind in (("closed", "decline"), ("open", "approve")):
+        # refused connections: the fallback at once (the budget's bound: tests/unit/test_client)
         with RiskClient(urls, timeout=0.3, attempts=3, policy=policy) as client:  # type: ignore[arg-type]
-            started = time.monotonic()
             result = client.score(p)
-            assert time.monotonic() - started < 1.0
         assert result == FallbackDecision("t-down", "u-down", kind)  # type: ignore[arg-type]
     with (
         RiskClient(urls, timeout=0.3, policy="raise") as client,

@@ -34,7 +34,7 @@ from riskstream.state.scripts import Script
 from riskstream.streams import topics
 from riskstream.streams.records import Payment
 
-from .conftest import WorkerProcess, consume_until, redis_nodes, wait_for
+from .conftest import WorkerProcess, all_committed, redis_nodes, wait_for
 from .test_scoring import N_PAYMENTS, decisions_so_far, produce_all, valid_payments
 
 pytestmark = pytest.mark.parametrize("redis_mode", ["cluster"], indirect=True)
@@ -120,10 +120,7 @@ def test_a_master_killed_mid_stream_is_waited_out_and_nothing_is_decided_twice(
     os.kill(pid, signal.SIGKILL)
     try:
         wanted = {p.txn_id for p in valid_payments()}
-        got = consume_until(
-            settings, topics.DECISIONS,
-            lambda m: len({orjson.loads(v)["txn_id"] for _, v in m}) >= len(wanted), 300,
-        )  # fmt: skip
+        got = all_committed(settings, topics.DECISIONS, deadline_s=300)
         per_txn = collections.Counter(orjson.loads(v)["txn_id"] for _, v in got)
         assert set(per_txn) == wanted, f"missing {len(wanted - set(per_txn))}"
         assert max(per_txn.values()) == 1

@@ -33,7 +33,7 @@ from riskstream.streams import clients, topics
 from riskstream.streams.admin import describe
 from riskstream.streams.records import Decision
 
-from .conftest import WorkerProcess, consume_until, isolated, kafka_env, wait_for
+from .conftest import WorkerProcess, all_committed, consume_until, isolated, kafka_env, wait_for
 from .test_scoring import N_PAYMENTS, produce_all, valid_payments
 
 READY_S = 120
@@ -104,10 +104,7 @@ def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
         os.killpg(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         try:
-            got = consume_until(
-                settings, topics.DECISIONS,
-                lambda m: len({orjson.loads(v)["txn_id"] for _, v in m}) >= len(wanted), 300,
-            )  # fmt: skip
+            got = all_committed(settings, topics.DECISIONS, deadline_s=300)
         finally:  # the killed broker comes back and catches up
             cmd = [sys.executable, "-m", "riskstream.cli", "stack", "up", "--kafka-cluster"]
             subprocess.run(cmd, check=True, capture_output=True, timeout=180)

@@ -53,6 +53,10 @@ def produce(producer: Producer, settings: Settings, prefix: str, n: int, **kw: A
     assert producer.flush(10) == 0
 
 
+SESSION = {"RISKSTREAM_SESSION_TIMEOUT_S": "90"}
+LAG_WAIT_S = 60  # well inside the session timeout
+
+
 def payments_lag(samples: Samples, settings: Settings) -> dict[int, float]:
     name = settings.topic(topics.PAYMENTS)
     return {
@@ -75,7 +79,8 @@ def test_metrics_count_every_payment_and_lag_comes_from_kafka(
     settings: Settings, producer: Producer, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     ensure_topics(settings)
-    workers = [start_worker(), start_worker()]
+    # a session timeout far above the lag wait below: the pause never becomes a rebalance
+    workers = [start_worker(**SESSION), start_worker(**SESSION)]
 
     def balanced() -> bool:
         owned = [assigned(scrape(w), settings) for w in workers]
@@ -105,8 +110,8 @@ def test_metrics_count_every_payment_and_lag_comes_from_kafka(
     for s in scraped:
         assert total(s, "riskstream_model_info") == 1
 
-    # Pause one worker: the other reads its partitions' lag from Kafka, before the group
-    # notices the pause (session timeout 10 s) and moves those partitions over.
+    # Pause one worker: the other reads its partitions' lag from Kafka (the group keeps
+    # them with the paused worker for the session timeout).
     paused, running = workers
     theirs = sorted(assigned(scrape(paused), settings))
     paused.send_signal(signal.SIGSTOP)
@@ -119,7 +124,7 @@ def test_metrics_count_every_payment_and_lag_comes_from_kafka(
         lag = payments_lag(scrape(running), settings)
         return lag if sum(lag.values()) == m else None
 
-    lag = wait_for(lag_is_m, 8, f"lag {m} on the paused worker's partitions")
+    lag = wait_for(lag_is_m, LAG_WAIT_S, f"lag {m} on the paused worker's partitions")
     assert {p: v for p, v in lag.items() if v} == expected
 
     paused.send_signal(signal.SIGCONT)

@@ -169,6 +169,7 @@ def test_rules_change_live_are_named_and_survive_a_restart(
     assert main(["rules", "set", str(path), *flags]) == 1  # not newer: refused before sending
     assert "not newer than version 2" in capsys.readouterr().err
     wait_for(in_force(worker, 2), 30, "rules version 2 in force on the worker")
+    wait_for(in_force(other_worker, 2), 30, "rules version 2 in force on the other worker")
     freed = decide(settings, producer, BLOCKED)
     assert (freed["decision"], freed["reasons"], freed["rules_version"]) == ("approve", [], 2)
 

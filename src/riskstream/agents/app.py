@@ -52,7 +52,7 @@ def create_app(settings: Settings, web_application_options: dict[str, Any]) -> f
         broker_commit_every=1000,
         broker_commit_interval=0.5,
         # A killed worker's partitions move to the others after this long without heartbeats.
-        broker_session_timeout=10.0,
+        broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=1.0,
         web_enabled=True,
     )

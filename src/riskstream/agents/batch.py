@@ -12,8 +12,13 @@ produces (``Agent``); ``Batch.commit`` does the rest, and reads as its steps:
 3. check every output can be published (a record over ``MAX_RECORD_BYTES`` turns its
    message into a dead letter instead);
 4. in the input partitions' Kafka transactions (``faust_private.fenced``), for the
-   partitions still assigned: send the dead letters and the outputs, ack every event
-   (a partition lost mid-batch is its new owner's to decide);
+   partitions still assigned under the assignment the batch began in: send the dead letters
+   and the outputs, wait until the broker has every record, then ack their events. The
+   events of a partition lost meanwhile are not acked: they are let go
+   (``faust_private.forget``), for whoever owns the partition to read again from its
+   committed offset. An error in a transaction aborts the batch's transactions and the
+   worker rejoins the group (``TransactionAbortedError``): the batch's events are read
+   again, none is skipped and no output is committed without its offsets;
 5. count what was done (``WorkerMetrics``).
 
 A crash of the agent is counted (``riskstream_agent_crashes_total``) and re-raised for
@@ -22,6 +27,7 @@ Faust's supervisor: it is an incident, never how a message is dealt with.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -34,7 +40,7 @@ import faust
 from riskstream.agents import faust_private
 from riskstream.agents.app import input_topic
 from riskstream.config import Settings
-from riskstream.errors import MessageError
+from riskstream.errors import MessageError, TransactionAbortedError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.service import Outcome
@@ -101,6 +107,14 @@ def origin(msg: Any) -> str:
     return f"{msg.topic}:{msg.partition}:{msg.offset}"
 
 
+def spans(messages: Sequence[Any]) -> str:
+    """``topic[partition]@first..last`` for each partition of ``messages`` (for logs)."""
+    offsets: dict[str, list[int]] = {}
+    for m in messages:
+        offsets.setdefault(f"{m.topic}[{m.partition}]", []).append(m.offset)
+    return ", ".join(f"{tp}@{min(o)}..{max(o)}" for tp, o in sorted(offsets.items()))
+
+
 def now_ms() -> int:
     """Wall-clock epoch milliseconds."""
     return int(time.time() * 1000)
@@ -135,6 +149,7 @@ class Batch(Generic[T]):
         self.dlq = shell.settings.topic(topics.dlq(agent.topic))
         self.results: dict[int, Outputs] = {}  # event index -> its outputs
         self.dead: dict[int, str] = {}  # event index -> why it goes to the dead letters
+        self.generation = faust_private.generation(shell.app)  # the assignment it begins in
 
     async def commit(self) -> None:
         """Decode, handle, check, then send and ack in the partitions' transactions."""
@@ -142,11 +157,17 @@ class Batch(Generic[T]):
         await self.handle(decoded)
         await self.advance_clock(decoded)
         self.check_sizes()
-        touched = {(e.message.topic, e.message.partition) for e in self.events}
-        async with faust_private.fenced(self.shell.app, touched) as live:
-            sent = await self.send(live)
-            for event in self.events:
-                await self.stream.ack(event)
+        app, touched = self.shell.app, {(e.message.topic, e.message.partition) for e in self.events}
+        sent: list[Outputs] = []
+        try:
+            async with faust_private.fenced(app, touched, self.generation) as live:
+                sent = await self.send(live)
+                await self.ack(live)
+        except TransactionAbortedError as exc:  # the events come back: nothing was done
+            log.warning(
+                "%s: batch of %d events aborted: %s", self.agent.name, len(self.events), exc
+            )
+            faust_private.forget(app, [e.message for e in self.events])
         self.count(sent)
 
     def decode(self) -> list[tuple[int, Inbound[T]]]:
@@ -210,9 +231,12 @@ class Batch(Generic[T]):
                 self.dead[i] = f"an output record is {big} bytes, over {MAX_RECORD_BYTES}"
 
     async def send(self, live: set[tuple[str, int]]) -> list[Outputs]:
-        """Send what the live partitions' events produced; those events' outputs."""
+        """Send what the live partitions' events produced, and wait until the broker has
+        every record (one it refuses raises here, before any event is acked); those events'
+        outputs."""
         app = self.shell.app
         sent = []
+        deliveries = []
         for i, event in enumerate(self.events):
             msg = event.message
             if (msg.topic, msg.partition) not in live:
@@ -224,14 +248,29 @@ class Batch(Generic[T]):
                 value = dead_letter(
                     msg.topic, msg.partition, msg.offset, event.value or b"", self.dead[i], now_ms()
                 )
-                await send(self.dlq, (event.key or b"")[:1024], value)
+                deliveries.append(await send(self.dlq, (event.key or b"")[:1024], value))
                 sent.append(Outputs(rejected=self.dead[i]))
                 continue
             result = self.results[i]
             for record in result.records:
-                await send(record.topic, record.key, record.value)
+                deliveries.append(await send(record.topic, record.key, record.value))
             sent.append(result)
+        for delivery in await asyncio.gather(*deliveries, return_exceptions=True):
+            if isinstance(delivery, BaseException):
+                raise delivery
         return sent
+
+    async def ack(self, live: set[tuple[str, int]]) -> None:
+        """Ack the live partitions' events; let go of the others (read again elsewhere)."""
+        lost = []
+        for event in self.events:
+            if (event.message.topic, event.message.partition) in live:
+                await self.stream.ack(event)
+            else:
+                lost.append(event.message)
+        if lost:
+            log.info("%s: events to be read again: %s", self.agent.name, spans(lost))
+        faust_private.forget(self.shell.app, lost)
 
     def count(self, outputs: list[Outputs]) -> None:
         metrics, settings = self.shell.metrics, self.shell.settings

@@ -85,7 +85,11 @@ async def started_producer(settings: Settings, **kwargs: Any) -> AIOKafkaProduce
     producer = AIOKafkaProducer(
         **aiokafka(settings), enable_idempotence=True, acks="all", linger_ms=0, **kwargs
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:  # Kafka unreachable: close what start() opened, try again later
+        await producer.stop()
+        raise
     return producer
 
 

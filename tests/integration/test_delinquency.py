@@ -263,10 +263,17 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
     assert before["limit"] > at_30["limit"] > at_60["limit"] > last["limit"] == 0.0
     assert at_30["limit"] == pytest.approx(int(before["limit"] * 0.75 / 100) * 100)
     assert at_30["available"] == 0.0
+    # the contract's fields: what is past due, why the score is low, the policy in force
+    assert (before["amount_past_due"], at_30["reasons"][0]) == (0.0, "past_due_now")
+    assert at_30["amount_past_due"] >= minimum(SPEND) > 0
+    assert before["pd"] < at_30["pd"] <= at_60["pd"]
+    assert {m["policy_version"] for ms in lines.values() for m in ms} == {0}
+    assert all(isinstance(m["reasons"], list) and "next_due_ts" in m for m in bust)
     # (1) its credit payments are declined with the delinquency reason
     declined = run.pay(BUST, due_ts(MONTHS - 1) + 9 * DAY_MS, 50.0)
     assert declined["decision"] == "decline", declined
     assert declined["reasons"][0] == "credit_delinquent", declined
+    assert 0 < declined["credit"]["pd"] < 1, declined
     # (2) paying the minimum (the last statement's, which asks again for every one before)
     # cures the line; the history keeps the misses
     last_minimum = next(s["minimum_due"] for t, s in reversed(run.sent)
@@ -278,6 +285,7 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
                                  "due_ts": due_ts(MONTHS - 1), "ts": cure_ts})  # fmt: skip
     cured = run.line_where(BUST, "current", 0, "the bust-out cured", since=cure_ts)
     assert cured["ts"] == cure_ts
+    assert (cured["amount_past_due"], cured["next_due_ts"]) == (0.0, None)
     assert cured["factors"]["history"] < before["factors"]["history"]
     assert cured["credit_score"] >= run.lines(BUST)[-2]["credit_score"]
     # the late payer went delinquent and was cured every month; it ends below the payer

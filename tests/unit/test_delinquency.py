@@ -26,9 +26,12 @@ from riskstream.credit import (
     score,
     to_message,
 )
-from riskstream.credit.delinquency import CURE_FREEZE_MS, MAX_BILLS
+from riskstream.credit.delinquency import MAX_BILLS
 from riskstream.credit.limit import DAY_MS
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.step import published
+
+CURE_FREEZE_MS = CreditPolicy().cure_freeze_ms
 
 START_TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 GRACE = 3 * DAY_MS

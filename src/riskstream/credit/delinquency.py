@@ -8,8 +8,8 @@ takes every documented step due by ``ts``, each a state to publish at its own ti
 - a bill's ``late_at`` passes unpaid: the minimum is **missed** (history) and the line is
   **delinquent**: new credit frozen, no increases;
 - 30, 60, 90 days past due (from the oldest unpaid due date): each counted in the history
-  and cutting the limit to ``DPD_LIMIT_SHARE`` of itself (75%, 50%, 0); from 60 days the
-  status is **frozen**.
+  and cutting the limit to the policy's ``dpd_limit_share`` of itself (75%, 50%, 0 built
+  in); from 60 days the status is **frozen**.
 
 ``apply_at`` runs an event at its time: the line is advanced to it first, so an event sees
 the line as it is then, whoever else (a timer, another event) advanced it before. The steps
@@ -28,15 +28,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
-from riskstream.credit.limit import floor_step
+from riskstream.credit.limit import BUILT_IN, floor_step
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.state import DAY_MS, DPD_STEPS, Bill, CreditState, statement_key
 from riskstream.credit.step import Moment, Step, step
 from riskstream.errors import CreditError
 
 DEFAULT_GRACE_DAYS = 3
-# The limit kept at each step of DPD_STEPS (30, 60, 90 days past due).
-DPD_LIMIT_SHARE = (0.75, 0.5, 0.0)
-CURE_FREEZE_MS = 90 * DAY_MS
 MAX_BILLS = 12  # more open bills: the two oldest merge (a year of missed statements)
 HALF_CENT = 0.005
 
@@ -107,7 +105,7 @@ def next_due(state: CreditState) -> int | None:
     return min(times, default=None)
 
 
-def _take_steps(state: CreditState, at: int) -> CreditState:
+def _take_steps(state: CreditState, at: int, policy: CreditPolicy) -> CreditState:
     """Every step due at ``at``: bills missed, then steps of days past due reached."""
     newly = sum(1 for b in state.bills if not b.is_missed and b.late_at <= at)
     bills = tuple(replace(b, is_missed=b.is_missed or b.late_at <= at) for b in state.bills)
@@ -123,12 +121,12 @@ def _take_steps(state: CreditState, at: int) -> CreditState:
             dpd30=new.dpd30 + (n == 0),
             dpd60=new.dpd60 + (n == 1),
             dpd90=new.dpd90 + (n == 2),
-            limit=floor_step(new.limit * DPD_LIMIT_SHARE[n]),
+            limit=floor_step(new.limit * policy.dpd_limit_share[n]),
         )
     return new
 
 
-def advance(state: CreditState, ts: int) -> Advanced:
+def advance(state: CreditState, ts: int, policy: CreditPolicy = BUILT_IN) -> Advanced:
     """The line at ``ts``: every step due by then taken, oldest first; each that changes the
     published line is a moment to publish at the step's own time.
 
@@ -141,14 +139,19 @@ def advance(state: CreditState, ts: int) -> Advanced:
     """
     moments = []
     while (at := next_due(state)) is not None and at <= ts:
-        taken = step(state, _take_steps(state, at))
+        taken = step(state, _take_steps(state, at, policy))
         state = taken.state
         if taken.is_changed:
             moments.append(Moment(state, at))
     return Advanced(state, tuple(moments))
 
 
-def apply_at(state: CreditState, ts: int, change: Callable[[CreditState], Step]) -> Advanced:
+def apply_at(
+    state: CreditState,
+    ts: int,
+    change: Callable[[CreditState], Step],
+    policy: CreditPolicy = BUILT_IN,
+) -> Advanced:
     """An event at ``ts``: the line advanced to ``ts``, changed, and advanced again (a bill
     already late when its statement came is missed at once); every moment to publish.
 
@@ -157,14 +160,20 @@ def apply_at(state: CreditState, ts: int, change: Callable[[CreditState], Step])
     >>> [(m.ts // DAY_MS, m.state.status) for m in late.moments]
     [(28, 'delinquent')]
     """
-    before = advance(state, ts)
+    before = advance(state, ts, policy)
     changed = change(before.state)
-    after = advance(changed.state, ts)
+    after = advance(changed.state, ts, policy)
     now = (Moment(changed.state, ts),) if changed.is_changed else ()
     return Advanced(after.state, before.moments + now + after.moments)
 
 
-def settle(state: CreditState, amount: float, ts: int, statement_id: str | None) -> CreditState:
+def settle(
+    state: CreditState,
+    amount: float,
+    ts: int,
+    statement_id: str | None,
+    policy: CreditPolicy = BUILT_IN,
+) -> CreditState:
     """Pay bills with a repayment (the named statement first, then the oldest); what no bill
     takes is kept for a statement not read yet. Paying every past-due minimum cures the line.
 
@@ -194,7 +203,7 @@ def settle(state: CreditState, amount: float, ts: int, statement_id: str | None)
         )
     if state.is_past_due and not new.is_past_due:  # cured
         return replace(
-            new, dpd_steps=0, frozen_until_ts=max(state.frozen_until_ts, ts + CURE_FREEZE_MS)
+            new, dpd_steps=0, frozen_until_ts=max(state.frozen_until_ts, ts + policy.cure_freeze_ms)
         )
     since = new.past_due_since
     if since is not None:  # the oldest past due may be younger now

@@ -118,6 +118,27 @@ class CreditState:
         return min((b.due_ts for b in self.bills if b.is_missed), default=None)
 
     @property
+    def amount_past_due(self) -> float:
+        """The minimums unpaid past their due date and grace, to the cent.
+
+        >>> missed = Bill(1, due_ts=0, late_at=3 * DAY_MS, minimum_left=50.0, is_missed=True)
+        >>> open_bill = Bill(2, due_ts=30 * DAY_MS, late_at=33 * DAY_MS, minimum_left=80.0)
+        >>> CreditState(bills=(missed, open_bill)).amount_past_due
+        50.0
+        """
+        return round(sum((b.minimum_left for b in self.bills if b.is_missed), 0.0), 2)
+
+    @property
+    def next_due_ts(self) -> int | None:
+        """The due date of the next minimum not yet past due (None: nothing billed is open).
+
+        >>> open_bill = Bill(2, due_ts=30 * DAY_MS, late_at=33 * DAY_MS, minimum_left=80.0)
+        >>> CreditState(bills=(open_bill,)).next_due_ts // DAY_MS, CreditState().next_due_ts
+        (30, None)
+        """
+        return min((b.due_ts for b in self.bills if not b.is_missed), default=None)
+
+    @property
     def status(self) -> str:
         """``current``; ``delinquent`` (a minimum past due); ``frozen`` (60 days past due or
         more, or the line closed after a complicit fraud): the contract's status.

@@ -25,7 +25,7 @@ from typing import Any
 
 from riskstream import credit
 from riskstream.credit import CreditState, Moment, Step
-from riskstream.credit.limit import BANDS
+from riskstream.credit.policy import BANDS
 from riskstream.credit.state import DAY_MS
 from riskstream.model.metrics import roc_auc
 from riskstream.streams.records import Label, Payment, Repayment, Statement

@@ -301,6 +301,44 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
         assert orjson.loads(answer.read()) == cured
 
 
+def test_a_repayment_below_the_minimum_before_the_due_date_is_not_on_time(story: Run) -> None:
+    """Issue 20's acceptance 2: one user repays less than the minimum two days before the due
+    date, another the whole minimum at the same time. The first gets no limit increase and
+    no on-time credit, and goes delinquent for the rest after the grace; the second is
+    reviewed up. The partial repayment even claims a later due date: the bill's counts."""
+    run = story
+    partial, whole = "partial-payer", "whole-payer"
+    for user in (partial, whole):
+        assert run.pay(user, cycle(0) + 5 * DAY_MS, SPEND)["decision"] == "approve"
+        run.owed[user] = SPEND
+    run.move_clock(cycle(0) + 6 * DAY_MS)
+    for user in (partial, whole):
+        run.bill(user, 0)
+    run.drain("the statements")
+    ask = run.unpaid[partial]
+    assert ask == minimum(SPEND) == 80.0
+    run.move_clock(statement_ts(0) + HOUR_MS)
+    before = run.lines(partial)[-1]
+    run.send(topics.REPAYMENTS, {"repayment_id": "partial-r0", "user_id": partial,
+                                 "amount": 30.0, "currency": "CNY",
+                                 "due_ts": due_ts(0) + 30 * DAY_MS, "ts": due_ts(0) - 2 * DAY_MS,
+                                 "statement_id": f"{partial}-s0"})  # fmt: skip
+    run.repay(whole, 0, due_ts(0) - 2 * DAY_MS, ask)
+    run.drain("the repayments")
+    run.move_clock(due_ts(0) + 5 * DAY_MS)
+    late = run.line_where(partial, "delinquent", GRACE_DAYS, "the partial payer delinquent")
+    assert late["amount_past_due"] == ask - 30.0
+    assert late["reasons"][0] == "past_due_now"
+    wait_for(run.reader.caught_up, 60, "every committed output read")
+    lines = run.lines(partial)
+    assert max(m["limit"] for m in lines) == before["limit"] == 2_000.0  # never raised
+    assert max(m["factors"]["history"] for m in lines) == before["factors"]["history"]
+    reviewed = run.lines(whole)[-1]
+    assert (reviewed["status"], reviewed["amount_past_due"]) == ("current", 0.0)
+    assert reviewed["limit"] > 2_000.0
+    assert reviewed["factors"]["history"] > before["factors"]["history"]
+
+
 def test_the_same_run_with_the_worker_killed_twice_publishes_the_same_lines_once(
     story: Run, settings: Settings, tmp_path: Path
 ) -> None:

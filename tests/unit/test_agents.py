@@ -266,9 +266,11 @@ class ClockedCreditStore(FakeCreditStore):
         return await super().commit(ledgers)
 
 
-def statement(n: int, minimum: float = 100.0) -> Statement:
+def statement(n: int, minimum: float = 100.0, balance: float = 0.0) -> Statement:
+    """The n-th month's statement (its balance: what the line owes, nothing by default, as
+    the lines here draw nothing)."""
     ts = T0 + n * 30 * DAY_MS
-    return Statement(f"s-{n}", "u-1", 1_000.0, minimum, "CNY", ts + 25 * DAY_MS, ts)
+    return Statement(f"s-{n}", "u-1", balance, minimum, "CNY", ts + 25 * DAY_MS, ts)
 
 
 def fire(store: ClockedCreditStore, clock: FakeClock, ticks: list[tuple[Tick, str]]) -> list[Any]:
@@ -279,12 +281,15 @@ def fire(store: ClockedCreditStore, clock: FakeClock, ticks: list[tuple[Tick, st
     return [[orjson.loads(r.value) for r in o.records] for o in out]
 
 
-def test_a_statement_puts_its_due_date_in_its_partitions_index_and_publishes_nothing() -> None:
+def test_a_statement_puts_its_due_date_in_its_partitions_index_and_reconciles_the_balance() -> None:
+    """Its balance (1,000 billed on a line that saw no draw) becomes the outstanding: the
+    line is published once, with the bill's due date next."""
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    out = run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
-                                [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
-    assert out == [Outputs([])]
+    billed = Inbound(statement(0, balance=1_000.0), "statements:2:7")
+    out = run(record_statements(store, "credit-limits", 3 * DAY_MS, [billed]))  # type: ignore[arg-type]
+    [published] = [orjson.loads(o.value) for o in out[0].records]
+    assert (published["available"], published["next_due_ts"]) == (1_000.0, T0 + 25 * DAY_MS)
     assert clock.index == {2: {"u-1": T0 + 28 * DAY_MS}}
     assert event_id("statement", "s-0") in store.marks["u-1"]
 

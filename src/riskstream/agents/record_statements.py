@@ -1,6 +1,7 @@
 """Agent record_statements: a statement -> a bill on its credit line (once per
-statement_id), whose due date the stream's clock will fire if its minimum stays unpaid;
-``credit-limits`` only when the line changed (a statement already past its due date)."""
+statement_id), whose due date the stream's clock will fire if its minimum stays unpaid, and
+its balance as the line's outstanding (``credit.on_statement``); ``credit-limits`` when the
+line changed (the balance reconciled, a statement already past its due date)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def statement_event(s: Statement, origin: str, grace_ms: int) -> CreditEvent:
         origin,
         s.ts,
         lambda line: credit.on_statement(
-            line, s.statement_id, s.minimum_due, s.due_ts, s.ts, grace_ms
+            line, s.statement_id, s.minimum_due, s.due_ts, s.ts, grace_ms, s.balance
         ),
     )
 

@@ -57,11 +57,16 @@ def on_statement(
     due_ts: int,
     ts: int,
     grace_ms: int = DEFAULT_GRACE_DAYS * DAY_MS,
+    balance: float | None = None,
 ) -> Step:
     """A statement issued at ``ts``: its minimum must be repaid by ``due_ts`` (plus the
     grace). As card issuers bill, the minimum includes the earlier minimums still unpaid:
     that part stays with their bills (their due dates, their days past due), the rest is the
     new bill's. Money repaid since ``ts`` that no bill took yet counts against it.
+
+    The statement's ``balance`` is the lender's truth (interest, fees and refunds included):
+    it becomes the line's outstanding, unless the line has applied a draw or repayment dated
+    after ``ts``, which the balance cannot count (then the next statement reconciles).
 
     >>> s, changed = on_statement(CreditState(), "s-1", 100.0, due_ts=25 * DAY_MS, ts=0)
     >>> changed, [(b.minimum_left, b.late_at // DAY_MS) for b in s.bills], next_due(s) // DAY_MS
@@ -69,9 +74,16 @@ def on_statement(
     >>> s, _ = on_statement(s, "s-2", 180.0, due_ts=55 * DAY_MS, ts=30 * DAY_MS)
     >>> [b.minimum_left for b in s.bills]
     [100.0, 80.0]
+    >>> s, _ = on_statement(CreditState(outstanding=500.0), "s-1", 50.0, 25 * DAY_MS, 0,
+    ...                     balance=512.4)  # interest billed
+    >>> s.outstanding
+    512.4
     """
     if not (math.isfinite(minimum_due) and minimum_due >= 0):
         msg = f"a statement's minimum must be a finite number >= 0, got {minimum_due}"
+        raise CreditError(msg)
+    if balance is not None and not (math.isfinite(balance) and balance >= 0):
+        msg = f"a statement's balance must be a finite number >= 0, got {balance}"
         raise CreditError(msg)
     carried = sum(b.minimum_left for b in state.bills)
     minimum, unapplied = max(0.0, _cents(minimum_due - carried)), state.unapplied
@@ -80,6 +92,9 @@ def on_statement(
         minimum, unapplied = _cents(minimum - taken), _cents(unapplied - taken)
     else:  # repaid before it: the statement's balance counts that money already
         unapplied = 0.0
+    outstanding = state.outstanding
+    if balance is not None and state.activity_ts <= ts:
+        outstanding = _cents(balance)
     bills = state.bills
     if minimum > HALF_CENT:
         bill = Bill(statement_key(statement_id), due_ts, due_ts + grace_ms, minimum)
@@ -88,7 +103,7 @@ def on_statement(
             old, older, *rest = bills
             merged = replace(old, minimum_left=_cents(old.minimum_left + older.minimum_left))
             bills = (merged, *rest)
-    return step(state, replace(state, bills=bills, unapplied=unapplied))
+    return step(state, replace(state, bills=bills, unapplied=unapplied, outstanding=outstanding))
 
 
 def next_due(state: CreditState) -> int | None:

@@ -132,7 +132,7 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
                 trace.billed.append(Billed(user, ts, credit.score(line), record.due_ts + grace_ms))
                 heapq.heappush(checks, (record.due_ts + grace_ms, len(trace.billed) - 1))
             move(user, ts, lambda s, r=record: credit.on_statement(
-                s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms))  # fmt: skip
+                s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms, r.balance))  # fmt: skip
         elif isinstance(record, Repayment):
             move(user, ts, lambda s, r=record: credit.on_repayment(
                 s, r.amount, r.due_ts, r.ts, r.statement_id))  # fmt: skip

@@ -25,6 +25,7 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import CheckpointError, OutageError, RulesError
 from riskstream.model.candidates import make_model
 from riskstream.model.online import OnlineModel
@@ -94,6 +95,11 @@ def rule_config(settings: Settings) -> RuleConfig:
     )
 
 
+def env_credit_policy(settings: Settings) -> CreditPolicy:
+    """Version 0 of the credit policy: the built-in one, with the settings' grace."""
+    return CreditPolicy().with_grace(settings.credit_grace_days)
+
+
 def env_rules(settings: Settings) -> RuleSet:
     """Version 0 of the rules layer: the environment's settings."""
     return RuleSet(0, settings.review_at, settings.decline_at, rule_config(settings))
@@ -156,6 +162,7 @@ class Scorer:
             self.tradeoff_of = checkpoint
         rs = self.ruleset
         self.thresholds = policy_thresholds(rs.policy, self.tradeoff, rs.review_at, rs.decline_at)
+        self.credit_lines.policy = rs.credit or env_credit_policy(self.settings)
         self.is_rules_read = True
         return changed
 

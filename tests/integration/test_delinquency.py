@@ -28,8 +28,9 @@ from riskstream.config import Settings
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for
 
-from .conftest import BOTH_REDIS, WorkerProcess, isolated, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, consume_until, isolated, wait_for
 from .test_credit import Reader, drained
+from .test_rules import in_force, metric, rules, send_rules
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -145,12 +146,12 @@ def minimum(balance: float) -> float:
     return round(min(balance, max(50.0, 0.1 * balance)), 2)
 
 
-def neighbours(partitions: int) -> list[str]:
+def neighbours(partitions: int, prefix: str = "neighbour") -> list[str]:
     """One user id per partition (the test producer's partitioner: librdkafka's crc32)."""
     found: dict[int, str] = {}
     n = 0
     while len(found) < partitions:
-        user = f"neighbour-{n}"
+        user = f"{prefix}-{n}"
         found.setdefault(partition_for(user.encode(), partitions, "crc32"), user)
         n += 1
     return [found[p] for p in sorted(found)]
@@ -337,6 +338,49 @@ def test_a_repayment_below_the_minimum_before_the_due_date_is_not_on_time(story:
     assert (reviewed["status"], reviewed["amount_past_due"]) == ("current", 0.0)
     assert reviewed["limit"] > 2_000.0
     assert reviewed["factors"]["history"] > before["factors"]["history"]
+
+
+def test_a_credit_policy_on_risk_config_moves_every_workers_lines_and_is_named(
+    settings: Settings,
+    producer: Producer,
+    reader: Reader,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    """Issue 20's acceptance 3: two workers; risk-config version 1 carries a credit policy
+    with no grace and nothing kept at 30 days past due. On every partition (both workers),
+    a minimum missed is delinquent at its due date and the line is closed at 30 days past
+    due, each message naming policy 1; a broken policy goes to the DLQ and 1 stays."""
+    run = Run(settings, producer, reader, start_worker)
+    run.worker = start_worker()
+    workers = [run.worker, start_worker()]
+    policy = {"grace_days": 0, "dpd_limit_share": [0.0, 0.0, 0.0], "cure_freeze_days": 30}
+    send_rules(settings, producer, rules(1, review_at=65, decline_at=75, credit=policy))
+    for w in workers:
+        wait_for(in_force(w, 1), 60, "risk-config version 1 in force on every worker")
+    users = neighbours(settings.partitions, "policy")
+    for user in users:
+        assert run.pay(user, cycle(0) + 5 * DAY_MS, SPEND)["decision"] == "approve"
+        run.owed[user] = SPEND
+    run.move_clock(cycle(0) + 6 * DAY_MS)
+    for user in users:
+        run.bill(user, 0)
+    run.drain("the statements")
+    run.move_clock(due_ts(0) + HOUR_MS)
+    for user in users:  # no grace: delinquent at the due date itself
+        line = run.line_where(user, "delinquent", 0, f"{user} delinquent at its due date")
+        assert (line["ts"], line["policy_version"], line["limit"]) == (due_ts(0), 1, 2_000.0)
+    run.move_clock(due_ts(0) + 30 * DAY_MS + HOUR_MS)
+    for user in users:  # the built-in policy would keep 75%
+        line = run.line_where(user, "delinquent", 30, f"{user} 30 days past due")
+        assert (line["limit"], line["policy_version"]) == (0.0, 1)
+    wait_for(run.reader.caught_up, 60, "every committed output read")
+    assert {m["policy_version"] for u in users for m in run.lines(u)} == {1}
+
+    bad = rules(2, review_at=65, decline_at=75, credit={"grace_days": 99})
+    send_rules(settings, producer, bad)
+    dead = consume_until(settings, topics.dlq(topics.RISK_CONFIG), lambda m: len(m) >= 1, 60)
+    assert "credit.grace_days" in orjson.loads(dead[0][1])["error"]
+    assert all(metric(w, "riskstream_rules_version") == 1 for w in workers)
 
 
 def test_the_same_run_with_the_worker_killed_twice_publishes_the_same_lines_once(

@@ -21,6 +21,8 @@ from riskstream.agents.learn_from_labels import learn_from_labels
 from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
+from riskstream.credit import CreditState
+from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import RedisUnavailableError, ValidationError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.service import Outcome
@@ -39,6 +41,7 @@ class FakeCreditStore:
     """CreditStore without Redis: lines start empty, commits always win."""
 
     currency = "CNY"
+    policy = CreditPolicy()
 
     def __init__(self) -> None:
         self.lines: dict[str, bytes] = {}
@@ -51,6 +54,7 @@ class FakeCreditStore:
                 "CNY",
                 self.lines.get(user, b""),
                 {i: m for i, m in self.marks.get(user, {}).items() if i in set(ids)},
+                self.policy,
             )
             for user, ids in wanted.items()
         }
@@ -287,7 +291,7 @@ def test_a_statement_puts_its_due_date_in_its_partitions_index_and_reconciles_th
     clock = FakeClock()
     store = ClockedCreditStore(clock)
     billed = Inbound(statement(0, balance=1_000.0), "statements:2:7")
-    out = run(record_statements(store, "credit-limits", 3 * DAY_MS, [billed]))  # type: ignore[arg-type]
+    out = run(record_statements(store, "credit-limits", [billed]))  # type: ignore[arg-type]
     [published] = [orjson.loads(o.value) for o in out[0].records]
     assert (published["available"], published["next_due_ts"]) == (1_000.0, T0 + 25 * DAY_MS)
     assert clock.index == {2: {"u-1": T0 + 28 * DAY_MS}}
@@ -297,7 +301,7 @@ def test_a_statement_puts_its_due_date_in_its_partitions_index_and_reconciles_th
 def test_ticks_fire_each_step_once_with_its_own_time_and_move_the_due_date() -> None:
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits",  # type: ignore[arg-type]
                           [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
     due = T0 + 25 * DAY_MS
     early = fire(store, clock, [(Tick(due, (("u-1", due + 3 * DAY_MS),)), "credit-clock:2:0")])
@@ -322,7 +326,7 @@ def test_ticks_fire_each_step_once_with_its_own_time_and_move_the_due_date() -> 
 def test_the_users_own_event_takes_the_step_and_the_timer_then_fires_nothing() -> None:
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits",  # type: ignore[arg-type]
                           [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
     due = T0 + 25 * DAY_MS
     cure = Repayment("r-1", "u-1", 100.0, "CNY", due, due + 10 * DAY_MS, "s-0")
@@ -343,12 +347,12 @@ def test_replaying_every_event_changes_nothing() -> None:
     statements = [Inbound(statement(n, 100.0 * (n + 1)), f"statements:1:{n}") for n in range(3)]
     repay = [Inbound(Repayment("r-0", "u-1", 100.0, "CNY", due, due - DAY_MS), "repayments:1:0")]
     tick = Tick(T0 + 200 * DAY_MS, (("u-1", 0),))
-    run(record_statements(store, "credit-limits", 3 * DAY_MS, statements))  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits", statements))  # type: ignore[arg-type]
     run(settle_repayments(store, "credit-limits", repay))  # type: ignore[arg-type]
     assert fire(store, clock, [(tick, "credit-clock:1:0")])[0]
     line, marks = store.lines["u-1"], dict(store.marks["u-1"])
     copies = [Inbound(s.record, f"statements:3:{i}") for i, s in enumerate(statements)]
-    again = run(record_statements(store, "credit-limits", 3 * DAY_MS, copies))  # type: ignore[arg-type]
+    again = run(record_statements(store, "credit-limits", copies))  # type: ignore[arg-type]
     again += run(settle_repayments(store, "credit-limits", [Inbound(repay[0].record, "x:0:1")]))  # type: ignore[arg-type]
     assert again == [Outputs([])] * 4
     assert fire(store, clock, [(tick, "credit-clock:1:5")]) == [[]]
@@ -418,10 +422,34 @@ def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
     store = ClockedCreditStore(clock)
     bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0 + i, "CNY", T0 + 25 * DAY_MS, T0),
                      f"statements:2:{i}") for i, u in enumerate(("u-1", "u-2"))]  # fmt: skip
-    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits", bills))  # type: ignore[arg-type]
     tick = Tick(T0 + 29 * DAY_MS, (("u-1", 0), ("u-2", 0)))
     out = run(fire_credit_timers(store, clock, "credit-limits", lambda p: None,  # type: ignore[arg-type]
                                  [Inbound(tick, "credit-clock:2:0")]))  # fmt: skip
     assert [(r.key, orjson.loads(r.value)["user_id"]) for r in out[0].records] == [
         (b"u-1", "u-1"), (b"u-2", "u-2"),
     ]  # fmt: skip
+
+
+def test_lines_move_under_the_credit_policy_in_force_and_name_it() -> None:
+    """The policy in force when a batch is read moves its lines (a grace of 1 day: a bill
+    late a day after its due date), and each message names it."""
+    store = FakeCreditStore()
+    store.policy = CreditPolicy(7, bands=((350, 0.0),), grace_days=1.0)
+    billed = [Inbound(statement(0, balance=500.0), "statements:0:1")]
+    [out] = run(record_statements(store, "credit-limits", billed))  # type: ignore[arg-type]
+    [message] = [orjson.loads(o.value) for o in out.records]
+    assert message["policy_version"] == 7
+    line = CreditState.from_bytes(store.lines["u-1"])
+    assert line.bills[0].late_at - line.bills[0].due_ts == DAY_MS
+    due = T0 + 25 * DAY_MS
+    paid = Repayment("r-1", "u-1", 500.0, "CNY", due, due - DAY_MS, "s-0")
+    [out] = run(settle_repayments(store, "credit-limits", [Inbound(paid, "repayments:0:1")]))  # type: ignore[arg-type]
+    [message] = [orjson.loads(o.value) for o in out.records]
+    assert message["policy_version"] == 7
+    store.policy = CreditPolicy()  # the built-in policy, from the next batch on
+    store.lines.clear()
+    store.marks.clear()
+    run(record_statements(store, "credit-limits", billed))  # type: ignore[arg-type]
+    [out] = run(settle_repayments(store, "credit-limits", [Inbound(paid, "repayments:0:1")]))  # type: ignore[arg-type]
+    assert orjson.loads(out.records[-1].value)["policy_version"] == 0

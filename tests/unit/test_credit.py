@@ -33,7 +33,7 @@ from riskstream.credit import (
     score,
     to_message,
 )
-from riskstream.credit.limit import DAY_MS, PERIOD_MS
+from riskstream.credit.limit import DAY_MS, PERIOD_MS, review
 from riskstream.credit.line import ALERT_FREEZE_MS, SPIKE_FREEZE_MS
 from riskstream.credit.odds import (
     ANCHOR_ODDS,
@@ -43,6 +43,7 @@ from riskstream.credit.odds import (
     published_pd,
     score_to_pd,
 )
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.reasons import MAX_REASONS, REASON_CODES
 from riskstream.credit.reasons import reasons as credit_reasons
 from riskstream.credit.state import Bill
@@ -429,3 +430,19 @@ def test_the_storage_layout_in_the_docs_matches_the_packed_state() -> None:
     assert sum(sizes[kind] for _, kind, _ in bill) == len(
         CreditState(bills=(Bill(1, 2, 3, 4.0),)).to_bytes()
     ) - len(CreditState().to_bytes())
+
+
+def test_the_policy_in_force_sets_the_bands_the_cuts_and_the_cure_freeze() -> None:
+    s = CreditState(on_time=12, monthly_spend=5_000.0, account_age_s=3e7, novelty=0.0)
+    stingy = CreditPolicy(3, bands=((350, 0.0),))
+    generous = CreditPolicy(4, bands=((600, 10.0), (350, 1.0)), max_limit=2_500.0)
+    assert review(s, 1_000 * DAY_MS).limit == 3_000.0  # the built-in policy
+    assert review(s, 1_000 * DAY_MS, stingy).limit == 2_000.0  # no band above 0: no increase
+    assert review(s, 1_000 * DAY_MS, generous).limit == 2_500.0  # up to its max_limit
+    billed, _ = on_statement(s, "s-1", 100.0, due_ts=10 * DAY_MS, ts=0)
+    harsh = CreditPolicy(5, dpd_limit_share=(0.1, 0.0, 0.0), cure_freeze_days=10.0)
+    at_30 = advance(billed, 40 * DAY_MS, harsh).state
+    assert (at_30.limit, advance(billed, 40 * DAY_MS).state.limit) == (200.0, 1_500.0)
+    cured, _ = on_repayment(at_30, 100.0, 10 * DAY_MS, 41 * DAY_MS, "s-1", harsh)
+    assert cured.status == "current"
+    assert cured.frozen_until_ts == 51 * DAY_MS

@@ -27,12 +27,11 @@ def statement_event(s: Statement, origin: str, grace_ms: int) -> CreditEvent:
 
 
 async def record_statements(
-    credit_lines: CreditStore,
-    credit_limits: str,
-    grace_ms: int,
-    statements: Sequence[Inbound[Statement]],
+    credit_lines: CreditStore, credit_limits: str, statements: Sequence[Inbound[Statement]]
 ) -> list[Outputs]:
-    """Open a batch of statements' bills (their due dates go to the stream clock's index)."""
+    """Open a batch of statements' bills (their due dates go to the stream clock's index),
+    with the grace of the credit policy in force."""
+    grace_ms = credit_lines.policy.grace_ms
     events = [
         [(s.record.user_id, statement_event(s.record, s.origin, grace_ms))] for s in statements
     ]

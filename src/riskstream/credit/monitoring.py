@@ -9,6 +9,7 @@ a shift worth a look, above 0.25 as a different population (the usual rule of th
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ def band_of(credit_score: int) -> str:
     ('350-499', '650-719', '800-950')
     """
     floors = [*BAND_FLOORS, 951]
-    for low, high in zip(floors, floors[1:], strict=False):
+    for low, high in itertools.pairwise(floors):
         if credit_score < high:
             return f"{low}-{high - 1}"
     return f"{floors[-2]}-950"

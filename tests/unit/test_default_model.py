@@ -70,13 +70,17 @@ def test_it_learns_what_the_prior_misses_and_its_probabilities_hold() -> None:
 
 
 def test_each_moment_is_labelled_once_by_what_came_within_the_horizon() -> None:
+    """A default within the horizon after a moment labels it; every label is handed out when
+    the moment's horizon has passed, defaults and non-defaults alike, oldest first."""
     o = Outcomes(horizon_ms=100 * DAY_MS)
     o.observe("a", 0, {"prior": -3.0})
     o.observe("a", 50 * DAY_MS, {"prior": -2.0})
     o.observe("b", 10 * DAY_MS, {"prior": -3.0})
+    o.defaulted("a", 120 * DAY_MS)  # 120 days after the first moment, 70 after the second
     assert o.until(99 * DAY_MS) == []  # no horizon has passed yet
-    labelled = o.defaulted("a", 120 * DAY_MS)  # 120 days after the first moment
-    assert [(e.ts, e.y) for e in labelled] == [(0, False), (50 * DAY_MS, True)]
-    assert [(e.user_id, e.y) for e in o.until(110 * DAY_MS)] == [("b", False)]
+    assert [(e.user_id, e.ts, e.y) for e in o.until(110 * DAY_MS)] == [
+        ("a", 0, False), ("b", 10 * DAY_MS, False),
+    ]  # fmt: skip
+    assert [(e.user_id, e.y) for e in o.until(150 * DAY_MS)] == [("a", True)]
     assert o.open == 0
-    assert o.defaulted("a", 130 * DAY_MS) == []  # nothing labelled twice
+    assert o.until(1_000 * DAY_MS) == []  # nothing labelled twice

@@ -121,7 +121,7 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
         was = is_default(before)
         for m in applied.moments:
             if is_default(m.state) and not was:
-                learn(outcomes.defaulted(user, m.ts))
+                outcomes.defaulted(user, m.ts)
             was = is_default(m.state)
         if user not in trace.defaulted_at:
             moments = [*applied.moments, Moment(applied.state, ts)]
@@ -155,9 +155,11 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
                 move(user, ts, lambda s, t=ts: credit.on_alert(s, t))
         elif isinstance(record, Statement):
             line = credit.advance(lines.get(user, CreditState()), ts).state
-            x = line_features(line)
-            trace.predicted[(user, ts)] = (trace.model.predict_one(x), score_to_pd(score(line)))
-            outcomes.observe(user, ts, x)
+            if not is_default(line):  # a line in default is not scored
+                x = line_features(line)
+                prior = score_to_pd(score(line))
+                trace.predicted[(user, ts)] = (trace.model.predict_one(x), prior)
+                outcomes.observe(user, ts, x)
             if not line.is_past_due:
                 trace.billed.append(Billed(user, ts, credit.score(line), record.due_ts + grace_ms))
                 heapq.heappush(checks, (record.due_ts + grace_ms, len(trace.billed) - 1))

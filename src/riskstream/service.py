@@ -25,6 +25,7 @@ import orjson
 
 from riskstream import credit
 from riskstream.config import Settings
+from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import CheckpointError, OutageError, RulesError
 from riskstream.model.candidates import make_model
 from riskstream.model.online import OnlineModel
@@ -93,6 +94,11 @@ def rule_config(settings: Settings) -> RuleConfig:
         card_testing_count=settings.card_testing_count,
         amount_caps=RuleConfig.parse_caps(settings.amount_caps),
     )
+
+
+def env_credit_policy(settings: Settings) -> CreditPolicy:
+    """Version 0 of the credit policy: the built-in one, with the settings' grace."""
+    return CreditPolicy().with_grace(settings.credit_grace_days)
 
 
 def env_rules(settings: Settings) -> RuleSet:
@@ -164,6 +170,7 @@ class Scorer:
             refused = exc
         rs = self.ruleset
         self.thresholds = policy_thresholds(rs.policy, self.tradeoff, rs.review_at, rs.decline_at)
+        self.credit_lines.policy = rs.credit or env_credit_policy(self.settings)
         self.is_rules_read = True
         if refused is not None:
             self._refuse_once(refused)

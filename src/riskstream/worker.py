@@ -38,7 +38,7 @@ from riskstream.model.online import OnlineModel
 from riskstream.ops import web as ops_web
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.ops.readiness import Readiness
-from riskstream.service import Scorer
+from riskstream.service import Scorer, env_credit_policy
 from riskstream.state.client import connect
 from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore
@@ -57,7 +57,6 @@ from riskstream.streams.codec import (
 
 log = logging.getLogger(__name__)
 MODEL_REFRESH_S = 2.0
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,8 @@ def build(settings: Settings) -> Worker:
         max_step_ms=int(settings.clock_max_step_s * 1000),
         idle_ms=int(settings.clock_idle_s * 1000),
     )
-    credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock)
+    policy = env_credit_policy(settings)
+    credit_lines = CreditStore(client, ns, settings.credit_currency, ttl, clock, policy)
     models = ModelStore(
         client,
         ns,
@@ -110,7 +110,6 @@ def build(settings: Settings) -> Worker:
     shell = Shell(app, settings, metrics, health, clock)
     credit_limits = settings.topic(topics.CREDIT_LIMITS)
     currencies, credit_currency = settings.currency_set, frozenset({settings.credit_currency})
-    grace_ms = int(settings.credit_grace_days * DAY_MS)
     ticks = TickPublisher(settings)
     ticker = Ticker(app, settings, clock, metrics, ticks)
     for agent in (
@@ -140,7 +139,7 @@ def build(settings: Settings) -> Worker:
             "record_statements",
             topics.STATEMENTS,
             lambda value, key: decode_statement(value, credit_currency, key),
-            functools.partial(record_statements, credit_lines, credit_limits, grace_ms),
+            functools.partial(record_statements, credit_lines, credit_limits),
             lambda statement: statement.ts,
         ),
         Agent(  # ticks do not move the clock: they come from it

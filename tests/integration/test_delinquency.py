@@ -29,8 +29,9 @@ from riskstream.config import Settings
 from riskstream.streams import topics
 from riskstream.streams.partitioning import partition_for
 
-from .conftest import BOTH_REDIS, WorkerProcess, isolated, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, consume_until, isolated, wait_for
 from .test_credit import Reader, drained
+from .test_rules import in_force, metric, rules, send_rules
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -148,12 +149,12 @@ def minimum(balance: float) -> float:
     return round(min(balance, max(50.0, 0.1 * balance)), 2)
 
 
-def neighbours(partitions: int) -> list[str]:
+def neighbours(partitions: int, prefix: str = "neighbour") -> list[str]:
     """One user id per partition (the test producer's partitioner: librdkafka's crc32)."""
     found: dict[int, str] = {}
     n = 0
     while len(found) < partitions:
-        user = f"neighbour-{n}"
+        user = f"{prefix}-{n}"
         found.setdefault(partition_for(user.encode(), partitions, "crc32"), user)
         n += 1
     return [found[p] for p in sorted(found)]
@@ -267,10 +268,17 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
     assert before["limit"] > at_30["limit"] > at_60["limit"] > last["limit"] == 0.0
     assert at_30["limit"] == pytest.approx(int(before["limit"] * 0.75 / 100) * 100)
     assert at_30["available"] == 0.0
+    # the contract's fields: what is past due, why the score is low, the policy in force
+    assert (before["amount_past_due"], at_30["reasons"][0]) == (0.0, "past_due_now")
+    assert at_30["amount_past_due"] >= minimum(SPEND) > 0
+    assert before["pd"] < at_30["pd"] <= at_60["pd"]
+    assert {m["policy_version"] for ms in lines.values() for m in ms} == {0}
+    assert all(isinstance(m["reasons"], list) and "next_due_ts" in m for m in bust)
     # (1) its credit payments are declined with the delinquency reason
     declined = run.pay(BUST, due_ts(MONTHS - 1) + 9 * DAY_MS, 50.0)
     assert declined["decision"] == "decline", declined
     assert declined["reasons"][0] == "credit_delinquent", declined
+    assert 0 < declined["credit"]["pd"] < 1, declined
     # (2) paying the minimum (the last statement's, which asks again for every one before)
     # cures the line; the history keeps the misses
     last_minimum = next(s["minimum_due"] for t, s in reversed(run.sent)
@@ -282,6 +290,7 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
                                  "due_ts": due_ts(MONTHS - 1), "ts": cure_ts})  # fmt: skip
     cured = run.line_where(BUST, "current", 0, "the bust-out cured", since=cure_ts)
     assert cured["ts"] == cure_ts
+    assert (cured["amount_past_due"], cured["next_due_ts"]) == (0.0, None)
     assert cured["factors"]["history"] < before["factors"]["history"]
     assert cured["credit_score"] >= run.lines(BUST)[-2]["credit_score"]
     # the late payer went delinquent and was cured every month; it ends below the payer
@@ -295,6 +304,87 @@ def test_a_line_goes_delinquent_by_the_clock_alone_and_a_payment_of_the_minimums
     url = f"http://127.0.0.1:{run.worker.port}/v1/users/{BUST}/credit"
     with urllib.request.urlopen(url, timeout=10) as answer:  # our own worker
         assert orjson.loads(answer.read()) == cured
+
+
+def test_a_repayment_below_the_minimum_before_the_due_date_is_not_on_time(story: Run) -> None:
+    """Issue 20's acceptance 2: one user repays less than the minimum two days before the due
+    date, another the whole minimum at the same time. The first gets no limit increase and
+    no on-time credit, and goes delinquent for the rest after the grace; the second is
+    reviewed up. The partial repayment even claims a later due date: the bill's counts."""
+    run = story
+    partial, whole = "partial-payer", "whole-payer"
+    for user in (partial, whole):
+        assert run.pay(user, cycle(0) + 5 * DAY_MS, SPEND)["decision"] == "approve"
+        run.owed[user] = SPEND
+    run.move_clock(cycle(0) + 6 * DAY_MS)
+    for user in (partial, whole):
+        run.bill(user, 0)
+    run.drain("the statements")
+    ask = run.unpaid[partial]
+    assert ask == minimum(SPEND) == 80.0
+    run.move_clock(statement_ts(0) + HOUR_MS)
+    before = run.lines(partial)[-1]
+    run.send(topics.REPAYMENTS, {"repayment_id": "partial-r0", "user_id": partial,
+                                 "amount": 30.0, "currency": "CNY",
+                                 "due_ts": due_ts(0) + 30 * DAY_MS, "ts": due_ts(0) - 2 * DAY_MS,
+                                 "statement_id": f"{partial}-s0"})  # fmt: skip
+    run.repay(whole, 0, due_ts(0) - 2 * DAY_MS, ask)
+    run.drain("the repayments")
+    run.move_clock(due_ts(0) + 5 * DAY_MS)
+    late = run.line_where(partial, "delinquent", GRACE_DAYS, "the partial payer delinquent")
+    assert late["amount_past_due"] == ask - 30.0
+    assert late["reasons"][0] == "past_due_now"
+    wait_for(run.reader.caught_up, 60, "every committed output read")
+    lines = run.lines(partial)
+    assert max(m["limit"] for m in lines) == before["limit"] == 2_000.0  # never raised
+    assert max(m["factors"]["history"] for m in lines) == before["factors"]["history"]
+    reviewed = run.lines(whole)[-1]
+    assert (reviewed["status"], reviewed["amount_past_due"]) == ("current", 0.0)
+    assert reviewed["limit"] > 2_000.0
+    assert reviewed["factors"]["history"] > before["factors"]["history"]
+
+
+def test_a_credit_policy_on_risk_config_moves_every_workers_lines_and_is_named(
+    settings: Settings,
+    producer: Producer,
+    reader: Reader,
+    start_worker: Callable[[], WorkerProcess],
+) -> None:
+    """Issue 20's acceptance 3: two workers; risk-config version 1 carries a credit policy
+    with no grace and nothing kept at 30 days past due. On every partition (both workers),
+    a minimum missed is delinquent at its due date and the line is closed at 30 days past
+    due, each message naming policy 1; a broken policy goes to the DLQ and 1 stays."""
+    run = Run(settings, producer, reader, start_worker)
+    run.worker = start_worker()
+    workers = [run.worker, start_worker()]
+    policy = {"grace_days": 0, "dpd_limit_share": [0.0, 0.0, 0.0], "cure_freeze_days": 30}
+    send_rules(settings, producer, rules(1, review_at=65, decline_at=75, credit=policy))
+    for w in workers:
+        wait_for(in_force(w, 1), 60, "risk-config version 1 in force on every worker")
+    users = neighbours(settings.partitions, "policy")
+    for user in users:
+        assert run.pay(user, cycle(0) + 5 * DAY_MS, SPEND)["decision"] == "approve"
+        run.owed[user] = SPEND
+    run.move_clock(cycle(0) + 6 * DAY_MS)
+    for user in users:
+        run.bill(user, 0)
+    run.drain("the statements")
+    run.move_clock(due_ts(0) + HOUR_MS)
+    for user in users:  # no grace: delinquent at the due date itself
+        line = run.line_where(user, "delinquent", 0, f"{user} delinquent at its due date")
+        assert (line["ts"], line["policy_version"], line["limit"]) == (due_ts(0), 1, 2_000.0)
+    run.move_clock(due_ts(0) + 30 * DAY_MS + HOUR_MS)
+    for user in users:  # the built-in policy would keep 75%
+        line = run.line_where(user, "delinquent", 30, f"{user} 30 days past due")
+        assert (line["limit"], line["policy_version"]) == (0.0, 1)
+    wait_for(run.reader.caught_up, 60, "every committed output read")
+    assert {m["policy_version"] for u in users for m in run.lines(u)} == {1}
+
+    bad = rules(2, review_at=65, decline_at=75, credit={"grace_days": 99})
+    send_rules(settings, producer, bad)
+    dead = consume_until(settings, topics.dlq(topics.RISK_CONFIG), lambda m: len(m) >= 1, 60)
+    assert "credit.grace_days" in orjson.loads(dead[0][1])["error"]
+    assert all(metric(w, "riskstream_rules_version") == 1 for w in workers)
 
 
 def test_the_same_run_with_the_worker_killed_twice_publishes_the_same_lines_once(

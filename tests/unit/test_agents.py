@@ -21,6 +21,8 @@ from riskstream.agents.learn_from_labels import learn_from_labels
 from riskstream.agents.record_statements import record_statements
 from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
+from riskstream.credit import CreditState
+from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import RedisUnavailableError, ValidationError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.service import Outcome
@@ -39,6 +41,7 @@ class FakeCreditStore:
     """CreditStore without Redis: lines start empty, commits always win."""
 
     currency = "CNY"
+    policy = CreditPolicy()
 
     def __init__(self) -> None:
         self.lines: dict[str, bytes] = {}
@@ -51,6 +54,7 @@ class FakeCreditStore:
                 "CNY",
                 self.lines.get(user, b""),
                 {i: m for i, m in self.marks.get(user, {}).items() if i in set(ids)},
+                self.policy,
             )
             for user, ids in wanted.items()
         }
@@ -279,9 +283,11 @@ class ClockedCreditStore(FakeCreditStore):
         return await super().commit(ledgers)
 
 
-def statement(n: int, minimum: float = 100.0) -> Statement:
+def statement(n: int, minimum: float = 100.0, balance: float = 0.0) -> Statement:
+    """The n-th month's statement (its balance: what the line owes, nothing by default, as
+    the lines here draw nothing)."""
     ts = T0 + n * 30 * DAY_MS
-    return Statement(f"s-{n}", "u-1", 1_000.0, minimum, "CNY", ts + 25 * DAY_MS, ts)
+    return Statement(f"s-{n}", "u-1", balance, minimum, "CNY", ts + 25 * DAY_MS, ts)
 
 
 def fire(store: ClockedCreditStore, clock: FakeClock, ticks: list[tuple[Tick, str]]) -> list[Any]:
@@ -292,12 +298,15 @@ def fire(store: ClockedCreditStore, clock: FakeClock, ticks: list[tuple[Tick, st
     return [[orjson.loads(r.value) for r in o.records] for o in out]
 
 
-def test_a_statement_puts_its_due_date_in_its_partitions_index_and_publishes_nothing() -> None:
+def test_a_statement_puts_its_due_date_in_its_partitions_index_and_reconciles_the_balance() -> None:
+    """Its balance (1,000 billed on a line that saw no draw) becomes the outstanding: the
+    line is published once, with the bill's due date next."""
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    out = run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
-                                [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
-    assert out == [Outputs([])]
+    billed = Inbound(statement(0, balance=1_000.0), "statements:2:7")
+    out = run(record_statements(store, "credit-limits", [billed]))  # type: ignore[arg-type]
+    [published] = [orjson.loads(o.value) for o in out[0].records]
+    assert (published["available"], published["next_due_ts"]) == (1_000.0, T0 + 25 * DAY_MS)
     assert clock.index == {2: {"u-1": T0 + 28 * DAY_MS}}
     assert event_id("statement", "s-0") in store.marks["u-1"]
 
@@ -305,7 +314,7 @@ def test_a_statement_puts_its_due_date_in_its_partitions_index_and_publishes_not
 def test_ticks_fire_each_step_once_with_its_own_time_and_move_the_due_date() -> None:
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits",  # type: ignore[arg-type]
                           [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
     due = T0 + 25 * DAY_MS
     early = fire(store, clock, [(Tick(due, (("u-1", due + 3 * DAY_MS),)), "credit-clock:2:0")])
@@ -330,7 +339,7 @@ def test_ticks_fire_each_step_once_with_its_own_time_and_move_the_due_date() -> 
 def test_the_users_own_event_takes_the_step_and_the_timer_then_fires_nothing() -> None:
     clock = FakeClock()
     store = ClockedCreditStore(clock)
-    run(record_statements(store, "credit-limits", 3 * DAY_MS,  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits",  # type: ignore[arg-type]
                           [Inbound(statement(0), "statements:2:7")]))  # fmt: skip
     due = T0 + 25 * DAY_MS
     cure = Repayment("r-1", "u-1", 100.0, "CNY", due, due + 10 * DAY_MS, "s-0")
@@ -351,12 +360,12 @@ def test_replaying_every_event_changes_nothing() -> None:
     statements = [Inbound(statement(n, 100.0 * (n + 1)), f"statements:1:{n}") for n in range(3)]
     repay = [Inbound(Repayment("r-0", "u-1", 100.0, "CNY", due, due - DAY_MS), "repayments:1:0")]
     tick = Tick(T0 + 200 * DAY_MS, (("u-1", 0),))
-    run(record_statements(store, "credit-limits", 3 * DAY_MS, statements))  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits", statements))  # type: ignore[arg-type]
     run(settle_repayments(store, "credit-limits", repay))  # type: ignore[arg-type]
     assert fire(store, clock, [(tick, "credit-clock:1:0")])[0]
     line, marks = store.lines["u-1"], dict(store.marks["u-1"])
     copies = [Inbound(s.record, f"statements:3:{i}") for i, s in enumerate(statements)]
-    again = run(record_statements(store, "credit-limits", 3 * DAY_MS, copies))  # type: ignore[arg-type]
+    again = run(record_statements(store, "credit-limits", copies))  # type: ignore[arg-type]
     again += run(settle_repayments(store, "credit-limits", [Inbound(repay[0].record, "x:0:1")]))  # type: ignore[arg-type]
     assert again == [Outputs([])] * 4
     assert fire(store, clock, [(tick, "credit-clock:1:5")]) == [[]]
@@ -424,7 +433,7 @@ def test_a_tick_naming_many_users_publishes_each_ones_own_line() -> None:
     store = ClockedCreditStore(clock)
     bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0 + i, "CNY", T0 + 25 * DAY_MS, T0),
                      f"statements:2:{i}") for i, u in enumerate(("u-1", "u-2"))]  # fmt: skip
-    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits", bills))  # type: ignore[arg-type]
     tick = Tick(T0 + 29 * DAY_MS, (("u-1", 0), ("u-2", 0)))
     out = run(fire_credit_timers(store, clock, "credit-limits", lambda p: None,  # type: ignore[arg-type]
                                  [Inbound(tick, "credit-clock:2:0")]))  # fmt: skip
@@ -437,7 +446,7 @@ def billed(store: ClockedCreditStore, users: Sequence[str]) -> None:
     """A statement each (due T0 + 25 days, 3 days of grace), on partition 2."""
     bills = [Inbound(Statement(f"s-{u}", u, 500.0, 50.0, "CNY", T0 + 25 * DAY_MS, T0),
                      f"statements:2:{i}") for i, u in enumerate(users)]  # fmt: skip
-    run(record_statements(store, "credit-limits", 3 * DAY_MS, bills))  # type: ignore[arg-type]
+    run(record_statements(store, "credit-limits", bills))  # type: ignore[arg-type]
 
 
 def test_a_ticks_watermark_is_clamped_to_the_stored_clock() -> None:
@@ -504,7 +513,8 @@ def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
             moved.append((topic, dict(newest)))
 
     metrics = WorkerMetrics()
-    shell = Shell(None, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
+    app = SimpleNamespace(rebalancing=False, rebalancing_count=1)  # what a Batch reads of it
+    shell = Shell(app, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
     agent: Agent[int] = Agent("score_payments", "payments", lambda v, k: 0, None, lambda ts: ts)  # type: ignore[arg-type]
     events = [SimpleNamespace(message=SimpleNamespace(partition=p)) for p in (0, 0, 1)]
     batch = Batch(shell, agent, None, events)
@@ -541,3 +551,27 @@ def test_any_tick_but_a_worker_signed_one_is_a_validation_error(
 def test_any_bytes_on_the_credit_clock_are_a_validation_error(raw: bytes) -> None:
     with pytest.raises(ValidationError):
         decode_tick(b"k" * 32, raw)
+
+
+def test_lines_move_under_the_credit_policy_in_force_and_name_it() -> None:
+    """The policy in force when a batch is read moves its lines (a grace of 1 day: a bill
+    late a day after its due date), and each message names it."""
+    store = FakeCreditStore()
+    store.policy = CreditPolicy(7, bands=((350, 0.0),), grace_days=1.0)
+    billed = [Inbound(statement(0, balance=500.0), "statements:0:1")]
+    [out] = run(record_statements(store, "credit-limits", billed))  # type: ignore[arg-type]
+    [message] = [orjson.loads(o.value) for o in out.records]
+    assert message["policy_version"] == 7
+    line = CreditState.from_bytes(store.lines["u-1"])
+    assert line.bills[0].late_at - line.bills[0].due_ts == DAY_MS
+    due = T0 + 25 * DAY_MS
+    paid = Repayment("r-1", "u-1", 500.0, "CNY", due, due - DAY_MS, "s-0")
+    [out] = run(settle_repayments(store, "credit-limits", [Inbound(paid, "repayments:0:1")]))  # type: ignore[arg-type]
+    [message] = [orjson.loads(o.value) for o in out.records]
+    assert message["policy_version"] == 7
+    store.policy = CreditPolicy()  # the built-in policy, from the next batch on
+    store.lines.clear()
+    store.marks.clear()
+    run(record_statements(store, "credit-limits", billed))  # type: ignore[arg-type]
+    [out] = run(settle_repayments(store, "credit-limits", [Inbound(paid, "repayments:0:1")]))  # type: ignore[arg-type]
+    assert orjson.loads(out.records[-1].value)["policy_version"] == 0

@@ -19,6 +19,7 @@ from riskstream.credit import (
     WEIGHTS,
     CreditState,
     Step,
+    advance,
     check,
     credit_block,
     factors,
@@ -28,11 +29,23 @@ from riskstream.credit import (
     on_fraud_label,
     on_payment,
     on_repayment,
+    on_statement,
     score,
     to_message,
 )
-from riskstream.credit.limit import DAY_MS, PERIOD_MS
+from riskstream.credit.limit import DAY_MS, PERIOD_MS, review
 from riskstream.credit.line import ALERT_FREEZE_MS, SPIKE_FREEZE_MS
+from riskstream.credit.odds import (
+    ANCHOR_ODDS,
+    ANCHOR_SCORE,
+    PDO,
+    pd_to_score,
+    published_pd,
+    score_to_pd,
+)
+from riskstream.credit.policy import CreditPolicy
+from riskstream.credit.reasons import MAX_REASONS, REASON_CODES
+from riskstream.credit.reasons import reasons as credit_reasons
 from riskstream.credit.state import Bill
 from riskstream.errors import CreditError
 
@@ -299,18 +312,78 @@ def test_messages_have_exactly_the_contract_fields() -> None:
     message = to_message(state, "u-1", "CNY", START_TS)
     assert list(message) == [
         "user_id", "credit_score", "limit", "available", "currency", "status", "days_past_due",
-        "factors", "version", "ts",
+        "amount_past_due", "next_due_ts", "pd", "reasons", "factors", "policy_version",
+        "version", "ts",
     ]  # fmt: skip
     assert (message["status"], message["days_past_due"]) == ("current", 0)
+    assert (message["amount_past_due"], message["next_due_ts"], message["policy_version"]) == (
+        0.0, None, 0,
+    )  # fmt: skip
+    assert message["pd"] == published_pd(message["credit_score"])
+    assert set(message["reasons"]) <= set(REASON_CODES)
     assert list(message["factors"]) == list(WEIGHTS) == [
         "history", "behaviour", "capacity", "identity", "fraud",
     ]  # fmt: skip
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
     assert message["version"] == state.version > 0
     block = credit_block(state, "CNY")
-    assert (block.score, block.limit, block.available, block.currency) == (
-        message["credit_score"], message["limit"], message["available"], "CNY",
+    assert (block.score, block.limit, block.available, block.currency, block.pd) == (
+        message["credit_score"], message["limit"], message["available"], "CNY", message["pd"],
     )  # fmt: skip
+
+
+def test_a_delinquent_line_names_what_is_past_due_and_what_is_due_next() -> None:
+    """amount_past_due sums the missed minimums; next_due_ts is the next bill not yet past
+    due; the first reason is the delinquency running now; pd rises as the score falls."""
+    s, _ = on_statement(CreditState(), "s-1", 100.0, due_ts=START_TS + 20 * DAY_MS, ts=START_TS)
+    s, _ = on_statement(s, "s-2", 250.0, due_ts=START_TS + 50 * DAY_MS, ts=START_TS + 30 * DAY_MS)
+    before = to_message(s, "u-1", "CNY", START_TS + 30 * DAY_MS, policy_version=4)
+    assert (before["amount_past_due"], before["next_due_ts"]) == (0.0, START_TS + 20 * DAY_MS)
+    late = advance(s, START_TS + 40 * DAY_MS).state
+    message = to_message(late, "u-1", "CNY", START_TS + 40 * DAY_MS, policy_version=4)
+    assert message["status"] == "delinquent"
+    assert (message["amount_past_due"], message["next_due_ts"]) == (100.0, START_TS + 50 * DAY_MS)
+    assert message["reasons"][0] == "past_due_now"
+    assert message["policy_version"] == 4
+    assert message["credit_score"] < before["credit_score"]
+    assert message["pd"] > before["pd"]
+
+
+@given(st.integers(350, 949))
+def test_pd_falls_as_the_score_rises_and_maps_back_to_it(points: int) -> None:
+    assert score_to_pd(points + 1) < score_to_pd(points)
+    assert pd_to_score(score_to_pd(points)) == points
+    assert pytest.approx((1 - score_to_pd(ANCHOR_SCORE)) / score_to_pd(ANCHOR_SCORE)) == ANCHOR_ODDS
+    assert score_to_pd(ANCHOR_SCORE + PDO) == pytest.approx(1 / (1 + 2 * ANCHOR_ODDS))
+
+
+@given(
+    st.builds(
+        CreditState,
+        on_time=st.integers(0, 50),
+        late=st.integers(0, 10),
+        missed=st.integers(0, 5),
+        utilisation=st.floats(0, 1),
+        erratic=st.floats(0, 1),
+        monthly_spend=st.floats(0, 1e5),
+        account_age_s=st.floats(0, 1e8),
+        novelty=st.floats(0, 1),
+        complicit_frauds=st.integers(0, 3),
+    )
+)
+def test_reasons_are_documented_codes_most_points_first(state: CreditState) -> None:
+    found = credit_reasons(state)
+    assert len(found) <= MAX_REASONS
+    assert set(found) <= set(REASON_CODES)
+    assert len(set(found)) == len(found)
+    lost = {name: 600 * WEIGHTS[name] * (1 - f) for name, f in factors(state).items()}
+    assert len(found) == min(MAX_REASONS, sum(1 for v in lost.values() if v >= 5.0))
+
+
+def test_the_best_record_has_no_reasons() -> None:
+    best = CreditState(on_time=24, utilisation=0.0, erratic=0.0, monthly_spend=1e9,
+                       account_age_s=1e9, novelty=0.0)  # fmt: skip
+    assert credit_reasons(best) == []
 
 
 @pytest.mark.parametrize("amount", [0.0, -1.0, float("nan"), float("inf")])
@@ -357,3 +430,19 @@ def test_the_storage_layout_in_the_docs_matches_the_packed_state() -> None:
     assert sum(sizes[kind] for _, kind, _ in bill) == len(
         CreditState(bills=(Bill(1, 2, 3, 4.0),)).to_bytes()
     ) - len(CreditState().to_bytes())
+
+
+def test_the_policy_in_force_sets_the_bands_the_cuts_and_the_cure_freeze() -> None:
+    s = CreditState(on_time=12, monthly_spend=5_000.0, account_age_s=3e7, novelty=0.0)
+    stingy = CreditPolicy(3, bands=((350, 0.0),))
+    generous = CreditPolicy(4, bands=((600, 10.0), (350, 1.0)), max_limit=2_500.0)
+    assert review(s, 1_000 * DAY_MS).limit == 3_000.0  # the built-in policy
+    assert review(s, 1_000 * DAY_MS, stingy).limit == 2_000.0  # no band above 0: no increase
+    assert review(s, 1_000 * DAY_MS, generous).limit == 2_500.0  # up to its max_limit
+    billed, _ = on_statement(s, "s-1", 100.0, due_ts=10 * DAY_MS, ts=0)
+    harsh = CreditPolicy(5, dpd_limit_share=(0.1, 0.0, 0.0), cure_freeze_days=10.0)
+    at_30 = advance(billed, 40 * DAY_MS, harsh).state
+    assert (at_30.limit, advance(billed, 40 * DAY_MS).state.limit) == (200.0, 1_500.0)
+    cured, _ = on_repayment(at_30, 100.0, 10 * DAY_MS, 41 * DAY_MS, "s-1", harsh)
+    assert cured.status == "current"
+    assert cured.frozen_until_ts == 51 * DAY_MS

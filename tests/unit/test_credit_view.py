@@ -62,3 +62,20 @@ def test_the_non_payer_misses_defaults_and_its_limit_cut_what_it_could_draw() ->
 
 def test_replaying_the_same_stream_gives_the_same_figures() -> None:
     assert summarize(replay(story(), GRACE)) == summarize(replay(story(), GRACE))
+
+
+def test_the_replay_labels_its_own_outcomes_and_learns_a_pd_from_them() -> None:
+    """Every statement is a scoring moment; the non-payer's are defaults (30 days past due
+    within the horizon), the payer's are not; the figures compare the learned pd with the
+    scorecard's."""
+    trace = replay(story(), GRACE)
+    assert {(u, y) for (u, _), y in trace.outcome.items()} == {("gone", True), ("good", False)}
+    assert trace.model.n_learned == len(trace.outcome) == 8
+    figures = summarize(trace)["pd"]
+    assert (figures["moments"], figures["defaults"]) == (8, 4)
+    for name in ("learned", "scorecard"):
+        assert 0.5 <= figures[name]["roc_auc"] <= 1.0
+        assert 0 <= figures[name]["ks"] <= 1.0
+        assert sum(r["count"] for r in figures[name]["reliability"]) == 8
+    text = table({**summarize(trace), "days": 300})
+    assert "probability of default (30+ days past due within 180 days)" in text

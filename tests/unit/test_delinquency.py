@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from dataclasses import astuple
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,9 +28,13 @@ from riskstream.credit import (
     score,
     to_message,
 )
-from riskstream.credit.delinquency import CURE_FREEZE_MS, MAX_BILLS
+from riskstream.credit.delinquency import MAX_BILLS
 from riskstream.credit.limit import DAY_MS
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.step import published
+from riskstream.errors import CreditError
+
+CURE_FREEZE_MS = CreditPolicy().cure_freeze_ms
 
 START_TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 GRACE = 3 * DAY_MS
@@ -274,3 +280,74 @@ def test_a_line_stored_before_statements_is_read_as_one_without_bills() -> None:
     assert (line.version, line.limit, line.outstanding, line.late) == (7, 3_000.0, 250.0, 1)
     assert (line.bills, line.missed, line.status) == ((), 0, "current")
     assert CreditState.from_bytes(line.to_bytes()) == line
+
+
+def test_a_partial_repayment_before_the_due_date_is_not_on_time_and_the_line_goes_delinquent() -> (
+    None
+):
+    """Issue 20's acceptance 2, pure: less than the minimum, before the due date, is neither
+    on time nor late, raises no limit; after the grace the line is delinquent for the rest."""
+    spender = CreditState(on_time=11, monthly_spend=4_000.0, novelty=0.2, outstanding=1_000.0)
+    due = START_TS + 20 * DAY_MS
+    billed, _ = on_statement(spender, "s-1", 100.0, due, START_TS, GRACE, balance=1_000.0)
+    part, _ = on_repayment(billed, 60.0, due, due - 5 * DAY_MS, "s-1")
+    assert (part.on_time, part.late, part.limit) == (11, 0, billed.limit)
+    assert part.is_frozen_at(due) is False  # not late either: nothing to punish yet
+    # the same repayment of the whole minimum is on time and reviews the limit up
+    whole, _ = on_repayment(billed, 100.0, due, due - 5 * DAY_MS, "s-1")
+    assert (whole.on_time, whole.limit) == (12, 3_000.0)
+    late = advance(part, due + GRACE).state
+    assert (late.status, late.amount_past_due, late.days_past_due(due + GRACE)) == (
+        "delinquent", 40.0, 3,
+    )  # fmt: skip
+
+
+def test_the_rest_of_the_minimum_makes_the_repayments_on_time_together() -> None:
+    due = START_TS + 20 * DAY_MS
+    billed, _ = on_statement(CreditState(), "s-1", 100.0, due, START_TS, GRACE)
+    first, _ = on_repayment(billed, 30.0, due, due - 9 * DAY_MS)  # unnamed: the oldest bill
+    second, _ = on_repayment(first, 70.0, due, due - 2 * DAY_MS, "s-1")
+    assert (first.on_time, second.on_time, second.bills) == (0, 1, ())
+
+
+def test_lateness_is_taken_from_the_bill_not_from_the_repayments_own_due_ts() -> None:
+    """Issue 18 item 10: a producer cannot make a late repayment on time by naming a later
+    due date; the statement the line knows decides."""
+    due = START_TS + 20 * DAY_MS
+    billed, _ = on_statement(CreditState(), "s-1", 100.0, due, START_TS, GRACE)
+    claimed, _ = on_repayment(billed, 100.0, due + 30 * DAY_MS, due + 2 * DAY_MS, "s-1")
+    assert (claimed.on_time, claimed.late, claimed.days_late) == (0, 1, 2.0)
+    # no bill known (the statement not read yet): the repayment's own due_ts, as before
+    unknown, _ = on_repayment(CreditState(), 100.0, due, due - DAY_MS, "s-9")
+    assert (unknown.on_time, unknown.late) == (1, 0)
+
+
+def test_the_statement_balance_reconciles_the_outstanding() -> None:
+    """Interest, fees and refunds reach the line through the balance the lender bills; a
+    line that saw a draw or repayment dated after the statement keeps its own."""
+    drawn, _ = on_payment(CreditState(), 500.0, START_TS, {})
+    interest, changed = on_statement(drawn, "s-1", 50.0, START_TS + 45 * DAY_MS,
+                                     START_TS + 25 * DAY_MS, GRACE, balance=507.5)  # fmt: skip
+    assert (changed, interest.outstanding, interest.available) == (True, 507.5, 1_492.5)
+    refunded, _ = on_statement(interest, "s-2", 0.0, START_TS + 75 * DAY_MS,
+                               START_TS + 55 * DAY_MS, GRACE, balance=0.0)  # fmt: skip
+    assert refunded.outstanding == 0.0
+    later, _ = on_payment(drawn, 100.0, START_TS + 30 * DAY_MS, {})
+    stale, _ = on_statement(later, "s-1", 50.0, START_TS + 45 * DAY_MS,
+                            START_TS + 25 * DAY_MS, GRACE, balance=507.5)  # fmt: skip
+    assert stale.outstanding == 600.0
+    # repaid after the statement, read before it: not counted twice
+    repaid, _ = on_repayment(drawn, 200.0, START_TS + 45 * DAY_MS, START_TS + 30 * DAY_MS)
+    billed, _ = on_statement(repaid, "s-1", 50.0, START_TS + 45 * DAY_MS,
+                             START_TS + 25 * DAY_MS, GRACE, balance=507.5)  # fmt: skip
+    assert billed.outstanding == 300.0
+    with pytest.raises(CreditError, match="balance"):
+        on_statement(drawn, "s-1", 50.0, START_TS, START_TS, GRACE, balance=float("nan"))
+
+
+def test_a_line_stored_in_format_2_is_read_without_activity() -> None:
+    line = on_statement(CreditState(outstanding=5.0), "s-1", 50.0, DAY_MS, 0)[0]
+    fixed = astuple(line)[:-2]
+    bills = b"".join(struct.pack("<Qqqd?", *astuple(b)) for b in line.bills)
+    old = struct.pack("<B Idd IIdq Idd d dd I qddq IIIIB dq B", 2, *fixed, len(line.bills))
+    assert CreditState.from_bytes(old + bills) == line

@@ -118,3 +118,27 @@ def test_shadow_decisions_are_counted_apart_from_published_ones() -> None:
     assert shadow == {"approve": 1, "review": 0, "decline": 1}
     assert got[("riskstream_decisions_total", (("decision", "decline"),))] == 0
     assert metrics.summary()["shadow"] == {"approve": 1, "review": 0, "decline": 1}
+
+
+def test_published_credit_scores_are_counted_by_band_with_their_psi() -> None:
+    """The score's distribution and its stability on /metrics and the dashboard: a first
+    week of good scores, then a week of poor ones, is a population shift (PSI far above
+    0.25); NaN / None before a week has passed."""
+    metrics = WorkerMetrics()
+    day = 86_400_000
+
+    def line(score: int, ts: int) -> bytes:
+        return orjson.dumps({"user_id": "u-1", "credit_score": score, "ts": ts})
+
+    metrics.credit_lines_changed([line(730, d * day) for d in range(3)])
+    assert metrics.summary()["credit"]["psi"] is None
+    assert "riskstream_credit_score_psi NaN" in metrics.render().decode()
+    metrics.credit_lines_changed([line(590, d * day) for d in range(8, 12)])
+    summary = metrics.summary()["credit"]
+    assert summary["bands"]["720-799"] == 3
+    assert summary["bands"]["580-649"] == 4
+    assert summary["psi"] > 0.25
+    text = metrics.render().decode()
+    assert 'riskstream_credit_scores_total{band="580-649"} 4.0' in text
+    assert f"riskstream_credit_score_psi {summary['psi']}" in text
+    assert metrics.registry.get_sample_value("riskstream_credit_lines_changed_total") == 7

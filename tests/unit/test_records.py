@@ -80,3 +80,24 @@ def test_a_decision_packed_before_rules_version_answers_as_it_did() -> None:
 def test_an_unknown_packed_format_is_refused() -> None:
     with pytest.raises(ValueError, match="not a packed decision"):
         Decision.unpack(b"\x07" + bytes(100), "t-1", "u-1")
+
+
+def test_a_decision_packed_before_pd_answers_as_it_did() -> None:
+    """Format 2 (decisions stored before the credit block's pd): a re-send's answer is still
+    the first JSON byte for byte, without a pd; a new decision carries its pd."""
+    d = Decision("t-1", "u-1", "review", 0.7, 70, ("velocity_burst",),
+                 CreditBlock(712, 20000.5, 18500.5, "CNY"), "m-3", 1, 2, 5)  # fmt: skip
+    first = orjson.dumps(d.to_dict())
+    assert b'"pd"' not in first
+    c = d.credit
+    old = struct.pack("<BBdBHddqqq", 2, 1, d.fraud_probability, d.risk_score, c.score, c.limit,
+                      c.available, d.event_ts, d.decided_ts, 5)  # fmt: skip
+    old += b"".join(
+        len(t).to_bytes(1, "little") + t.encode() for t in ("CNY", "m-3", "velocity_burst")
+    )
+    payment = Payment("t-1", "u-1", "m-1", 1.0, "CNY", 1_732_240_000_000)
+    assert _answer(b"payments:0:7\n" + old, payment)[1] == first
+    new = Decision("t-1", "u-1", "review", 0.7, 70, ("velocity_burst",),
+                   CreditBlock(712, 20000.5, 18500.5, "CNY", 0.0085), "m-3", 1, 2, 5)  # fmt: skip
+    assert new.to_dict()["credit"]["pd"] == 0.0085
+    assert Decision.unpack(new.pack(), "t-1", "u-1") == new

@@ -150,6 +150,20 @@ BROKEN = [
             ({"policy": {"review_per_hour": 5, "min_labels": 10}}, "policy.min_labels"),
             ({"policy": {"review_per_hour": 5, "max_review_rate": 0.1}}, "unknown field"),
             ({"decline_al": 70}, "unknown field 'decline_al'"),
+            ({"credit": [1]}, "credit: must be an object"),
+            ({"credit": {"bands": [[700, 2], [350, 1]], "grace": 3}}, "credit: unknown field"),
+            ({"credit": {"bands": [[350, 1], [700, 2]]}}, "credit.bands"),
+            ({"credit": {"bands": [[700, 2], [500, 1]]}}, "credit.bands"),  # no floor
+            ({"credit": {"bands": [[700, -2], [350, 1]]}}, "credit.bands"),
+            ({"credit": {"bands": [[700.5, 2], [350, 1]]}}, "credit.bands"),
+            ({"credit": {"bands": []}}, "credit.bands"),
+            ({"credit": {"dpd_limit_share": [0.5, 0.75, 0]}}, "credit.dpd_limit_share"),
+            ({"credit": {"dpd_limit_share": [1.5, 0.5, 0]}}, "credit.dpd_limit_share"),
+            ({"credit": {"dpd_limit_share": [0.5, 0]}}, "credit.dpd_limit_share"),
+            ({"credit": {"grace_days": 30}}, "credit.grace_days"),
+            ({"credit": {"grace_days": True}}, "credit.grace_days"),
+            ({"credit": {"cure_freeze_days": -1}}, "credit.cure_freeze_days"),
+            ({"credit": {"max_limit": "lots"}}, "credit.max_limit"),
         ]
     ],
 ]
@@ -173,6 +187,20 @@ def test_the_key_must_be_rules() -> None:
         parse_rules(raw, b"other")
 
 
+def test_a_credit_policy_is_named_by_its_rules_version_and_missing_fields_keep_the_built_in() -> (
+    None
+):
+    credit = {"bands": [[700, 4], [350, 0.5]], "dpd_limit_share": [0.5, 0.25, 0], "grace_days": 1}
+    rs = parse_rules(orjson.dumps({**BASE, "version": 4, "credit": credit}))
+    assert rs.credit is not None
+    assert (rs.credit.version, rs.credit.bands, rs.credit.dpd_limit_share) == (
+        4, ((700, 4.0), (350, 0.5)), (0.5, 0.25, 0.0),
+    )  # fmt: skip
+    assert (rs.credit.grace_ms, rs.credit.cure_freeze_days) == (86_400_000, 90.0)
+    assert "credit policy: bands 700+: 4x, 350+: 0.5x" in rs.summary()
+    assert parse_rules(orjson.dumps(BASE)).credit is None  # the built-in policy, version 0
+
+
 def test_every_error_is_listed_at_once() -> None:
     with pytest.raises(RulesError) as info:
         parse_rules(b'{"version": "x", "review_at": -1, "decline_at": 80, "colour": 1}')
@@ -192,7 +220,7 @@ json_values = st.recursive(
 )
 fields = st.sampled_from(
     ["version", "review_at", "decline_at", "policy", "block_users", "amount_caps",
-     "card_testing_count", "note", "max_decline_rate"]
+     "card_testing_count", "note", "max_decline_rate", "credit"]
 )  # fmt: skip
 
 

@@ -281,5 +281,5 @@ class Batch(Generic[T]):
         )
         metrics.decided([o.outcome for o in outputs if o.outcome is not None])
         metrics.credit_lines_changed(
-            sum(r.topic == credit_limits for o in outputs for r in o.records)
+            [r.value for o in outputs for r in o.records if r.topic == credit_limits]
         )

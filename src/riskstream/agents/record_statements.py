@@ -1,6 +1,7 @@
 """Agent record_statements: a statement -> a bill on its credit line (once per
-statement_id), whose due date the stream's clock will fire if its minimum stays unpaid;
-``credit-limits`` only when the line changed (a statement already past its due date)."""
+statement_id), whose due date the stream's clock will fire if its minimum stays unpaid, and
+its balance as the line's outstanding (``credit.on_statement``); ``credit-limits`` when the
+line changed (the balance reconciled, a statement already past its due date)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,17 @@ def statement_event(s: Statement, origin: str, grace_ms: int) -> CreditEvent:
         origin,
         s.ts,
         lambda line: credit.on_statement(
-            line, s.statement_id, s.minimum_due, s.due_ts, s.ts, grace_ms
+            line, s.statement_id, s.minimum_due, s.due_ts, s.ts, grace_ms, s.balance
         ),
     )
 
 
 async def record_statements(
-    credit_lines: CreditStore,
-    credit_limits: str,
-    grace_ms: int,
-    statements: Sequence[Inbound[Statement]],
+    credit_lines: CreditStore, credit_limits: str, statements: Sequence[Inbound[Statement]]
 ) -> list[Outputs]:
-    """Open a batch of statements' bills (their due dates go to the stream clock's index)."""
+    """Open a batch of statements' bills (their due dates go to the stream clock's index),
+    with the grace of the credit policy in force."""
+    grace_ms = credit_lines.policy.grace_ms
     events = [
         [(s.record.user_id, statement_event(s.record, s.origin, grace_ms))] for s in statements
     ]

@@ -83,6 +83,11 @@ DECISION = {
                 "limit": {"type": "number"},
                 "available": {"type": "number"},
                 "currency": {"type": "string"},
+                "pd": {
+                    "type": "number", "minimum": 0, "maximum": 1,
+                    "description": "probability of default the score stands for "
+                                   "(docs/credit.md); absent in decisions made before it",
+                },
             },
         },
         "model_version": {"type": "string"},
@@ -108,7 +113,16 @@ CREDIT_LINE = {
         "currency": {"type": "string"},
         "status": {"enum": ["current", "delinquent", "frozen"]},
         "days_past_due": {"type": "integer", "minimum": 0},
+        "amount_past_due": {"type": "number", "minimum": 0},
+        "next_due_ts": {"type": "integer", "nullable": True},
+        "pd": {"type": "number", "minimum": 0, "maximum": 1},
+        "reasons": {
+            "type": "array", "items": {"type": "string"},
+            "description": "principal reasons the score is below the best, most important "
+                           "first (codes: docs/credit.md)",
+        },
         "factors": {"type": "object"},
+        "policy_version": {"type": "integer", "minimum": 0},
         "version": {"type": "integer"},
         "ts": {"type": "integer"},
     },

@@ -178,7 +178,7 @@ class HttpScoring:
         self.metrics.decided(decisions)
         if requests > len(decisions):
             self.metrics.duplicates.inc(requests - len(decisions))
-        self.metrics.credit_lines_changed(sum(len(o.credit_messages) for o in sent))
+        self.metrics.credit_lines_changed([m for o in sent for m in o.credit_messages])
 
     async def close(self) -> None:
         """Let the batches in flight finish, then close the producer (worker shutdown)."""

@@ -4,12 +4,14 @@ A user's line is a ``CreditState`` (``CreditState()`` is a new user's starting l
 ``on_payment``, ``on_repayment``, ``on_statement``, ``on_fraud_label`` and ``on_alert``
 return the next one, ``apply_at`` runs one at its event time (time first moves the line
 through its due dates: ``advance``, ``next_due``), ``check`` answers the decision's credit
-rules, ``to_message`` and ``credit_block`` are what gets published. docs/credit.md explains
-it for a lender.
+rules, ``to_message`` and ``credit_block`` are what gets published. ``DefaultModel``
+(``learn_one`` / ``predict_one`` on ``line_features``) learns the probability of default
+from outcomes that ``Outcomes`` labels. docs/credit.md explains it for a lender.
 """
 
 from __future__ import annotations
 
+from riskstream.credit.default_model import DefaultModel, line_features
 from riskstream.credit.delinquency import (
     DEFAULT_GRACE_DAYS,
     Advanced,
@@ -33,6 +35,8 @@ from riskstream.credit.line import (
     on_repayment,
 )
 from riskstream.credit.message import credit_block, to_message
+from riskstream.credit.outcomes import Outcomes
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.scorecard import STARTING_CREDIT_SCORE, WEIGHTS, factors, score
 from riskstream.credit.state import (
     CURRENT,
@@ -58,8 +62,11 @@ __all__ = [
     "WEIGHTS",
     "Advanced",
     "CreditCheck",
+    "CreditPolicy",
     "CreditState",
+    "DefaultModel",
     "Moment",
+    "Outcomes",
     "Step",
     "advance",
     "apply_at",
@@ -69,6 +76,7 @@ __all__ = [
     "forgettable_at",
     "increase_cap",
     "is_complicit",
+    "line_features",
     "next_due",
     "on_alert",
     "on_fraud_label",

@@ -8,8 +8,8 @@ takes every documented step due by ``ts``, each a state to publish at its own ti
 - a bill's ``late_at`` passes unpaid: the minimum is **missed** (history) and the line is
   **delinquent**: new credit frozen, no increases;
 - 30, 60, 90 days past due (from the oldest unpaid due date): each counted in the history
-  and cutting the limit to ``DPD_LIMIT_SHARE`` of itself (75%, 50%, 0); from 60 days the
-  status is **frozen**.
+  and cutting the limit to the policy's ``dpd_limit_share`` of itself (75%, 50%, 0 built
+  in); from 60 days the status is **frozen**.
 
 ``apply_at`` runs an event at its time: the line is advanced to it first, so an event sees
 the line as it is then, whoever else (a timer, another event) advanced it before. The steps
@@ -28,15 +28,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
-from riskstream.credit.limit import floor_step
+from riskstream.credit.limit import BUILT_IN, floor_step
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.state import DAY_MS, DPD_STEPS, Bill, CreditState, statement_key
 from riskstream.credit.step import Moment, Step, step
 from riskstream.errors import CreditError
 
 DEFAULT_GRACE_DAYS = 3
-# The limit kept at each step of DPD_STEPS (30, 60, 90 days past due).
-DPD_LIMIT_SHARE = (0.75, 0.5, 0.0)
-CURE_FREEZE_MS = 90 * DAY_MS
 MAX_BILLS = 12  # more open bills: the two oldest merge (a year of missed statements)
 HALF_CENT = 0.005
 
@@ -59,11 +57,16 @@ def on_statement(
     due_ts: int,
     ts: int,
     grace_ms: int = DEFAULT_GRACE_DAYS * DAY_MS,
+    balance: float | None = None,
 ) -> Step:
     """A statement issued at ``ts``: its minimum must be repaid by ``due_ts`` (plus the
     grace). As card issuers bill, the minimum includes the earlier minimums still unpaid:
     that part stays with their bills (their due dates, their days past due), the rest is the
     new bill's. Money repaid since ``ts`` that no bill took yet counts against it.
+
+    The statement's ``balance`` is the lender's truth (interest, fees and refunds included):
+    it becomes the line's outstanding, unless the line has applied a draw or repayment dated
+    after ``ts``, which the balance cannot count (then the next statement reconciles).
 
     >>> s, changed = on_statement(CreditState(), "s-1", 100.0, due_ts=25 * DAY_MS, ts=0)
     >>> changed, [(b.minimum_left, b.late_at // DAY_MS) for b in s.bills], next_due(s) // DAY_MS
@@ -71,9 +74,16 @@ def on_statement(
     >>> s, _ = on_statement(s, "s-2", 180.0, due_ts=55 * DAY_MS, ts=30 * DAY_MS)
     >>> [b.minimum_left for b in s.bills]
     [100.0, 80.0]
+    >>> s, _ = on_statement(CreditState(outstanding=500.0), "s-1", 50.0, 25 * DAY_MS, 0,
+    ...                     balance=512.4)  # interest billed
+    >>> s.outstanding
+    512.4
     """
     if not (math.isfinite(minimum_due) and minimum_due >= 0):
         msg = f"a statement's minimum must be a finite number >= 0, got {minimum_due}"
+        raise CreditError(msg)
+    if balance is not None and not (math.isfinite(balance) and balance >= 0):
+        msg = f"a statement's balance must be a finite number >= 0, got {balance}"
         raise CreditError(msg)
     carried = sum(b.minimum_left for b in state.bills)
     minimum, unapplied = max(0.0, _cents(minimum_due - carried)), state.unapplied
@@ -82,6 +92,9 @@ def on_statement(
         minimum, unapplied = _cents(minimum - taken), _cents(unapplied - taken)
     else:  # repaid before it: the statement's balance counts that money already
         unapplied = 0.0
+    outstanding = state.outstanding
+    if balance is not None and state.activity_ts <= ts:
+        outstanding = _cents(balance)
     bills = state.bills
     if minimum > HALF_CENT:
         bill = Bill(statement_key(statement_id), due_ts, due_ts + grace_ms, minimum)
@@ -90,7 +103,7 @@ def on_statement(
             old, older, *rest = bills
             merged = replace(old, minimum_left=_cents(old.minimum_left + older.minimum_left))
             bills = (merged, *rest)
-    return step(state, replace(state, bills=bills, unapplied=unapplied))
+    return step(state, replace(state, bills=bills, unapplied=unapplied, outstanding=outstanding))
 
 
 def next_due(state: CreditState) -> int | None:
@@ -107,7 +120,7 @@ def next_due(state: CreditState) -> int | None:
     return min(times, default=None)
 
 
-def _take_steps(state: CreditState, at: int) -> CreditState:
+def _take_steps(state: CreditState, at: int, policy: CreditPolicy) -> CreditState:
     """Every step due at ``at``: bills missed, then steps of days past due reached."""
     newly = sum(1 for b in state.bills if not b.is_missed and b.late_at <= at)
     bills = tuple(replace(b, is_missed=b.is_missed or b.late_at <= at) for b in state.bills)
@@ -123,12 +136,12 @@ def _take_steps(state: CreditState, at: int) -> CreditState:
             dpd30=new.dpd30 + (n == 0),
             dpd60=new.dpd60 + (n == 1),
             dpd90=new.dpd90 + (n == 2),
-            limit=floor_step(new.limit * DPD_LIMIT_SHARE[n]),
+            limit=floor_step(new.limit * policy.dpd_limit_share[n]),
         )
     return new
 
 
-def advance(state: CreditState, ts: int) -> Advanced:
+def advance(state: CreditState, ts: int, policy: CreditPolicy = BUILT_IN) -> Advanced:
     """The line at ``ts``: every step due by then taken, oldest first; each that changes the
     published line is a moment to publish at the step's own time.
 
@@ -141,14 +154,19 @@ def advance(state: CreditState, ts: int) -> Advanced:
     """
     moments = []
     while (at := next_due(state)) is not None and at <= ts:
-        taken = step(state, _take_steps(state, at))
+        taken = step(state, _take_steps(state, at, policy))
         state = taken.state
         if taken.is_changed:
             moments.append(Moment(state, at))
     return Advanced(state, tuple(moments))
 
 
-def apply_at(state: CreditState, ts: int, change: Callable[[CreditState], Step]) -> Advanced:
+def apply_at(
+    state: CreditState,
+    ts: int,
+    change: Callable[[CreditState], Step],
+    policy: CreditPolicy = BUILT_IN,
+) -> Advanced:
     """An event at ``ts``: the line advanced to ``ts``, changed, and advanced again (a bill
     already late when its statement came is missed at once); every moment to publish.
 
@@ -157,14 +175,20 @@ def apply_at(state: CreditState, ts: int, change: Callable[[CreditState], Step])
     >>> [(m.ts // DAY_MS, m.state.status) for m in late.moments]
     [(28, 'delinquent')]
     """
-    before = advance(state, ts)
+    before = advance(state, ts, policy)
     changed = change(before.state)
-    after = advance(changed.state, ts)
+    after = advance(changed.state, ts, policy)
     now = (Moment(changed.state, ts),) if changed.is_changed else ()
     return Advanced(after.state, before.moments + now + after.moments)
 
 
-def settle(state: CreditState, amount: float, ts: int, statement_id: str | None) -> CreditState:
+def settle(
+    state: CreditState,
+    amount: float,
+    ts: int,
+    statement_id: str | None,
+    policy: CreditPolicy = BUILT_IN,
+) -> CreditState:
     """Pay bills with a repayment (the named statement first, then the oldest); what no bill
     takes is kept for a statement not read yet. Paying every past-due minimum cures the line.
 
@@ -194,7 +218,7 @@ def settle(state: CreditState, amount: float, ts: int, statement_id: str | None)
         )
     if state.is_past_due and not new.is_past_due:  # cured
         return replace(
-            new, dpd_steps=0, frozen_until_ts=max(state.frozen_until_ts, ts + CURE_FREEZE_MS)
+            new, dpd_steps=0, frozen_until_ts=max(state.frozen_until_ts, ts + policy.cure_freeze_ms)
         )
     since = new.past_due_since
     if since is not None:  # the oldest past due may be younger now

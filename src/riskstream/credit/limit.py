@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from riskstream.credit.policy import CreditPolicy
 from riskstream.credit.scorecard import score
 from riskstream.credit.state import CreditState
 
 DAY_MS = 86_400_000
 LIMIT_STEP = 100.0
-MAX_LIMIT = 200_000.0
-# (lowest score, limit as a multiple of monthly spend), best band first.
-BANDS = ((800, 3.0), (720, 2.0), (650, 1.5), (580, 1.0), (500, 0.5), (350, 0.0))
+BUILT_IN = CreditPolicy()
 # Bust-out guard: increases within one period add up to at most
 # max(INCREASE_CAP_FLOOR, INCREASE_CAP_RATIO * the limit the period started from).
 PERIOD_MS = 30 * DAY_MS
@@ -40,14 +39,15 @@ def floor_step(amount: float) -> float:
     return max(0.0, math.floor(amount / LIMIT_STEP) * LIMIT_STEP)
 
 
-def target_limit(credit_score: int, monthly_spend: float) -> float:
-    """The band's limit: the score's multiple of monthly spend, at most ``MAX_LIMIT``.
+def target_limit(credit_score: int, monthly_spend: float, policy: CreditPolicy = BUILT_IN) -> float:
+    """The band's limit: the score's multiple of monthly spend, at most the policy's
+    ``max_limit``.
 
     >>> [target_limit(s, 4_000.0) for s in (450, 520, 600, 700, 750, 900)]
     [0.0, 2000.0, 4000.0, 6000.0, 8000.0, 12000.0]
     """
-    multiple = next((m for lowest, m in BANDS if credit_score >= lowest), 0.0)
-    return floor_step(min(MAX_LIMIT, multiple * max(0.0, monthly_spend)))
+    multiple = policy.multiple(credit_score)
+    return floor_step(min(policy.max_limit, multiple * max(0.0, monthly_spend)))
 
 
 def increase_cap(period_base: float) -> float:
@@ -59,7 +59,7 @@ def increase_cap(period_base: float) -> float:
     return max(INCREASE_CAP_FLOOR, INCREASE_CAP_RATIO * period_base)
 
 
-def review(state: CreditState, ts: int) -> CreditState:
+def review(state: CreditState, ts: int, policy: CreditPolicy = BUILT_IN) -> CreditState:
     """Raise the limit toward the band's target, by what the period's cap has left.
 
     >>> s = CreditState(on_time=12, monthly_spend=5_000.0, account_age_s=3e7, novelty=0.0)
@@ -71,7 +71,7 @@ def review(state: CreditState, ts: int) -> CreditState:
     """
     if state.is_frozen_at(ts) or state.is_past_due:
         return state
-    target = target_limit(score(state), state.monthly_spend)
+    target = target_limit(score(state), state.monthly_spend, policy)
     if target <= state.limit:
         return state
     period_ts, base, used = state.period_ts, state.period_base, state.period_increase

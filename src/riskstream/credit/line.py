@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from riskstream.credit.delinquency import settle
-from riskstream.credit.limit import DAY_MS, late_cut, review
-from riskstream.credit.state import FROZEN, CreditState
+from riskstream.credit.limit import BUILT_IN, DAY_MS, late_cut, review
+from riskstream.credit.policy import CreditPolicy
+from riskstream.credit.state import FROZEN, Bill, CreditState, statement_key
 from riskstream.credit.step import Step
 from riskstream.credit.step import step as _step
 from riskstream.errors import CreditError
@@ -148,17 +149,36 @@ def on_payment(state: CreditState, amount: float, ts: int, features: Mapping[str
         account_age_s=max(state.account_age_s, _feature(features, "account_age_s", 0.0)),
         novelty=_ewma(state.novelty, novelty),
         frozen_until_ts=frozen_until,
+        activity_ts=max(state.activity_ts, ts),
     )
     return _step(state, new)
 
 
+def _bill_paid(state: CreditState, statement_id: str | None) -> Bill | None:
+    """The bill a repayment pays first: the named statement's, or (none named) the oldest
+    open one; None when the named statement is not billed (not read yet, or paid)."""
+    if statement_id is None:
+        return state.bills[0] if state.bills else None
+    key = statement_key(statement_id)
+    return next((b for b in state.bills if b.statement == key), None)
+
+
 def on_repayment(
-    state: CreditState, amount: float, due_ts: int, ts: int, statement_id: str | None = None
+    state: CreditState,
+    amount: float,
+    due_ts: int,
+    ts: int,
+    statement_id: str | None = None,
+    policy: CreditPolicy = BUILT_IN,
 ) -> Step:
-    """Money paid back; late when ``ts > due_ts``. On time: a review may raise the limit.
-    Late: the history worsens, the limit is cut and increases freeze. It pays the open bills
-    (``statement_id``'s first, ``delinquency.settle``); one that pays minimums already past
-    due counts neither way: their delinquency counted already, and paying them all cures it.
+    """Money paid back. It pays the open bills (``statement_id``'s first, else the oldest,
+    ``delinquency.settle``). Against a bill the lender sent, only the repayment that covers
+    the bill's minimum (with those before it) counts: **on time** by the bill's own due
+    date, else late; a partial one counts neither way (the bill is missed after the grace
+    if the rest does not come). With no bill to pay, the repayment's own ``due_ts`` decides.
+    On time: a review may raise the limit. Late: the history worsens, the limit is cut and
+    increases freeze. One that pays minimums already past due counts neither way: their
+    delinquency counted already, and paying them all cures it.
 
     >>> s = CreditState(outstanding=1_000.0, on_time=11, monthly_spend=4_000.0, novelty=0.2)
     >>> on_time, _ = on_repayment(s, 1_000.0, due_ts=10 * DAY_MS, ts=9 * DAY_MS)
@@ -167,13 +187,28 @@ def on_repayment(
     >>> late, _ = on_repayment(s, 1_000.0, due_ts=10 * DAY_MS, ts=15 * DAY_MS)
     >>> late.late, late.days_late, late.limit, late.is_frozen_at(15 * DAY_MS)
     (1, 5.0, 1700.0, True)
+    >>> from riskstream.credit.delinquency import on_statement
+    >>> billed, _ = on_statement(s, "s-1", 100.0, due_ts=10 * DAY_MS, ts=0)
+    >>> part, _ = on_repayment(billed, 40.0, due_ts=10 * DAY_MS, ts=8 * DAY_MS)
+    >>> part.on_time, part.late, part.limit, part.bills[0].minimum_left
+    (11, 0, 2000.0, 60.0)
+    >>> rest, _ = on_repayment(part, 60.0, due_ts=99 * DAY_MS, ts=9 * DAY_MS)
+    >>> rest.on_time, rest.limit, rest.bills
+    (12, 3000.0, ())
     """
     amount = _amount(amount)
+    bill = _bill_paid(state, statement_id)
+    settled = settle(state, amount, ts, statement_id, policy)
     new = replace(
-        settle(state, amount, ts, statement_id),
+        settled,
         outstanding=max(0.0, state.outstanding - amount),
         last_repayment_ts=max(state.last_repayment_ts, ts),
+        activity_ts=max(state.activity_ts, ts),
     )
+    if bill is not None:  # the lender's bill decides: its minimum, its due date
+        if any(b.statement == bill.statement for b in settled.bills):
+            return _step(state, new)  # partial: neither on time nor late
+        due_ts = bill.due_ts
     if state.is_past_due:
         pass
     elif ts > due_ts:
@@ -186,7 +221,7 @@ def on_repayment(
             frozen_until_ts=max(state.frozen_until_ts, ts + LATE_FREEZE_MS),
         )
     else:
-        new = review(replace(new, on_time=state.on_time + 1), ts)
+        new = review(replace(new, on_time=state.on_time + 1), ts, policy)
     return _step(state, new)
 
 

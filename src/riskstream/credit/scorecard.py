@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
+from riskstream.credit.odds import MAX_SCORE, MIN_SCORE
 from riskstream.credit.state import CreditState
 
-MIN_SCORE = 350
-MAX_SCORE = 950
+__all__ = ["MAX_SCORE", "MIN_SCORE", "WEIGHTS", "factors", "score"]
 # Why these: docs/credit.md. History weighs most, so that a user who repays late keeps
 # falling below a new user however steady the rest of their record looks.
 WEIGHTS = {

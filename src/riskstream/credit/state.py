@@ -16,7 +16,7 @@ from dataclasses import astuple, dataclass
 
 from riskstream.errors import CreditError
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 # A new user's line, in the deployment's currency (major units).
 STARTING_CREDIT_LIMIT = 2_000.0
 # What we assume of a user we have not seen spend on credit yet: half the line used, half
@@ -104,6 +104,9 @@ class CreditState:
     # such repayment's ts: a statement issued by then counts it against its minimum.
     unapplied: float = 0.0
     unapplied_ts: int = 0
+    # The newest event time of a draw or a repayment on the line: a statement dated at or
+    # after it saw everything the line saw, and its balance becomes the outstanding.
+    activity_ts: int = 0
     # The statements' minimums still unpaid, by due date (oldest first).
     bills: tuple[Bill, ...] = ()
 
@@ -116,6 +119,27 @@ class CreditState:
     def past_due_since(self) -> int | None:
         """The due date of the oldest minimum past due (days past due count from it)."""
         return min((b.due_ts for b in self.bills if b.is_missed), default=None)
+
+    @property
+    def amount_past_due(self) -> float:
+        """The minimums unpaid past their due date and grace, to the cent.
+
+        >>> missed = Bill(1, due_ts=0, late_at=3 * DAY_MS, minimum_left=50.0, is_missed=True)
+        >>> open_bill = Bill(2, due_ts=30 * DAY_MS, late_at=33 * DAY_MS, minimum_left=80.0)
+        >>> CreditState(bills=(missed, open_bill)).amount_past_due
+        50.0
+        """
+        return round(sum((b.minimum_left for b in self.bills if b.is_missed), 0.0), 2)
+
+    @property
+    def next_due_ts(self) -> int | None:
+        """The due date of the next minimum not yet past due (None: nothing billed is open).
+
+        >>> open_bill = Bill(2, due_ts=30 * DAY_MS, late_at=33 * DAY_MS, minimum_left=80.0)
+        >>> CreditState(bills=(open_bill,)).next_due_ts // DAY_MS, CreditState().next_due_ts
+        (30, None)
+        """
+        return min((b.due_ts for b in self.bills if not b.is_missed), default=None)
 
     @property
     def status(self) -> str:
@@ -163,7 +187,7 @@ class CreditState:
 
         >>> raw = CreditState(outstanding=12.5).to_bytes()
         >>> len(raw), raw[0], CreditState.from_bytes(raw) == CreditState(outstanding=12.5)
-        (159, 2, True)
+        (167, 3, True)
         """
         fixed = astuple(self)[:-1]
         bills = b"".join(_BILL.pack(*astuple(b)) for b in self.bills)
@@ -171,24 +195,25 @@ class CreditState:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CreditState:
-        """Read a packed state back (format 1 as a line without bills); another format or a
-        wrong length is a ``CreditError``.
+        """Read a packed state back (format 1 as a line without bills, format 2 as one without
+        ``activity_ts``); another format or a wrong length is a ``CreditError``.
 
-        >>> CreditState.from_bytes(b"\\x03")
+        >>> CreditState.from_bytes(b"\\x04")
         Traceback (most recent call last):
         ...
-        riskstream.errors.CreditError: credit state format 3 of 1 bytes, expected format 2 of 159 + 33 per bill
+        riskstream.errors.CreditError: credit state format 4 of 1 bytes, expected format 3 of 167 + 33 per bill
         """  # noqa: E501
         if len(raw) == _PACKED_1.size and raw[:1] == b"\x01":
             return cls(*_PACKED_1.unpack(raw)[1:])
+        if len(raw) >= _PACKED_2.size and raw[:1] == b"\x02":
+            *fixed, count = _PACKED_2.unpack_from(raw)[1:]
+            if len(raw) == _PACKED_2.size + count * _BILL.size:
+                bills = _bills(raw, _PACKED_2.size, count)
+                return cls(*[*fixed, 0, bills])
         if len(raw) >= _PACKED.size and raw[:1] == bytes([STATE_FORMAT]):
             *fixed, count = _PACKED.unpack_from(raw)[1:]
             if len(raw) == _PACKED.size + count * _BILL.size:
-                bills = tuple(
-                    Bill(*_BILL.unpack_from(raw, _PACKED.size + i * _BILL.size))
-                    for i in range(count)
-                )
-                return cls(*[*fixed, bills])
+                return cls(*[*fixed, _bills(raw, _PACKED.size, count)])
         found = raw[0] if raw else None
         msg = (
             f"credit state format {found} of {len(raw)} bytes, expected format {STATE_FORMAT}"
@@ -197,11 +222,18 @@ class CreditState:
         raise CreditError(msg)
 
 
+def _bills(raw: bytes, at: int, count: int) -> tuple[Bill, ...]:
+    return tuple(Bill(*_BILL.unpack_from(raw, at + i * _BILL.size)) for i in range(count))
+
+
 # format; version, limit, outstanding; on_time, late, days_late, last_repayment_ts;
 # n_payments, utilisation, erratic; monthly_spend; account_age_s, novelty;
 # complicit_frauds; period_ts, period_base, period_increase, frozen_until_ts;
-# missed, dpd30, dpd60, dpd90, dpd_steps; unapplied, unapplied_ts; number of bills.
-_PACKED = struct.Struct("<B Idd IIdq Idd d dd I qddq IIIIB dq B")
+# missed, dpd30, dpd60, dpd90, dpd_steps; unapplied, unapplied_ts; activity_ts;
+# number of bills.
+_PACKED = struct.Struct("<B Idd IIdq Idd d dd I qddq IIIIB dq q B")
+# Format 2: the same without activity_ts.
+_PACKED_2 = struct.Struct("<B Idd IIdq Idd d dd I qddq IIIIB dq B")
 # statement, due_ts, late_at, minimum_left, is_missed
 _BILL = struct.Struct("<Qqqd?")
 # Format 1: the fields up to frozen_until_ts.

@@ -13,7 +13,11 @@ reaches 90 days past due. The figures (``summarize``):
 - per band of score (the limit's bands): statements, missed share, and the share whose line
   defaulted within ``DEFAULT_HORIZON_MS`` (statements closer to the end are left out);
 - the exposure the limits cut before the defaults: what the lines that defaulted tried to
-  draw, what their limits let them draw, and what they owed when they defaulted.
+  draw, what their limits let them draw, and what they owed when they defaulted;
+- the probability of default learned from the replay's own outcomes (``DefaultModel``, fed
+  by ``Outcomes`` in event time, as a stream would label them): at each statement to a
+  line, its prediction before any outcome of that moment is known, beside the scorecard's
+  own pd (the prior), by ROC AUC, KS and Brier score, with a reliability table.
 """
 
 from __future__ import annotations
@@ -25,13 +29,18 @@ from typing import Any
 
 from riskstream import credit
 from riskstream.credit import CreditState, Moment, Step
-from riskstream.credit.limit import BANDS
+from riskstream.credit.default_model import DefaultModel, line_features
+from riskstream.credit.odds import score_to_pd
+from riskstream.credit.outcomes import Example, Outcomes, is_default
+from riskstream.credit.policy import BANDS
+from riskstream.credit.scorecard import score
 from riskstream.credit.state import DAY_MS
-from riskstream.model.metrics import roc_auc
+from riskstream.model.metrics import brier, reliability, roc_auc, roc_points
 from riskstream.streams.records import Label, Payment, Repayment, Statement
 
 DEFAULT_HORIZON_MS = 120 * DAY_MS
 DEFAULT_STEP = 3  # 90 days past due: the third step of DPD_STEPS
+PD_EDGES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class CreditTrace:
     drawn: dict[str, float] = field(default_factory=dict)  # and allowed
     end_ts: int = 0
     lines: dict[str, CreditState] = field(default_factory=dict)
+    # each scoring moment (user, ts): the learned pd then, and the scorecard's
+    predicted: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    outcome: dict[tuple[str, int], bool] = field(default_factory=dict)
+    model: DefaultModel = field(default_factory=DefaultModel)
 
 
 def _band(score: int) -> str:
@@ -95,8 +108,21 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
     checks: list[tuple[int, int]] = []  # (late_at, index in trace.billed)
     drawn: dict[str, tuple[str, float, bool]] = {}  # txn_id -> user, amount, is_new_device
 
+    outcomes = Outcomes()
+
+    def learn(examples: list[Example]) -> None:
+        for e in examples:
+            trace.model.learn_one(e.x, e.y)
+            trace.outcome[(e.user_id, e.ts)] = e.y
+
     def move(user: str, ts: int, change: Any) -> None:
-        applied = credit.apply_at(lines.get(user, CreditState()), ts, change)
+        before = lines.get(user, CreditState())
+        applied = credit.apply_at(before, ts, change)
+        was = is_default(before)
+        for m in applied.moments:
+            if is_default(m.state) and not was:
+                outcomes.defaulted(user, m.ts)
+            was = is_default(m.state)
         if user not in trace.defaulted_at:
             moments = [*applied.moments, Moment(applied.state, ts)]
             for m in moments:  # the step to 90 days past due, at its own time
@@ -109,6 +135,7 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
     for item in inputs:
         ts, user = item.ts, item.user_id
         trace.end_ts = max(trace.end_ts, ts)
+        learn(outcomes.until(ts))
         while checks and checks[0][0] <= ts:
             late_at, i = heapq.heappop(checks)
             billed = trace.billed[i]
@@ -128,11 +155,16 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
                 move(user, ts, lambda s, t=ts: credit.on_alert(s, t))
         elif isinstance(record, Statement):
             line = credit.advance(lines.get(user, CreditState()), ts).state
+            if not is_default(line):  # a line in default is not scored
+                x = line_features(line)
+                prior = score_to_pd(score(line))
+                trace.predicted[(user, ts)] = (trace.model.predict_one(x), prior)
+                outcomes.observe(user, ts, x)
             if not line.is_past_due:
                 trace.billed.append(Billed(user, ts, credit.score(line), record.due_ts + grace_ms))
                 heapq.heappush(checks, (record.due_ts + grace_ms, len(trace.billed) - 1))
             move(user, ts, lambda s, r=record: credit.on_statement(
-                s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms))  # fmt: skip
+                s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms, r.balance))  # fmt: skip
         elif isinstance(record, Repayment):
             move(user, ts, lambda s, r=record: credit.on_repayment(
                 s, r.amount, r.due_ts, r.ts, r.statement_id))  # fmt: skip
@@ -148,6 +180,38 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
 
 def _share(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
+
+
+def ks(ys: Sequence[bool], ps: Sequence[float]) -> float:
+    """Kolmogorov-Smirnov statistic: the largest gap between the shares of defaults and of
+    non-defaults above a threshold (0: no separation, 1: perfect).
+
+    >>> ks([True, False, True, False], [0.9, 0.8, 0.4, 0.1])
+    0.5
+    """
+    return max(tpr - fpr for fpr, tpr, _ in roc_points(ys, ps))
+
+
+def pd_figures(trace: CreditTrace) -> dict[str, Any] | None:
+    """The learned pd beside the scorecard's, on every scoring moment whose outcome is known
+    (None when the outcomes have one class only)."""
+    known = [k for k in trace.predicted if k in trace.outcome]
+    ys = [trace.outcome[k] for k in known]
+    if not 0 < sum(ys) < len(ys):
+        return None
+    figures: dict[str, Any] = {"moments": len(known), "defaults": sum(ys)}
+    for name, i in (("learned", 0), ("scorecard", 1)):
+        ps = [trace.predicted[k][i] for k in known]
+        figures[name] = {
+            "roc_auc": round(roc_auc(ys, ps), 4),
+            "ks": round(ks(ys, ps), 4),
+            "brier": round(brier(ys, ps), 5),
+            "reliability": [
+                {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                for row in reliability(ys, ps, PD_EDGES)
+            ],
+        }
+    return figures
 
 
 def summarize(trace: CreditTrace) -> dict[str, Any]:
@@ -187,6 +251,7 @@ def summarize(trace: CreditTrace) -> dict[str, Any]:
             "cut": _share(tried - drawn, tried),
             "owed_at_default": round(sum(trace.owed_at_default.values()), 2),
         },
+        "pd": pd_figures(trace),
     }
 
 
@@ -203,6 +268,7 @@ def table(summary: dict[str, Any]) -> str:
     score band  statements  missed  defaulted (90 days past due within 120 days)
     650-719             10  20.00%  12.50% of 8
     defaults: 1 lines; they tried to draw 900.00, their limits let them draw 600.00 (33.33% cut); owed at default 600.00
+    probability of default: no outcome of both kinds yet
     """  # noqa: E501
     auc = summary["roc_auc"]
     lines = [
@@ -227,7 +293,42 @@ def table(summary: dict[str, Any]) -> str:
         f"defaults: {d['lines']} lines; they tried to draw {d['tried']:.2f}, their limits let "
         f"them draw {d['drawn']:.2f} ({cut} cut); owed at default {d['owed_at_default']:.2f}"
     )
+    lines += pd_table(summary.get("pd"))
     return "\n".join(lines)
+
+
+def pd_table(figures: dict[str, Any] | None) -> list[str]:
+    """The learned pd's lines of the table: AUC, KS, Brier, then reliability side by side.
+
+    >>> f = {"moments": 9, "defaults": 2, "learned": {"roc_auc": 0.8, "ks": 0.5,
+    ...      "brier": 0.1, "reliability": [{"lo": 0.0, "hi": 0.5, "count": 9,
+    ...      "predicted": 0.2, "observed": 0.22}]}}
+    >>> f["scorecard"] = f["learned"]
+    >>> print("\\n".join(pd_table(f)))
+    probability of default (30+ days past due within 180 days), 9 scoring moments, 2 defaults
+    pd         ROC AUC     KS   Brier
+    learned      0.800  0.500  0.1000
+    scorecard    0.800  0.500  0.1000
+    reliability of the learned pd: pd bin, moments, mean pd, observed default rate
+    [0.00, 0.50)      9   20.00%   22.00%
+    """
+    if figures is None:
+        return ["probability of default: no outcome of both kinds yet"]
+    out = [
+        "probability of default (30+ days past due within 180 days), "
+        f"{figures['moments']} scoring moments, {figures['defaults']} defaults",
+        "pd         ROC AUC     KS   Brier",
+    ]
+    for name in ("learned", "scorecard"):
+        f = figures[name]
+        out.append(f"{name:<10} {f['roc_auc']:>7.3f} {f['ks']:>6.3f} {f['brier']:>7.4f}")
+    out.append("reliability of the learned pd: pd bin, moments, mean pd, observed default rate")
+    for row in figures["learned"]["reliability"]:
+        out.append(
+            f"[{row['lo']:.2f}, {row['hi']:.2f}) {row['count']:>6} "
+            f"{row['predicted']:>8.2%} {row['observed']:>8.2%}"
+        )
+    return out
 
 
 def days(inputs: Sequence[CreditInput]) -> int:

@@ -30,6 +30,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.samples import Sample
 
+from riskstream.credit.monitoring import BAND_NAMES, ScoreDrift, band_of
 from riskstream.ops.lag import PartitionLag
 from riskstream.ops.review_metrics import ReviewMetrics
 from riskstream.scoring.policy import Thresholds, Tradeoff
@@ -247,6 +248,18 @@ class WorkerMetrics:
             "Credit lines this worker changed (published on credit-limits)",
             registry=r,
         )
+        self.credit_scores = Counter(
+            "riskstream_credit_scores",
+            "Credit scores this worker published, by band of the limit policy",
+            ["band"],
+            registry=r,
+        )
+        self.credit_psi = Gauge(
+            "riskstream_credit_score_psi",
+            "Population stability index of the last week's published credit scores against "
+            "the first week this worker saw (event time; NaN until a week has passed)",
+            registry=r,
+        )
         self.decision_latency = Histogram(
             "riskstream_decision_latency_seconds",
             "Payment event time (ts) to decision (decided_ts)",
@@ -338,6 +351,10 @@ class WorkerMetrics:
             self.shadow_decisions.labels(kind)
         for agent in AGENTS:
             self.agent_crashes.labels(agent)
+        for band in BAND_NAMES:
+            self.credit_scores.labels(band)
+        self.credit_psi.set(math.nan)
+        self.score_drift = ScoreDrift()
         self.recent_alerts: collections.deque[bytes] = collections.deque(maxlen=RECENT_ALERTS)
         self._rules: dict[str, Any] = {}
         self._tradeoff: list[dict[str, Any]] = []
@@ -379,10 +396,18 @@ class WorkerMetrics:
         for kind, count in shadows.items():
             self.shadow_decisions.labels(kind).inc(count)
 
-    def credit_lines_changed(self, count: int) -> None:
-        """Credit-limits messages published (one per change of a line)."""
-        if count:
-            self.credit_changes.inc(count)
+    def credit_lines_changed(self, messages: Sequence[bytes]) -> None:
+        """Credit-limits messages published (one per change of a line): counted, and their
+        scores by band and in the score's PSI (``credit.monitoring``)."""
+        if not messages:
+            return
+        self.credit_changes.inc(len(messages))
+        for raw in messages:
+            line = orjson.loads(raw)
+            self.credit_scores.labels(band_of(line["credit_score"])).inc()
+            self.score_drift.observe(line["credit_score"], line["ts"])
+        drift = self.score_drift.psi()
+        self.credit_psi.set(math.nan if drift is None else drift)
 
     def dead_lettered(self, topic: str, errors: Iterable[str]) -> None:
         """Messages of one input topic sent to its dead-letter topic."""
@@ -505,6 +530,12 @@ class WorkerMetrics:
             "rules": self._rules,
             "tradeoff": self._tradeoff,
             "reviews": self.reviews.summary(),
+            "credit": {
+                "bands": {
+                    b: value("riskstream_credit_scores_total", {"band": b}) for b in BAND_NAMES
+                },
+                "psi": self.score_drift.psi(),
+            },
         }
 
     def _sample(self, name: str, labels: dict[str, str] | None = None) -> float:

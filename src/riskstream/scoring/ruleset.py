@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from riskstream.credit.policy import CreditPolicy, parse_policy
 from riskstream.errors import RulesError
 from riskstream.scoring.policy import DEFAULT_MIN_LABELS, NEVER, Policy
 from riskstream.scoring.rules import RuleConfig
@@ -37,7 +38,7 @@ CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
 FIELDS = (
     "version", "review_at", "decline_at", "policy", "block_users", "block_devices",
     "block_merchants", "block_countries", "allow_users", "amount_caps", "card_testing_count",
-    "card_testing_amount", "note",
+    "card_testing_amount", "note", "credit",
 )  # fmt: skip
 POLICY_FIELDS = ("max_decline_rate", "min_decline_precision", "review_per_hour", "min_labels")
 
@@ -74,6 +75,7 @@ class RuleSet:
     rules: RuleConfig = field(default_factory=RuleConfig)
     policy: Policy | None = None
     note: str = ""
+    credit: CreditPolicy | None = None  # None: the built-in credit policy (version 0)
 
     def summary(self) -> str:
         """One line for people (``riskstream rules validate|show``).
@@ -93,6 +95,14 @@ class RuleSet:
         if self.policy is not None:
             policy = ", ".join(f"{k}={v}" for k, v in self.policy.to_dict().items())
             text += f"; policy {policy}"
+        if self.credit is not None:
+            c = self.credit
+            bands = ", ".join(f"{low}+: {m:g}x" for low, m in c.bands)
+            text += (
+                f"; credit policy: bands {bands}; limit kept at 30/60/90 days past due "
+                f"{'/'.join(f'{x:g}' for x in c.dpd_limit_share)}; grace {c.grace_days:g} days;"
+                f" cure freeze {c.cure_freeze_days:g} days"
+            )
         return text
 
 
@@ -133,6 +143,10 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
         amount_caps=f.caps("amount_caps"),
     )
     policy = f.policy("policy")
+    credit = None
+    if "credit" in data:
+        credit, credit_errors = parse_policy(data["credit"], version or 0)
+        f.errors.extend(credit_errors)
     note = data.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
         f.fail("note", f"must be a string of up to {MAX_NOTE_CHARS} chars")
@@ -142,7 +156,7 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
     assert version is not None
     assert review_at is not None
     assert decline_at is not None
-    return RuleSet(version, review_at, decline_at, rules, policy, note)
+    return RuleSet(version, review_at, decline_at, rules, policy, note, credit)
 
 
 def _object(raw: bytes) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from riskstream.credit import (
     next_due,
     to_message,
 )
+from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import CreditError, CreditStoreError
 from riskstream.state import keys
 from riskstream.state.client import redis_errors
@@ -83,12 +84,14 @@ class Mark:
 
 @dataclass
 class Ledger:
-    """One user's line as read, and the events applied to it since (in memory)."""
+    """One user's line as read, and the events applied to it since (in memory), under the
+    credit policy in force when it was read."""
 
     user_id: str
     currency: str
     raw: bytes
     marks: dict[str, Mark]
+    policy: CreditPolicy = field(default_factory=CreditPolicy)
     state: CreditState = field(init=False)
     state_read: CreditState = field(init=False)
     events: list[CreditEvent] = field(default_factory=list)
@@ -107,7 +110,7 @@ class Ledger:
 
     def at(self, ts: int) -> CreditState:
         """The line as it is at ``ts`` (its due dates' steps taken), to check a payment by."""
-        return advance(self.state, ts).state
+        return advance(self.state, ts, self.policy).state
 
     def apply(self, event: CreditEvent) -> None:
         """Apply an event once, at its time; an event applied before publishes again only
@@ -117,13 +120,15 @@ class Ledger:
         if done is not None:
             self.published[key] = done.messages if done.origin == event.origin else []
             return
-        applied = apply_at(self.state, event.ts, event.transition)
+        applied = apply_at(self.state, event.ts, event.transition, self.policy)
         if event.is_timer and applied.state == self.state:
             self.published[key] = []
             return
         self.state = applied.state
         messages = [
-            orjson.dumps(to_message(m.state, self.user_id, self.currency, m.ts))
+            orjson.dumps(
+                to_message(m.state, self.user_id, self.currency, m.ts, self.policy.version)
+            )
             for m in applied.moments
         ]
         self.events.append(event)
@@ -182,7 +187,9 @@ _KINDS = {"payment": "p", "repayment": "r", "fraud": "f", "statement": "s", "tim
 
 
 class CreditStore:
-    """Every user's credit line in one namespace (keys: ``keys.credit*``)."""
+    """Every user's credit line in one namespace (keys: ``keys.credit*``), moved under
+    ``policy``: the credit policy in force, which the scorer's rules refresh replaces
+    (``service.Scorer.refresh_rules``) when a risk-config version changes it."""
 
     def __init__(
         self,
@@ -191,8 +198,10 @@ class CreditStore:
         currency: str,
         mark_ttl_s: int,
         clock: StreamClock | None = None,
+        policy: CreditPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or CreditPolicy()
         self.ns = keys.check_namespace(namespace)
         self.currency = currency
         self.mark_ttl_ms = mark_ttl_s * 1000
@@ -216,7 +225,7 @@ class CreditStore:
                 found = {event_id: next(replies) for event_id in ids}
                 marks = {i: Mark.decode(m) for i, m in found.items() if m is not None}
                 try:
-                    ledgers[user] = Ledger(user, self.currency, raw, marks)
+                    ledgers[user] = Ledger(user, self.currency, raw, marks, self.policy)
                 except CreditError as exc:
                     msg = f"the credit line of user {user} is unreadable: {exc}"
                     raise CreditStoreError(msg) from exc
@@ -287,4 +296,5 @@ class CreditStore:
             raw = await self.client.get(keys.credit_message(self.ns, user_id))
         if isinstance(raw, bytes):
             return raw
-        return orjson.dumps(to_message(CreditState(), user_id, self.currency, now_ms))
+        start = to_message(CreditState(), user_id, self.currency, now_ms, self.policy.version)
+        return orjson.dumps(start)

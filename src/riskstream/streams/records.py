@@ -8,13 +8,16 @@ from typing import Any, Literal
 
 DecisionKind = Literal["approve", "review", "decline"]
 _KINDS: tuple[DecisionKind, ...] = ("approve", "review", "decline")
-PACKED_FORMAT = 2  # the first byte of a packed decision (a JSON one starts with "{")
+PACKED_FORMAT = 3  # the first byte of a packed decision (a JSON one starts with "{")
 # format, kind, fraud_probability, risk_score, credit score, limit, available, event_ts,
-# decided_ts, rules_version; then currency, model_version and the reasons joined by ","
-# (length-prefixed). Format 1 (before rules_version) is still read: decisions live 45 days.
-_PACKED = struct.Struct("<BBdBHddqqq")
+# decided_ts, rules_version, the credit block's pd; then currency, model_version and the
+# reasons joined by "," (length-prefixed). Formats 1 (before rules_version) and 2 (before
+# pd) are still read: decisions live 45 days, and a re-send is answered byte for byte.
+_PACKED = struct.Struct("<BBdBHddqqqd")
+_PACKED_V2 = struct.Struct("<BBdBHddqqq")
 _PACKED_V1 = struct.Struct("<BBdBHddqq")
 _NO_RULES_VERSION = -1  # a format-1 decision packed again (versions are >= 0)
+_NO_PD = -1.0  # a decision packed before pd (probabilities are >= 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class CreditBlock:
     limit: float
     available: float
     currency: str
+    # the probability of default; None only in decisions made before it existed
+    pd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,13 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object."""
+        block: dict[str, Any] = {  # not asdict(): it costs more than the rest of the decision
+            "score": self.credit.score,
+            "limit": self.credit.limit,
+            "available": self.credit.available,
+            "currency": self.credit.currency,
+            "pd": self.credit.pd,
+        }
         out = {
             "txn_id": self.txn_id,
             "user_id": self.user_id,
@@ -132,12 +144,7 @@ class Decision:
             "fraud_probability": self.fraud_probability,
             "risk_score": self.risk_score,
             "reasons": list(self.reasons),
-            "credit": {  # not asdict(): it costs more than the rest of the decision
-                "score": self.credit.score,
-                "limit": self.credit.limit,
-                "available": self.credit.available,
-                "currency": self.credit.currency,
-            },
+            "credit": block,
             "model_version": self.model_version,
             "rules_version": self.rules_version,
             "event_ts": self.event_ts,
@@ -145,6 +152,8 @@ class Decision:
         }
         if self.rules_version is None:
             del out["rules_version"]
+        if self.credit.pd is None:
+            del block["pd"]
         return out
 
     def pack(self) -> bytes:
@@ -154,13 +163,14 @@ class Decision:
         >>> d = Decision("t-1", "u-1", "review", 0.700001, 70, ("velocity_burst", "new_device"),
         ...              CreditBlock(712, 20000.0, 18500.5, "CNY"), "m-3", 1, 2, 7)
         >>> len(d.pack()), Decision.unpack(d.pack(), "t-1", "u-1") == d
-        (87, True)
+        (95, True)
         """
         c = self.credit
         head = _PACKED.pack(
             PACKED_FORMAT, _KINDS.index(self.decision), self.fraud_probability,
             self.risk_score, c.score, c.limit, c.available, self.event_ts, self.decided_ts,
             _NO_RULES_VERSION if self.rules_version is None else self.rules_version,
+            _NO_PD if c.pd is None else c.pd,
         )  # fmt: skip
         texts = (c.currency, self.model_version, ",".join(self.reasons))
         return head + b"".join(len(t).to_bytes(1, "little") + t.encode() for t in texts)
@@ -170,9 +180,17 @@ class Decision:
         """The decision ``pack`` wrote (ValueError when ``raw`` is not one)."""
         try:
             rules_version: int | None = None
+            pd: float | None = None
             if raw[:1] == bytes([PACKED_FORMAT]):
-                *head, rules_version = _PACKED.unpack_from(raw)
+                *head, rules_version, pd = _PACKED.unpack_from(raw)
                 at = _PACKED.size
+                if rules_version == _NO_RULES_VERSION:
+                    rules_version = None
+                if pd == _NO_PD:
+                    pd = None
+            elif raw[:1] == b"\x02":  # format 2: decided before pd existed
+                *head, rules_version = _PACKED_V2.unpack_from(raw)
+                at = _PACKED_V2.size
                 if rules_version == _NO_RULES_VERSION:
                     rules_version = None
             elif raw[:1] == b"\x01":  # format 1: decided before rules_version existed
@@ -192,7 +210,7 @@ class Decision:
         currency, version, reasons = texts
         return cls(
             txn_id, user_id, _KINDS[kind], p, risk, tuple(reasons.split(",") if reasons else ()),
-            CreditBlock(score, limit, available, currency), version, event_ts, decided_ts,
+            CreditBlock(score, limit, available, currency, pd), version, event_ts, decided_ts,
             rules_version,
         )  # fmt: skip
 

@@ -114,7 +114,25 @@ function render(s) {
   });
   document.querySelector("#alerts tbody").replaceChildren(...rows);
   renderRules(s.rules, s.tradeoff || []);
+  renderCredit(s.credit);
   prev = s;
+}
+
+// the published credit scores by band, and their stability (docs/credit.md)
+function renderCredit(c) {
+  if (!c) return;
+  text("n-psi", c.psi === null ? "-" : c.psi.toFixed(3));
+  const total = Object.values(c.bands).reduce((a, b) => a + b, 0);
+  const rows = Object.entries(c.bands).map(([band, n]) => {
+    const tr = document.createElement("tr");
+    [band, n.toLocaleString(), total ? (100 * n / total).toFixed(1) + "%" : "-"].forEach((v) => {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      tr.appendChild(td);
+    });
+    return tr;
+  });
+  document.querySelector("#credit-bands tbody").replaceChildren(...rows);
 }
 
 // the rules in force and the trade-off their policy reads (docs/rules.md)

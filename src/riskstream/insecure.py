@@ -51,11 +51,12 @@ def refusals(settings: Settings) -> list[str]:
     if settings.checkpoint_key is not None and settings.deployment_secret == DEVELOPMENT_KEY:
         found.append("RISKSTREAM_CHECKPOINT_KEY is the public development key: set your own")
     token = settings.api_token
-    if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
-        found.append(
-            f"RISKSTREAM_API_TOKEN is shorter than {MIN_TOKEN_CHARS} characters "
-            "(openssl rand -hex 32)"
-        )
+    for env, value in (("API_TOKEN", token), ("ANALYST_TOKEN", settings.analyst_token)):
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_CHARS:
+            found.append(
+                f"RISKSTREAM_{env} is shorter than {MIN_TOKEN_CHARS} characters "
+                "(openssl rand -hex 32)"
+            )
     if not is_loopback(settings.web_bind) and not settings.insecure_development:
         where = f"RISKSTREAM_WEB_BIND={settings.web_bind} is beyond loopback"
         if token is None:

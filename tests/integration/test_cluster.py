@@ -29,6 +29,7 @@ from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditEvent, CreditStore, event_id
 from riskstream.state.features import FeatureStore
 from riskstream.state.model_store import ModelStore
+from riskstream.state.review_store import NewReview, ReviewStore
 from riskstream.state.rules_store import RulesStore
 from riskstream.state.scripts import Script
 from riskstream.streams import topics
@@ -95,6 +96,17 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
         assert roles.challenger == "undersample"  # roles_replace.lua
         rules = RulesStore(client, ns)
         assert await rules.put(1, b'{"version": 1}') == ("applied", 1)  # rules_set.lua
+        reviews = ReviewStore(client, ns, 60)
+        payment = {"amount": 10.0, "currency": "CNY", "merchant_id": "m-1"}
+        decision = {"fraud_probability": 0.7, "risk_score": 70, "reasons": ["velocity_high"]}
+        opened = [NewReview(t, "u-1", payment, decision, {}, TS) for t in ("t-1", "t-2")]
+        await reviews.open(opened)  # review_open.lua, review_index.lua
+        assert (await reviews.claim("t-1", "ana", 60)).outcome == "claimed"  # review_claim.lua
+        closed = await reviews.close("t-1", "ana", "fraud", "", TS)  # review_close.lua
+        assert closed.outcome == "closed"
+        await reviews.mark_published("t-1")  # review_unindex.lua
+        assert await reviews.apply_sla("t-2", "decline", TS) == "resolved"  # review_sla.lua
+        assert (await reviews.page(0, 10))[0] == []
         await client.aclose()
 
     asyncio.run(run())

@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RS := $(BIN)/riskstream
 # pytest-xdist processes for `make test`: the tests wait on Kafka, Redis and workers far more
-# than they compute, so more processes than cores pay (tests/integration/conftest.py groups
-# the few that must not overlap)
+# than they compute, so more processes than cores pay. The few tests that stop an engine the
+# others share (marked `disruptive`) run alone, after the rest.
 TEST_JOBS ?= 4
 
 .PHONY: venv redis-server chromium stack stack-cluster test lint unit integration demo bench down clean
@@ -53,7 +53,8 @@ integration: stack-cluster chromium
 
 # The README's test command: venv, stack, lint, types, unit and integration tests.
 test: lint stack-cluster chromium
-	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadgroup --durations=15
+	$(BIN)/pytest -q -n $(TEST_JOBS) -m "not disruptive" --durations=15
+	$(BIN)/pytest -q -m disruptive
 
 demo: stack
 	$(BIN)/python -m riskstream.demo

@@ -72,22 +72,10 @@ def redis_url() -> str:
 
 BOTH_REDIS = pytest.mark.parametrize("redis_mode", ["standalone", "cluster"], indirect=True)
 
-# Tests that share one engine another test may stop run one at a time, in a group of their own
-# on one pytest-xdist worker (`make test` runs with ``--dist loadgroup``): a test kills a master
-# of the Redis Cluster, another a broker of the 3-broker Kafka cluster. Everything else is
-# isolated by its run-unique topics, group and Redis namespace, and runs in parallel.
-REDIS_CLUSTER_GROUP = "redis-cluster"
-KAFKA_CLUSTER_MODULE = "test_kafka_cluster"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put every test on the Redis Cluster, and every test on the Kafka cluster, in its group."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("redis_mode") == "cluster":
-            item.add_marker(pytest.mark.xdist_group(REDIS_CLUSTER_GROUP))
-        elif getattr(item, "module", None) and item.module.__name__.endswith(KAFKA_CLUSTER_MODULE):
-            item.add_marker(pytest.mark.xdist_group(KAFKA_CLUSTER_MODULE))
+# A test that stops an engine other tests share (a master of the Redis Cluster, a broker of
+# the 3-broker Kafka cluster) runs alone: `make test` runs everything else in parallel
+# (pytest-xdist, `-m "not disruptive"`), then these one after the other (`-m disruptive`).
+DISRUPTIVE = pytest.mark.disruptive
 
 
 @pytest.fixture(params=["standalone"])

@@ -35,7 +35,7 @@ from riskstream.state.scripts import Script
 from riskstream.streams import topics
 from riskstream.streams.records import Payment
 
-from .conftest import WorkerProcess, all_committed, redis_nodes, wait_for
+from .conftest import DISRUPTIVE, WorkerProcess, all_committed, redis_nodes, wait_for
 from .test_scoring import N_PAYMENTS, decisions_so_far, produce_all, valid_payments
 
 pytestmark = pytest.mark.parametrize("redis_mode", ["cluster"], indirect=True)
@@ -117,6 +117,7 @@ def test_every_script_runs_on_the_cluster_after_a_flush(settings: Settings) -> N
     assert {n for n, sha in zip(names, shas, strict=True) if sha not in loaded} == set()
 
 
+@DISRUPTIVE  # kills a master of the Redis Cluster every cluster-mode test uses
 def test_a_master_killed_mid_stream_is_waited_out_and_nothing_is_decided_twice(
     settings: Settings,
     producer: Producer,

@@ -33,7 +33,15 @@ from riskstream.streams import clients, topics
 from riskstream.streams.admin import describe
 from riskstream.streams.records import Decision
 
-from .conftest import WorkerProcess, all_committed, consume_until, isolated, kafka_env, wait_for
+from .conftest import (
+    DISRUPTIVE,
+    WorkerProcess,
+    all_committed,
+    consume_until,
+    isolated,
+    kafka_env,
+    wait_for,
+)
 from .test_scoring import N_PAYMENTS, produce_all, valid_payments
 
 READY_S = 120
@@ -82,6 +90,7 @@ def leader_of(settings: Settings, topic: str, partition: int) -> int:
     return int(meta.topics[topic].partitions[partition].leader)
 
 
+@DISRUPTIVE  # kills a broker of the 3-broker cluster the module's other tests use
 def test_a_broker_killed_mid_stream_loses_and_duplicates_nothing(
     replicated: Settings, kafka_cluster: Stack, tmp_path: Path
 ) -> None:

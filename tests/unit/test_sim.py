@@ -105,10 +105,6 @@ def test_every_payment_valid_and_labelled_after_a_realistic_delay() -> None:
     assert sources[False, "customer"] > sources[False, "review"] > 0
 
 
-# The tests that read ``credit_stream`` run on one pytest-xdist worker, which makes it once.
-ONE_STREAM = pytest.mark.xdist_group("sim-credit-stream")
-
-
 @functools.cache
 def credit_stream(seed: int = 6) -> list[tuple[str, str, dict[str, object]]]:
     """Half a year of a population paying about three times a day, with few bust-outs (each
@@ -119,7 +115,6 @@ def credit_stream(seed: int = 6) -> list[tuple[str, str, dict[str, object]]]:
     return [(e.topic, e.scenario, orjson.loads(e.value)) for e in generate(config)]
 
 
-@ONE_STREAM
 def test_statements_bill_the_balance_and_repayments_name_them() -> None:
     spent: collections.Counter[str] = collections.Counter()
     repaid: collections.Counter[str] = collections.Counter()
@@ -145,7 +140,6 @@ def test_statements_bill_the_balance_and_repayments_name_them() -> None:
     assert len(billed) > 1_000
 
 
-@ONE_STREAM
 def test_repayment_habits_have_their_documented_shares() -> None:
     bust = {b["user_id"] for t, s, b in credit_stream() if t == "payments" and s == "bust_out"}
     billed: dict[str, dict] = {}
@@ -168,7 +162,6 @@ def test_repayment_habits_have_their_documented_shares() -> None:
     assert 0.0 < shares["never"] < 0.03, shares
 
 
-@ONE_STREAM
 def test_a_bust_out_is_billed_after_it_vanished_and_never_repays() -> None:
     events = credit_stream()
     busted = {}  # user -> ts of their last bust-out payment

@@ -91,6 +91,17 @@ class Gateway(threading.Thread):
         producer.flush(10)
 
 
+def table(browser: webdriver.Chrome, rows: str) -> list[list[str]]:
+    """The cells' text of a table's rows, read in one script: the page redraws its tables
+    every two seconds, so rows found in one call may be gone by the next."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".map(r => Array.from(r.cells).map(c => c.innerText.trim()))"
+    )
+    cells: list[list[str]] = browser.execute_script(script, rows)
+    return cells
+
+
 def test_dashboard_charts_fill_and_update_while_payments_flow(
     settings: Settings, start_worker: Callable[..., WorkerProcess], browser: webdriver.Chrome
 ) -> None:
@@ -120,8 +131,7 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
         )
 
         def both_models_have_an_auc() -> list[list[str]] | None:
-            rows = browser.find_elements("css selector", "#models tbody tr")
-            cells = [[td.text for td in r.find_elements("tag name", "td")] for r in rows]
+            cells = table(browser, "#models tbody tr")
             return cells if len(cells) == 2 and all(c[3] != "-" for c in cells) else None
 
         models = wait_for(both_models_have_an_auc, 60, "champion and challenger with a ROC AUC")
@@ -131,9 +141,9 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
         ]
         assert models[1][2].startswith("m-undersample-")
         assert all(m[10].endswith("%") for m in models)  # the share each declines
-        rows = browser.find_elements("css selector", "#alerts tbody tr")
+        rows = table(browser, "#alerts tbody tr")
         assert rows, "no alert listed"
-        assert rows[0].find_elements("tag name", "td")[5].text, "an alert without reasons"
+        assert rows[0][5], "an alert without reasons"
         assert browser.find_element("id", "status").text.startswith("live")
         # the rules in force and the trade-off of the learner's recent labelled payments
         wait_for(
@@ -142,8 +152,8 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
             "the trade-off table",
         )
         assert browser.find_element("id", "n-rules").text == "v0: 65 / 75"
-        in_force = browser.find_elements("css selector", "#tradeoff tbody tr.in-force")
-        assert [r.find_elements("tag name", "td")[0].text for r in in_force] == ["65", "75"]
+        in_force = table(browser, "#tradeoff tbody tr.in-force")
+        assert [r[0] for r in in_force] == ["65", "75"]
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
         assert all(n >= 3 for n in points.values())

@@ -251,7 +251,7 @@ def test_token_and_body_limit(
 def test_the_quick_start_runs_with_no_configuration_on_loopback(
     settings: Settings, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    """Issue 18, acceptance 2: two workers as README's `riskstream worker` starts them (no
+    """Issue 18, acceptance 2: two workers as docs/stack.md's `riskstream worker` starts them (no
     bind, host, token or key: only the test's own topics, Redis and port) listen on loopback
     only, and forward to each other there (each advertises its bind address)."""
     a, b = start_worker(), start_worker()

@@ -1,7 +1,7 @@
 """Named model pipelines, each behind ``OnlineModel``: the deployed one and its rivals.
 
 ``riskstream evaluate --model NAME`` and ``benchmarks/bench_model.py`` pick from here; the
-worker always runs ``default``. Figures for each: docs/model.md and the README.
+worker always runs ``default``. Figures for each: docs/model.md and docs/evaluation.md.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from riskstream.agents.score_payments import DecisionTopics, score_payments
 from riskstream.agents.settle_repayments import settle_repayments
 from riskstream.errors import RedisUnavailableError, ValidationError
 from riskstream.faults import Failure, Health, isolate
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.state.clock_store import partition_of
 from riskstream.state.credit_store import Ledger, event_id
 from riskstream.streams.records import Label, Payment, Repayment, Statement

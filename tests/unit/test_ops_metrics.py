@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riskstream.ops.lag import PartitionLag
 from riskstream.ops.metrics import ServedModel, WorkerMetrics
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.streams.codec import decode_payment
 
 TS = 1_732_240_000_000

@@ -20,6 +20,7 @@ from riskstream.cli import main
 from riskstream.config import Settings
 from riskstream.errors import MessageError, RulesError
 from riskstream.ops.metrics import WorkerMetrics
+from riskstream.scorer import env_rules
 from riskstream.scoring.policy import (
     BLOCK_LABELS,
     NEVER,
@@ -31,7 +32,6 @@ from riskstream.scoring.policy import (
     tradeoff,
 )
 from riskstream.scoring.ruleset import MAX_RULES_BYTES, parse_rules
-from riskstream.service import env_rules
 
 DOCS = Path(__file__).parents[2] / "docs" / "rules.md"
 

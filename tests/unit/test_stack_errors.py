@@ -8,7 +8,7 @@ import pytest
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
-from riskstream.stack import Stack
+from riskstream.stack.local import Stack
 from riskstream.streams.admin import ensure_topics
 
 

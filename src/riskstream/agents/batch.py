@@ -43,7 +43,7 @@ from riskstream.config import Settings
 from riskstream.errors import MessageError, TransactionAbortedError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.state.clock_store import StreamClock
 from riskstream.streams import topics
 from riskstream.streams.codec import dead_letter

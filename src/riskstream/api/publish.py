@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from riskstream.config import Settings
 from riskstream.errors import PublishError
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.streams import clients, topics
 
 

@@ -44,7 +44,7 @@ from riskstream.api.publish import DecisionPublisher
 from riskstream.errors import MessageError, OverloadedError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Outcome, Scorer
+from riskstream.scorer import Outcome, Scorer
 from riskstream.state.features import FeatureStore
 from riskstream.streams.records import Payment
 

@@ -16,8 +16,8 @@ from riskstream.errors import ConfigError
 from riskstream.evaluation import credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
+from riskstream.scorer import rule_config
 from riskstream.scoring.policy import EVALUATION_ROWS
-from riskstream.service import rule_config
 
 DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
 DEFAULT_LIMIT_SIM = 60_000

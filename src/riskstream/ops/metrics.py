@@ -32,8 +32,8 @@ from prometheus_client.samples import Sample
 
 from riskstream.ops.lag import PartitionLag
 from riskstream.ops.review_metrics import ReviewMetrics
+from riskstream.scorer import Outcome
 from riskstream.scoring.policy import Thresholds, Tradeoff
-from riskstream.service import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 DECISION_KINDS = ("approve", "review", "decline")

@@ -24,7 +24,7 @@ from riskstream.errors import (
 )
 from riskstream.ops.lag import LagProbe
 from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
-from riskstream.service import Scorer
+from riskstream.scorer import Scorer
 from riskstream.state.model_store import ModelHead, ModelStore
 from riskstream.streams import topics
 

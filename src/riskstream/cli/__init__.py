@@ -160,13 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_arguments(ev)
     _add_settings(ev)
 
-    from riskstream import rules_cli
+    from riskstream.cli import rules as rules_cli
 
     rules = sub.add_parser("rules", help="the rules layer: show, validate or set (docs/rules.md)")
     for rules_action in rules_cli.add_arguments(rules, _Parser):
         _add_settings(rules_action)
 
-    from riskstream.ops import model_command
+    from riskstream.cli import model as model_command
 
     model = sub.add_parser(
         "model", help="champion and challenger: status, promote, rollback (live, every worker)"
@@ -218,11 +218,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "checkpoint":
         return _sign_checkpoint(settings, args.sha256)
     if args.command == "rules":
-        from riskstream import rules_cli
+        from riskstream.cli import rules as rules_cli
 
         return rules_cli.run(args, settings)
     if args.command == "model":
-        from riskstream.ops import model_command
+        from riskstream.cli import model as model_command
 
         return model_command.run(args, settings)
     msg = f"unknown command {args.command}"
@@ -272,7 +272,7 @@ def _sign_checkpoint(settings: Settings, expected_sha256: str) -> int:
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
-    from riskstream.stack import Stack
+    from riskstream.stack.local import Stack
 
     stack = Stack(settings)
     if args.action == "up":
@@ -287,7 +287,3 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         tool_args = [a for a in args.tool_args if a != "--"]
         return subprocess.call(stack.kafka_tool(args.tool, tool_args))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException, Producer
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, StackError
+from riskstream.scorer import env_rules
 from riskstream.scoring.policy import Tradeoff, policy_thresholds
 from riskstream.scoring.ruleset import (
     MAX_RULES_BYTES,
@@ -26,7 +27,6 @@ from riskstream.scoring.ruleset import (
     parse_rules,
     version_problem,
 )
-from riskstream.service import env_rules
 from riskstream.state.client import connect
 from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.rules_store import RulesStore

@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
-from riskstream.stack_tls import SCRAM_MECHANISM, USER, ClusterSecrets, ensure_secrets
+from riskstream.stack.tls import SCRAM_MECHANISM, USER, ClusterSecrets, ensure_secrets
 from riskstream.streams import clients
 
 _Log = Callable[[str], None]
@@ -248,7 +248,7 @@ class Stack:
         log(f"fetching Apache Kafka {KAFKA_VERSION} jars with mvn (once) ...")
         pom = self.kafka_dir / "pom.xml"
         pom.write_bytes(
-            importlib.resources.files("riskstream").joinpath("kafka-pom.xml").read_bytes()
+            importlib.resources.files("riskstream.stack").joinpath("kafka-pom.xml").read_bytes()
         )
         if self.libs.exists():
             shutil.rmtree(self.libs)

@@ -25,9 +25,12 @@ MIN_KEY_CHARS = 16
 # Secrets: read from the environment or from the file RISKSTREAM_<NAME>_FILE names, never from
 # a command-line flag (a process's arguments show in `ps`).
 SECRET_FIELDS = (
-    "api_token", "checkpoint_key", "checkpoint_previous_keys", "kafka_sasl_password",
+    "api_token",
+    "checkpoint_key",
+    "checkpoint_previous_keys",
+    "kafka_sasl_password",
     "redis_url",
-)  # fmt: skip
+)
 
 
 def is_loopback(host: str) -> bool:

@@ -53,8 +53,9 @@ class DecisionPublisher:
                 records.append((s.topic(topics.DECISIONS), outcome.decision, key, partition))
                 if outcome.alert is not None:
                     records.append((s.topic(topics.ALERTS), outcome.alert, key, partition))
-            records += [(s.topic(topics.CREDIT_LIMITS), m, key, partition)
-                        for m in outcome.credit_messages]  # fmt: skip
+            records += [
+                (s.topic(topics.CREDIT_LIMITS), m, key, partition) for m in outcome.credit_messages
+            ]
         await self.send(records, f"{len(outcomes)} decisions")
 
     async def send(self, records: Sequence[tuple[str, bytes, bytes, int]], what: str) -> None:

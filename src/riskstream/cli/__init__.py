@@ -106,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="also start a local Redis Cluster (3 masters, 3 replicas, ports 7000-7005)",
             )
             action_parser.add_argument(
-                "--kafka-cluster", action="store_true",
+                "--kafka-cluster",
+                action="store_true",
                 help="also start a local 3-broker KRaft cluster (RF 3, min ISR 2; PLAINTEXT "
                 "19092-19094, SASL_SSL with SCRAM-SHA-512 19192-19194)",
-            )  # fmt: skip
+            )
         _add_settings(action_parser)
     tool = stack_sub.add_parser(
         "kafka-tool",
@@ -262,8 +263,10 @@ def _sign_checkpoint(settings: Settings, expected_sha256: str) -> int:
             await client.aclose()
 
     if settings.checkpoint_key is None:
-        print("riskstream: signing with the development key (RISKSTREAM_CHECKPOINT_KEY unset)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "riskstream: signing with the development key (RISKSTREAM_CHECKPOINT_KEY unset)",
+            file=sys.stderr,
+        )
     version = asyncio.run(sign())
     print(f"signed checkpoint {version}" if version else "nothing unsigned: nothing to do")
     return 0

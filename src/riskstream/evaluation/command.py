@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=None, help="payments to replay [sim 60000, ulb all]"
     )
-    parser.add_argument("--warmup", type=int, default=5000, help="payments left out of "
-                        "'after warm-up' [5000]")  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, default=5000, help="payments left out of 'after warm-up' [5000]"
+    )
     parser.add_argument("--windows", type=int, default=20, help="slices of AUC over time [20]")
     parser.add_argument("--seed", type=int, default=1, help="simulator seed [1]")
     parser.add_argument("--out", type=Path, default=Path(".stack/eval"), help="[.stack/eval]")

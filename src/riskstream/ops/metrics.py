@@ -39,9 +39,13 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 DECISION_KINDS = ("approve", "review", "decline")
 THRESHOLDS = ("review", "decline")
 AGENTS = (
-    "score_payments", "learn_from_labels", "settle_repayments", "record_statements",
-    "fire_credit_timers", "update_rules",
-)  # fmt: skip
+    "score_payments",
+    "learn_from_labels",
+    "settle_repayments",
+    "record_statements",
+    "fire_credit_timers",
+    "update_rules",
+)
 # the trade-off rows the dashboard shows (with the thresholds in force added)
 TRADEOFF_ROWS = (*range(0, 100, 5), 99)
 RECENT_ALERTS = 20
@@ -133,13 +137,15 @@ class WorkerMetrics:
             "riskstream_labels_processed", "Label messages this worker handled", registry=r
         )
         self.repayments = Counter(
-            "riskstream_repayments_processed", "Repayment messages this worker handled",
+            "riskstream_repayments_processed",
+            "Repayment messages this worker handled",
             registry=r,
-        )  # fmt: skip
+        )
         self.statements = Counter(
-            "riskstream_statements_processed", "Statement messages this worker handled",
+            "riskstream_statements_processed",
+            "Statement messages this worker handled",
             registry=r,
-        )  # fmt: skip
+        )
         self.clock_ticks = Counter(
             "riskstream_clock_ticks_processed",
             "Ticks of the stream's clock this worker handled (each fires the due dates it names)",

@@ -88,8 +88,10 @@ class OpsReader:
     def local(self) -> None:
         """What this process knows by itself: its models and its partitions (cheap)."""
         scorer, served = self.scorer, []
-        for role, pipeline in (("champion", scorer.roles.champion),
-                               ("challenger", scorer.roles.challenger)):  # fmt: skip
+        for role, pipeline in (
+            ("champion", scorer.roles.champion),
+            ("challenger", scorer.roles.challenger),
+        ):
             if pipeline is not None and pipeline in scorer.loaded:
                 version, model = scorer.loaded[pipeline]
                 head = self.checkpointed.get(pipeline)

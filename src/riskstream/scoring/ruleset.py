@@ -35,10 +35,20 @@ _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
 FIELDS = (
-    "version", "review_at", "decline_at", "policy", "block_users", "block_devices",
-    "block_merchants", "block_countries", "allow_users", "amount_caps", "card_testing_count",
-    "card_testing_amount", "note",
-)  # fmt: skip
+    "version",
+    "review_at",
+    "decline_at",
+    "policy",
+    "block_users",
+    "block_devices",
+    "block_merchants",
+    "block_countries",
+    "allow_users",
+    "amount_caps",
+    "card_testing_count",
+    "card_testing_amount",
+    "note",
+)
 POLICY_FIELDS = ("max_decline_rate", "min_decline_precision", "review_per_hour", "min_labels")
 
 

@@ -7,6 +7,7 @@ The screenshot is kept as a test artifact in ``artifacts/dashboard.png`` (ignore
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -33,7 +34,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,1400")  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHARTS = ("c-rate", "c-latency", "c-lag", "c-mix", "c-alerts", "c-auc")
+CHARTS = ("c-rate", "c-processing", "c-latency", "c-lag", "c-mix", "c-alerts", "c-auc")
 
 
 @pytest.fixture
@@ -112,6 +113,14 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
             return points if set(points) == set(CHARTS) and min(points.values()) >= 3 else None
 
         points = wait_for(every_chart_has_data, 120, "every chart to show data")
+        # the worker's own latency, read to decision: finite seconds, whatever the events say
+        p50 = browser.execute_script(
+            "return charts['c-processing'].data[1].filter(v => v !== null)"
+        )
+        assert p50, "no processing latency"
+        assert all(math.isfinite(v) and v >= 0 for v in p50), p50
+        # this gateway dates its payments by the wall clock: none is left out of event time
+        assert browser.find_element("id", "latency-note").text == ""
         first = browser.find_element("id", "n-payments").text
         wait_for(
             lambda: browser.find_element("id", "n-payments").text != first,

@@ -150,6 +150,7 @@ class Batch(Generic[T]):
         self.results: dict[int, Outputs] = {}  # event index -> its outputs
         self.dead: dict[int, str] = {}  # event index -> why it goes to the dead letters
         self.generation = faust_private.generation(shell.app)  # the assignment it begins in
+        self.read_ms = now_ms()  # the worker's own latency starts here
 
     async def commit(self) -> None:
         """Decode, handle, check, then send and ack in the partitions' transactions."""
@@ -279,7 +280,7 @@ class Batch(Generic[T]):
         metrics.dead_lettered(
             settings.topic(self.agent.topic), [o.rejected for o in outputs if o.rejected]
         )
-        metrics.decided([o.outcome for o in outputs if o.outcome is not None])
+        metrics.decided([o.outcome for o in outputs if o.outcome is not None], self.read_ms)
         metrics.credit_lines_changed(
             sum(r.topic == credit_limits for o in outputs for r in o.records)
         )

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Sequence
 
 from riskstream.api.publish import DecisionPublisher
@@ -121,6 +122,7 @@ class HttpScoring:
         self._dispatch()
 
     async def _run(self, batch: list[_Waiting]) -> None:
+        read_ms = int(time.time() * 1000)  # the worker's own latency starts here
         unique: dict[str, tuple[Payment, int]] = {}
         for payment, partition, _ in batch:
             unique.setdefault(payment.txn_id, (payment, partition))
@@ -144,7 +146,7 @@ class HttpScoring:
             else:
                 answer.set_result(result[0].decision)
         sent = [r[0] for r in results if not isinstance(r, Failure) and r[1]]
-        self._count(len(batch), sent)
+        self._count(len(batch), sent, read_ms)
         # answered as soon as Kafka acknowledged; marked before its txn_ids leave _busy,
         # so a retry (which waits for them) finds the mark
         with contextlib.suppress(Exception):  # unmarked: see the module's one gap
@@ -170,12 +172,12 @@ class HttpScoring:
         )
         return [(o, o.payment.txn_id in todo) for o in outcomes]
 
-    def _count(self, requests: int, sent: list[Outcome]) -> None:
+    def _count(self, requests: int, sent: list[Outcome], read_ms: int) -> None:
         """Requests handled; the decisions published now (every other request was answered
         with a decision made before, or refused)."""
         decisions = [o for o in sent if o.publish]
         self.metrics.handled("payments", requests)
-        self.metrics.decided(decisions)
+        self.metrics.decided(decisions, read_ms)
         if requests > len(decisions):
             self.metrics.duplicates.inc(requests - len(decisions))
         self.metrics.credit_lines_changed(sum(len(o.credit_messages) for o in sent))

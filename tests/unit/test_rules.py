@@ -98,7 +98,7 @@ BASE = {"version": 3, "review_at": 60, "decline_at": 80}
 BROKEN = [
     (b"", "not JSON"),
     (b"not json", "not JSON"),
-    (b"\xff\xfe", "not JSON"),
+    (b"\xff\xfe", "rules are not UTF-8"),  # said as a payment's would be
     (b'{"version": 3, "review_at": NaN, "decline_at": 80}', "not JSON"),
     (b'{"version": 3, "review_at": Infinity, "decline_at": 80}', "not JSON"),
     (b'{"version": 3, "review_at": 1e400, "decline_at": 80}', "not JSON"),

@@ -142,3 +142,29 @@ def test_event_times_off_the_wall_clock_are_counted_not_timed() -> None:
     assert got[("riskstream_processing_latency_seconds_count", ())] == 5
     key = ("riskstream_processing_latency_seconds_bucket", (("le", "0.025"),))
     assert got[key] == 4  # 0, 10, 0 and 20 ms within 25 ms; 30 ms is not
+
+
+def test_an_http_batch_counts_as_a_kafka_batch_does() -> None:
+    """One request per payment: t-0 decided now, t-0 again in the same batch (a duplicate),
+    t-1 answered with an earlier decision (a duplicate), t-2 refused (400: no decision,
+    not a duplicate)."""
+    import asyncio
+
+    from riskstream.api.scoring import _answered
+    from riskstream.faults import Failure
+
+    decided, earlier = outcome(0, "decline", 10), outcome(1, "approve", 10)
+    loop = asyncio.new_event_loop()
+    try:
+        batch = [(o.payment, 0, loop.create_future()) for o in (decided, decided, earlier, earlier)]
+        batch[3] = (outcome(2, "approve", 1).payment, 0, loop.create_future())
+        by_txn = {"t-0": (decided, True), "t-1": (earlier, False), "t-2": Failure("bad")}
+        metrics = WorkerMetrics()
+        metrics.batch_done("payments", len(batch), _answered(batch, by_txn), TS, 0)
+    finally:
+        loop.close()
+    got = samples(metrics)
+    assert got[("riskstream_payments_processed_total", ())] == 4
+    assert got[("riskstream_decisions_total", (("decision", "decline"),))] == 1
+    assert got[("riskstream_duplicate_payments_total", ())] == 2  # not the refused one
+    assert got[("riskstream_alerts_total", ())] == 1

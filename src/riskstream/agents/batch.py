@@ -276,11 +276,13 @@ class Batch(Generic[T]):
     def count(self, outputs: list[Outputs]) -> None:
         metrics, settings = self.shell.metrics, self.shell.settings
         credit_limits = settings.topic(topics.CREDIT_LIMITS)
-        metrics.handled(self.agent.topic, len(outputs))
         metrics.dead_lettered(
             settings.topic(self.agent.topic), [o.rejected for o in outputs if o.rejected]
         )
-        metrics.decided([o.outcome for o in outputs if o.outcome is not None], self.read_ms)
-        metrics.credit_lines_changed(
-            sum(r.topic == credit_limits for o in outputs for r in o.records)
+        metrics.batch_done(
+            self.agent.topic,
+            len(outputs),
+            [o.outcome for o in outputs if o.outcome is not None],
+            self.read_ms,
+            sum(r.topic == credit_limits for o in outputs for r in o.records),
         )

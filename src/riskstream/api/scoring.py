@@ -40,6 +40,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from riskstream.api.publish import DecisionPublisher
 from riskstream.errors import MessageError, OverloadedError
@@ -146,7 +147,8 @@ class HttpScoring:
             else:
                 answer.set_result(result[0].decision)
         sent = [r[0] for r in results if not isinstance(r, Failure) and r[1]]
-        self._count(len(batch), sent, read_ms)
+        credit = sum(len(o.credit_messages) for o in sent)
+        self.metrics.batch_done("payments", len(batch), _answered(batch, by_txn), read_ms, credit)
         # answered as soon as Kafka acknowledged; marked before its txn_ids leave _busy,
         # so a retry (which waits for them) finds the mark
         with contextlib.suppress(Exception):  # unmarked: see the module's one gap
@@ -172,19 +174,28 @@ class HttpScoring:
         )
         return [(o, o.payment.txn_id in todo) for o in outcomes]
 
-    def _count(self, requests: int, sent: list[Outcome], read_ms: int) -> None:
-        """Requests handled; the decisions published now (every other request was answered
-        with a decision made before, or refused)."""
-        decisions = [o for o in sent if o.publish]
-        self.metrics.handled("payments", requests)
-        self.metrics.decided(decisions, read_ms)
-        if requests > len(decisions):
-            self.metrics.duplicates.inc(requests - len(decisions))
-        self.metrics.credit_lines_changed(sum(len(o.credit_messages) for o in sent))
-
     async def close(self) -> None:
         """Let the batches in flight finish, then close the producer (worker shutdown)."""
         self._waiting.clear()
         if self._running:
             await asyncio.wait(list(self._running))
         await self.publisher.stop()
+
+
+def _answered(
+    batch: Sequence[_Waiting], by_txn: dict[str, Failure | tuple[Outcome, bool]]
+) -> list[Outcome]:
+    """One outcome per request decided (a refused one has none): the first request of a
+    txn_id whose records were published now is its decision, every other one was answered
+    with a decision made before (a duplicate: not to publish)."""
+    seen: set[str] = set()
+    answered = []
+    for payment, _, _ in batch:
+        result = by_txn[payment.txn_id]
+        if isinstance(result, Failure):
+            continue
+        outcome, is_sent = result
+        is_first = payment.txn_id not in seen
+        seen.add(payment.txn_id)
+        answered.append(outcome if is_sent and is_first else replace(outcome, publish=False))
+    return answered

@@ -381,6 +381,16 @@ class WorkerMetrics:
         }
         counters[topic].inc(count)
 
+    def batch_done(
+        self, topic: str, handled: int, outcomes: Sequence[Outcome], read_ms: int, credit: int
+    ) -> None:
+        """One batch of one input topic done, from Kafka or over HTTP: ``handled`` messages
+        or requests, the payments' ``outcomes`` (one not to publish was answered with an
+        earlier decision: a duplicate), ``credit`` credit lines changed."""
+        self.handled(topic, handled)
+        self.decided(outcomes, read_ms)
+        self.credit_lines_changed(credit)
+
     def decided(self, outcomes: Sequence[Outcome], read_ms: int) -> None:
         """Payments decided: those published, and those answered with an earlier decision;
         ``read_ms`` is when their batch was taken (wall clock)."""

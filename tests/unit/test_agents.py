@@ -504,7 +504,8 @@ def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
             moved.append((topic, dict(newest)))
 
     metrics = WorkerMetrics()
-    shell = Shell(None, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
+    app = SimpleNamespace(rebalancing=False, rebalancing_count=1)  # a batch notes its assignment
+    shell = Shell(app, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
     agent: Agent[int] = Agent("score_payments", "payments", lambda v, k: 0, None, lambda ts: ts)  # type: ignore[arg-type]
     events = [SimpleNamespace(message=SimpleNamespace(partition=p)) for p in (0, 0, 1)]
     batch = Batch(shell, agent, None, events)

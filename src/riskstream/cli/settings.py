@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import pydantic
 
 from riskstream.config import SECRET_FIELDS, Settings
+from riskstream.scoring import ruleset
 
 # settings whose default --help must not show (a URL may hold a password)
 SECRET_WORDS = ("url", "token", "key", "password", "secret")
@@ -32,17 +33,9 @@ KAFKA = (
 TOPICS = ("partitions", "replication_factor", "min_insync_replicas")
 REDIS = ("redis_mode", "redis_namespace")
 CHECKPOINT = ("snapshot_ttl_s",)
-RULES = (
-    "review_at",
-    "decline_at",
-    "block_users",
-    "block_devices",
-    "block_merchants",
-    "block_countries",
-    "allow_users",
-    "amount_caps",
-    "card_testing_count",
-)
+# version 0 of the rules layer is these settings (scorer.env_rules): the rules message's
+# fields that are also settings
+RULES = tuple(name for name in ruleset.FIELDS if name in Settings.model_fields)
 ALL = tuple(Settings.model_fields)
 
 

@@ -62,6 +62,10 @@ HOW_TO_GET = {
     "redis-server": "install Redis 7 (apt-get install redis-server)",
 }
 
+# every redis-server the stack starts: durable (AOF, no RDB snapshots), in the foreground
+# (the stack keeps its pid), reachable only as bound
+REDIS_FLAGS = ("--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode", "yes")
+
 
 @dataclass(frozen=True)
 class Endpoints:
@@ -220,14 +224,7 @@ class Stack:
                 "nodes.conf",
                 "--cluster-node-timeout",
                 "2000",
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--protected-mode",
-                "yes",
+                *REDIS_FLAGS,
             ]
             self._spawn(name, cmd, node_dir / "redis.log")
             log(f"started redis-server (cluster node) on 127.0.0.1:{port}")
@@ -373,14 +370,7 @@ class Stack:
             str(self.ends.redis_port),
             "--dir",
             str(self.redis_dir),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
+            *REDIS_FLAGS,
         ]
         self._spawn("redis", cmd, self.redis_dir / "redis.log")
 

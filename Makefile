@@ -57,7 +57,7 @@ test: lint stack-cluster chromium
 	$(BIN)/pytest -q -m disruptive
 
 demo: stack
-	$(BIN)/python -m riskstream.demo
+	$(BIN)/python -m riskstream.cli.demo
 
 bench: stack
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from riskstream.evaluation.datasets import sim_config, sim_stream
 from riskstream.model.candidates import MODELS, make_model
+from riskstream.scorer import Shadow
 from riskstream.scoring.judge import judge
 from riskstream.scoring.rules import RuleConfig
-from riskstream.service import Shadow
 from tests.reference_features import ReferenceFeatures
 
 

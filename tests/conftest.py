@@ -16,7 +16,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Name the Kafka and Redis the run uses (the stack's versions when it is up)."""
     from riskstream.config import Settings
-    from riskstream.stack import Stack
+    from riskstream.stack.local import Stack
 
     try:
         return ["stack: " + line for line in Stack(Settings()).status()]

@@ -18,7 +18,7 @@ from pydantic_settings import (
 from riskstream.errors import ConfigError
 
 # Used when RISKSTREAM_CHECKPOINT_KEY is unset, so a development setup needs no configuration;
-# public, so it protects nothing: a worker uses it on loopback only (riskstream.insecure).
+# public, so it protects nothing: a worker uses it on loopback only (riskstream.ops.insecure).
 DEVELOPMENT_KEY = b"riskstream development key: set RISKSTREAM_CHECKPOINT_KEY in production"
 
 MIN_KEY_CHARS = 16

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import faust
 
-from riskstream import insecure
 from riskstream.agents import faust_private
 from riskstream.agents.app import create_app
 from riskstream.agents.batch import Agent, Shell, attach
@@ -35,10 +34,11 @@ from riskstream.config import Settings
 from riskstream.errors import CheckpointError
 from riskstream.faults import Health
 from riskstream.model.online import OnlineModel
+from riskstream.ops import insecure
 from riskstream.ops import web as ops_web
 from riskstream.ops.metrics import WorkerMetrics
 from riskstream.ops.readiness import Readiness
-from riskstream.service import Scorer, env_credit_policy
+from riskstream.scorer import Scorer, env_credit_policy
 from riskstream.state.client import connect
 from riskstream.state.clock_store import StreamClock
 from riskstream.state.credit_store import CreditStore

@@ -28,7 +28,7 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from riskstream.config import Settings
-from riskstream.stack import CLUSTER_URL
+from riskstream.stack.local import CLUSTER_URL
 from riskstream.streams import clients
 from riskstream.streams.topics import PAYMENTS
 

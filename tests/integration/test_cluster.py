@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 from riskstream import credit
 from riskstream.config import Settings
 from riskstream.model.roles import Roles
-from riskstream.stack import Stack
+from riskstream.stack.local import Stack
 from riskstream.state import keys
 from riskstream.state.client import connect
 from riskstream.state.clock_store import StreamClock

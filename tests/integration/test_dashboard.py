@@ -7,6 +7,7 @@ The screenshot is kept as a test artifact in ``artifacts/dashboard.png`` (ignore
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -33,7 +34,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,1400")  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHARTS = ("c-rate", "c-latency", "c-lag", "c-mix", "c-alerts", "c-auc")
+CHARTS = ("c-rate", "c-processing", "c-latency", "c-lag", "c-mix", "c-alerts", "c-auc")
 
 
 @pytest.fixture
@@ -59,9 +60,10 @@ class Gateway(threading.Thread):
     """Payments at about 100/s with the clock's event time, a few card-testing fraudsters,
     and each payment's label two seconds later (so the learner checkpoints a ROC AUC)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, age_ms: int = 0) -> None:
         super().__init__(daemon=True)
         self.settings = settings
+        self.age_ms = age_ms  # how far back the events are dated (a simulation's are)
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -76,12 +78,13 @@ class Gateway(threading.Thread):
                 is_fraud = rng.random() < 0.1
                 user = f"f-{rng.randrange(5)}" if is_fraud else f"u-{rng.randrange(300)}"
                 amount = round(rng.uniform(1, 4), 2) if is_fraud else round(rng.uniform(20, 400))
+                ts = int(now * 1000) - self.age_ms
                 body = {"txn_id": f"t-{i}", "user_id": user, "merchant_id": f"m-{i % 17}",
-                        "amount": amount, "currency": "CNY", "ts": int(now * 1000)}  # fmt: skip
+                        "amount": amount, "currency": "CNY", "ts": ts}  # fmt: skip
                 producer.produce(self.settings.topic(topics.PAYMENTS), orjson.dumps(body), user)
                 verdict = "fraud" if is_fraud else "legit"
                 label = {"txn_id": body["txn_id"], "user_id": user, "source": "review",
-                         "label": verdict, "ts": int(now * 1000)}  # fmt: skip
+                         "label": verdict, "ts": ts}  # fmt: skip
                 pending.append((now + 2, user.encode(), orjson.dumps(label)))
             while pending and pending[0][0] <= now:
                 _, key, value = pending.pop(0)
@@ -123,6 +126,14 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
             return points if set(points) == set(CHARTS) and min(points.values()) >= 3 else None
 
         points = wait_for(every_chart_has_data, 120, "every chart to show data")
+        # the worker's own latency, read to decision: finite seconds, whatever the events say
+        p50 = browser.execute_script(
+            "return charts['c-processing'].data[1].filter(v => v !== null)"
+        )
+        assert p50, "no processing latency"
+        assert all(math.isfinite(v) and v >= 0 for v in p50), p50
+        # this gateway dates its payments by the wall clock: none is left out of event time
+        assert browser.find_element("id", "latency-note").text == ""
         first = browser.find_element("id", "n-payments").text
         wait_for(
             lambda: browser.find_element("id", "n-payments").text != first,
@@ -157,6 +168,39 @@ def test_dashboard_charts_fill_and_update_while_payments_flow(
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
         assert all(n >= 3 for n in points.values())
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        gateway.stopped.set()
+        gateway.join(15)
+
+
+def test_event_times_off_the_clock_leave_the_event_time_chart_and_say_so(
+    settings: Settings, start_worker: Callable[..., WorkerProcess], browser: webdriver.Chrome
+) -> None:
+    """As with `riskstream simulate`: events dated a day back. The event-time chart was a
+    flat 900 s p99; now the processing latency plots finite seconds and the event-time
+    chart says its decisions were left out."""
+    ensure_topics(settings)
+    worker = start_worker()
+    gateway = Gateway(settings, age_ms=86_400_000)
+    gateway.start()
+    try:
+        url = f"http://127.0.0.1:{worker.port}/"
+        wait_for(lambda: _get(url), 60, "the worker's web server")
+        browser.get(url)
+        processing_js = "return charts['c-processing'] ? charts['c-processing'].data[1] : []"
+
+        def three_points() -> list[float] | None:
+            plotted = [v for v in browser.execute_script(processing_js) if v is not None]
+            return plotted if len(plotted) >= 3 else None
+
+        p50 = wait_for(three_points, 120, "three processing-latency points")
+        assert all(math.isfinite(v) and v >= 0 for v in p50), p50
+        note = browser.find_element("id", "latency-note").text
+        assert "100% of the decisions left out" in note, note
+        event_time = browser.execute_script("return charts['c-latency'].data.slice(1).flat()")
+        assert all(v is None for v in event_time), event_time  # nothing plotted, not 900 s
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:

@@ -28,7 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from riskstream.client import RiskClient
 from riskstream.config import Settings
-from riskstream.stack import KAFKA_CLUSTER_BROKERS, KAFKA_NODES, KAFKA_SECURE_BROKERS, Stack
+from riskstream.stack.local import KAFKA_CLUSTER_BROKERS, KAFKA_NODES, KAFKA_SECURE_BROKERS, Stack
 from riskstream.streams import clients, topics
 from riskstream.streams.admin import describe
 from riskstream.streams.records import Decision

@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from riskstream.config import Settings
 from riskstream.ops.lag import measure
-from riskstream.stack import Stack
+from riskstream.stack.local import Stack
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
 

@@ -82,7 +82,7 @@ def hostile(settings: Settings) -> list[tuple[bytes, bytes | None, str]]:
     assert MAX_RULES_BYTES < len(big) < 1_000_000
     return [
         (b"rules", b"not json at all", "not JSON"),
-        (b"rules", b"\xff\xfe\x00garbage", "not JSON"),
+        (b"rules", b"\xff\xfe\x00garbage", "not UTF-8"),
         (b"rules", b"[1, 2, 3]", "not a JSON object"),
         (b"rules", b"null", "not a JSON object"),
         (b"rules", None, "no value"),

@@ -13,7 +13,7 @@ from riskstream.api.publish import DecisionPublisher
 from riskstream.api.scoring import HttpScoring
 from riskstream.config import Settings
 from riskstream.errors import PublishError
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.streams import topics
 from riskstream.streams.admin import ensure_topics
 from riskstream.streams.records import Payment

@@ -25,7 +25,7 @@ from riskstream.credit import CreditState
 from riskstream.credit.policy import CreditPolicy
 from riskstream.errors import RedisUnavailableError, ValidationError
 from riskstream.faults import Failure, Health, isolate
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.state.clock_store import partition_of
 from riskstream.state.credit_store import Ledger, event_id
 from riskstream.streams.records import Label, Payment, Repayment, Statement
@@ -513,7 +513,7 @@ def test_events_from_the_future_are_handled_but_do_not_move_the_clock() -> None:
             moved.append((topic, dict(newest)))
 
     metrics = WorkerMetrics()
-    app = SimpleNamespace(rebalancing=False, rebalancing_count=1)  # what a Batch reads of it
+    app = SimpleNamespace(rebalancing=False, rebalancing_count=1)  # a batch notes its assignment
     shell = Shell(app, Settings(clock_max_skew_s=300), metrics, clock=Clock())  # type: ignore[arg-type]
     agent: Agent[int] = Agent("score_payments", "payments", lambda v, k: 0, None, lambda ts: ts)  # type: ignore[arg-type]
     events = [SimpleNamespace(message=SimpleNamespace(partition=p)) for p in (0, 0, 1)]

@@ -17,10 +17,10 @@ from riskstream.faults import Health
 from riskstream.model.online import OnlineModel
 from riskstream.model.roles import Roles
 from riskstream.ops.metrics import WorkerMetrics
+from riskstream.scorer import Scorer, Shadow
 from riskstream.scoring.judge import judge
 from riskstream.scoring.policy import Thresholds
 from riskstream.scoring.rules import RuleConfig
-from riskstream.service import Scorer, Shadow
 from riskstream.state.model_store import Checkpoint, Heads, ModelHead, TrainingExample
 from riskstream.streams.records import Payment
 
@@ -278,7 +278,7 @@ def test_the_shadow_decides_as_the_model_would_but_gives_no_reasons() -> None:
 
 
 def test_a_challenger_without_a_checkpoint_cannot_be_promoted() -> None:
-    from riskstream.ops.model_command import _promotable
+    from riskstream.cli.model import _promotable
 
     head = ModelHead("default", "m-10", {})
     with pytest.raises(ModelRolesError, match="forest has no checkpoint yet"):

@@ -33,7 +33,7 @@ from riskstream.model.checkpoint import (
 from riskstream.model.online import ModelQuality, OnlineModel
 from riskstream.model.roles import Roles
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Scorer
+from riskstream.scorer import Scorer
 from riskstream.state.model_store import Checkpoint, Heads, ModelHead, SavedModel
 
 KEY = checkpoint_key(b"0123456789abcdef-test")

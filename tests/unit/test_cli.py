@@ -17,7 +17,7 @@ def test_bad_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_bad_setting_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["stack", "status", "--review-at", "90", "--decline-at", "80"]) == 2
+    assert main(["worker", "--review-at", "90", "--decline-at", "80"]) == 2
     err = capsys.readouterr().err.strip()
     assert "decline_at" in err
     assert "\n" not in err
@@ -101,7 +101,7 @@ def test_lag_interval_must_be_positive(capsys: pytest.CaptureFixture[str]) -> No
 def test_an_unknown_challenger_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
-    assert main(["model", "status", "--challenger", name]) == 2
+    assert main(["worker", "--challenger", name]) == 2
     err = capsys.readouterr().err.strip()
     assert "challenger: must be one of default, " in err
     assert "\n" not in err
@@ -121,3 +121,32 @@ def test_bad_analyst_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     err = capsys.readouterr().err.strip()
     assert "--analyst-url" in err
     assert "\n" not in err
+
+
+def _help(capsys: pytest.CaptureFixture[str], *command: str) -> str:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # as one line: argparse wraps
+
+
+def test_each_command_shows_only_the_settings_it_reads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    simulate_help = _help(capsys, "simulate")
+    assert "RISKSTREAM_KAFKA_BROKERS" in simulate_help  # it produces to Kafka
+    assert "RISKSTREAM_PARTITIONER" in simulate_help  # and keys as the gateway does
+    for unused in ("RISKSTREAM_DECLINE_AT", "RISKSTREAM_BATCH_MAX", "RISKSTREAM_REDIS_MODE"):
+        assert unused not in simulate_help
+    assert simulate_help.count("[env RISKSTREAM_") <= 12
+    assert "RISKSTREAM_REDIS_NAMESPACE" in _help(capsys, "model", "status")
+    assert "RISKSTREAM_KAFKA_BROKERS" not in _help(capsys, "checkpoint", "sign")
+    assert "RISKSTREAM_DECLINE_AT" in _help(capsys, "rules", "set")
+    worker_help = _help(capsys, "worker")
+    assert worker_help.count("[env RISKSTREAM_") >= 40  # the worker reads them all
+
+
+def test_a_flag_of_another_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--decline-at", "90", "--dry-run"])
+    assert info.value.code == 2
+    assert "--decline-at" in capsys.readouterr().err

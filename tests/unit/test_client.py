@@ -254,3 +254,25 @@ def test_async_reviews_and_review(serve: Any) -> None:
                 await client.review("t-1", "fraud", "ana")
 
     asyncio.run(run())
+
+
+def test_both_clients_give_up_with_the_same_reason(serve: Any) -> None:
+    """One retry logic for both: the same attempts, and the last failure named alike."""
+    busy = serve(status(503))
+    urls = [busy.url, dead_url()]
+    with (
+        RiskClient(urls, policy="raise") as client,
+        pytest.raises(RiskUnavailableError) as sync_error,
+    ):
+        client.score(PAYMENT)
+
+    async def run() -> str:
+        async with AsyncRiskClient(urls, policy="raise") as client:
+            try:
+                await client.score(PAYMENT)
+            except RiskUnavailableError as exc:
+                return str(exc)
+        return "answered"
+
+    assert asyncio.run(run()) == str(sync_error.value)
+    assert len(busy.requests) == 4  # attempts 1 and 3 of each call (round robin)

@@ -16,10 +16,10 @@ import yaml
 from pydantic import SecretStr
 from pydantic import ValidationError as SettingsError
 
-from riskstream import insecure
 from riskstream.cli import main
 from riskstream.config import DEVELOPMENT_KEY, SECRET_FIELDS, Settings
 from riskstream.errors import ConfigError
+from riskstream.ops import insecure
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN, KEY = "t" * 32, "k" * 32
@@ -137,7 +137,7 @@ def test_a_short_checkpoint_key_is_refused(field: str, value: str) -> None:
 
 
 def test_each_warning_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="riskstream.insecure"):
+    with caplog.at_level(logging.WARNING, logger="riskstream.ops.insecure"):
         insecure.warn(Settings(web_bind="0.0.0.0", insecure_development=True))
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 6  # development key, switch, token, PLAINTEXT, Redis, RF 1

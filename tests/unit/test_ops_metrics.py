@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riskstream.ops.lag import PartitionLag
 from riskstream.ops.metrics import ServedModel, WorkerMetrics
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.streams.codec import decode_payment
 
 TS = 1_732_240_000_000
@@ -40,7 +40,7 @@ def test_a_batch_counts_decisions_alerts_and_latency() -> None:
     metrics = WorkerMetrics()
     published = [outcome(0, "approve", 20), outcome(1, "decline", 40), outcome(2, "review", 3000)]
     metrics.handled("payments", 5)
-    metrics.decided([*published, outcome(3, "review", 10, publish=False)])
+    metrics.decided([*published, outcome(3, "review", 10, publish=False)], TS + 5)
     metrics.dead_lettered("payments", ["message is not JSON: x"])
     got = samples(metrics)
     assert got[("riskstream_payments_processed_total", ())] == 5
@@ -57,6 +57,10 @@ def test_a_batch_counts_decisions_alerts_and_latency() -> None:
     assert summary["decisions"] == {"approve": 1, "review": 1, "decline": 1}
     assert [a["txn_id"] for a in summary["recent_alerts"]] == ["t-2", "t-1"]  # newest first
     assert summary["latency_buckets"][-1] == [None, 3]  # +Inf as null
+    # read 5 ms after the event time: the worker's own part is 15, 35 and 2995 ms
+    assert got[("riskstream_processing_latency_seconds_bucket", (("le", "0.025"),))] == 1
+    assert got[("riskstream_processing_latency_seconds_count", ())] == 3
+    assert summary["processing_buckets"][-1] == [None, 3]
     assert summary["model"]["roc_auc"] is None  # before any labelled quality
     assert summary["clock"] == {"ahead_s": 0.0, "future_events": 0.0}
     metrics.clock_ahead.set(-3600.0)
@@ -111,7 +115,7 @@ def test_shadow_decisions_are_counted_apart_from_published_ones() -> None:
         outcome(0, "approve", 5, shadow="decline"),
         outcome(1, "approve", 5, shadow="approve"),
         outcome(2, "review", 5, publish=False),  # answered again: the challenger did not judge
-    ])  # fmt: skip
+    ], TS)  # fmt: skip
     got = samples(metrics)
     shadow = {dict(k[1])["decision"]: v for k, v in got.items()
               if k[0] == "riskstream_shadow_decisions_total"}  # fmt: skip
@@ -142,3 +146,49 @@ def test_published_credit_scores_are_counted_by_band_with_their_psi() -> None:
     assert 'riskstream_credit_scores_total{band="580-649"} 4.0' in text
     assert f"riskstream_credit_score_psi {summary['psi']}" in text
     assert metrics.registry.get_sample_value("riskstream_credit_lines_changed_total") == 7
+
+
+def test_event_times_off_the_wall_clock_are_counted_not_timed() -> None:
+    """A simulation dates its events a day back (or ahead): their age at decision is no
+    latency of this worker's, so they leave the event-time histogram (no 900 s flat p99),
+    and the processing latency (batch read to decision) still shows what the worker takes."""
+    metrics = WorkerMetrics()
+    day_ms = 86_400_000
+    a_day_back = [outcome(i, "approve", day_ms + ms) for i, ms in enumerate((0, 10, 30))]
+    metrics.decided(a_day_back, TS + day_ms)  # read at the wall clock, a day after ts
+    metrics.decided([outcome(3, "approve", -day_ms)], TS - day_ms)  # dated a day ahead
+    metrics.decided([outcome(4, "approve", 40)], TS + 20)  # on the clock
+    got = samples(metrics)
+    assert got[("riskstream_decision_latency_seconds_count", ())] == 1
+    assert got[("riskstream_decision_latency_seconds_bucket", (("le", "0.05"),))] == 1
+    assert got[("riskstream_event_times_off_clock_total", ())] == 4
+    assert metrics.summary()["event_times_off_clock"] == 4
+    assert got[("riskstream_processing_latency_seconds_count", ())] == 5
+    key = ("riskstream_processing_latency_seconds_bucket", (("le", "0.025"),))
+    assert got[key] == 4  # 0, 10, 0 and 20 ms within 25 ms; 30 ms is not
+
+
+def test_an_http_batch_counts_as_a_kafka_batch_does() -> None:
+    """One request per payment: t-0 decided now, t-0 again in the same batch (a duplicate),
+    t-1 answered with an earlier decision (a duplicate), t-2 refused (400: no decision,
+    not a duplicate)."""
+    import asyncio
+
+    from riskstream.api.scoring import _answered
+    from riskstream.faults import Failure
+
+    decided, earlier = outcome(0, "decline", 10), outcome(1, "approve", 10)
+    loop = asyncio.new_event_loop()
+    try:
+        batch = [(o.payment, 0, loop.create_future()) for o in (decided, decided, earlier, earlier)]
+        batch[3] = (outcome(2, "approve", 1).payment, 0, loop.create_future())
+        by_txn = {"t-0": (decided, True), "t-1": (earlier, False), "t-2": Failure("bad")}
+        metrics = WorkerMetrics()
+        metrics.batch_done("payments", len(batch), _answered(batch, by_txn), TS, [])
+    finally:
+        loop.close()
+    got = samples(metrics)
+    assert got[("riskstream_payments_processed_total", ())] == 4
+    assert got[("riskstream_decisions_total", (("decision", "decline"),))] == 1
+    assert got[("riskstream_duplicate_payments_total", ())] == 2  # not the refused one
+    assert got[("riskstream_alerts_total", ())] == 1

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from riskstream.scorer import _answer, _stored_form
 from riskstream.scoring.decide import FEATURE_REASONS
-from riskstream.service import _answer, _stored_form
 from riskstream.streams.records import CreditBlock, Decision, Payment
 
 money = st.floats(0, 1e9, allow_nan=False).map(lambda v: round(v, 2))

@@ -16,7 +16,7 @@ from riskstream.config import Settings
 from riskstream.errors import ValidationError
 from riskstream.model.online import OnlineModel
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Scorer
+from riskstream.scorer import Scorer
 from riskstream.state.features import Applied
 from riskstream.state.review_store import NewReview, priority
 from riskstream.streams.records import Payment

@@ -20,6 +20,7 @@ from riskstream.cli import main
 from riskstream.config import Settings
 from riskstream.errors import MessageError, RulesError
 from riskstream.ops.metrics import WorkerMetrics
+from riskstream.scorer import env_rules
 from riskstream.scoring.policy import (
     BLOCK_LABELS,
     NEVER,
@@ -31,7 +32,6 @@ from riskstream.scoring.policy import (
     tradeoff,
 )
 from riskstream.scoring.ruleset import MAX_RULES_BYTES, parse_rules
-from riskstream.service import env_rules
 
 DOCS = Path(__file__).parents[2] / "docs" / "rules.md"
 
@@ -98,7 +98,7 @@ BASE = {"version": 3, "review_at": 60, "decline_at": 80}
 BROKEN = [
     (b"", "not JSON"),
     (b"not json", "not JSON"),
-    (b"\xff\xfe", "not JSON"),
+    (b"\xff\xfe", "rules are not UTF-8"),  # said as a payment's would be
     (b'{"version": 3, "review_at": NaN, "decline_at": 80}', "not JSON"),
     (b'{"version": 3, "review_at": Infinity, "decline_at": 80}', "not JSON"),
     (b'{"version": 3, "review_at": 1e400, "decline_at": 80}', "not JSON"),

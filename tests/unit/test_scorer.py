@@ -1,4 +1,4 @@
-"""``Scorer.score``'s branches (src/riskstream/service.py), with fake stores: a txn_id twice
+"""``Scorer.score``'s branches (src/riskstream/scorer.py), with fake stores: a txn_id twice
 in one batch, a race lost to another scorer, a credit payment in another currency than the
 line's."""
 
@@ -13,7 +13,7 @@ from riskstream.config import Settings
 from riskstream.credit.line import INSUFFICIENT_CREDIT
 from riskstream.credit.state import CreditState
 from riskstream.model.online import OnlineModel
-from riskstream.service import Scorer
+from riskstream.scorer import Scorer
 from riskstream.state.features import Applied
 from riskstream.streams.records import Payment
 

@@ -8,7 +8,7 @@ import pytest
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
-from riskstream.stack import Stack
+from riskstream.stack.local import Stack
 from riskstream.streams.admin import ensure_topics
 
 
@@ -30,3 +30,19 @@ def test_worker_without_broker_fails_in_one_line() -> None:
     ) as info:
         ensure_topics(settings, timeout_s=2)
     assert "\n" not in str(info.value)
+
+
+def test_every_redis_server_starts_with_the_same_durability_and_protection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standalone Redis and the cluster's six nodes: AOF, no RDB, foreground, protected."""
+    stack = Stack(Settings(stack_dir=tmp_path / "stack"))
+    started: list[list[str]] = []
+    monkeypatch.setattr(stack, "_spawn", lambda name, cmd, log: started.append(cmd))
+    monkeypatch.setattr(stack, "_alive", lambda name: False)
+    stack._start_redis()
+    stack._start_cluster(lambda *a, **k: None)  # type: ignore[arg-type]  # no log wanted
+    assert len(started) == 7
+    for cmd in started:
+        flags = ["--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode"]
+        assert cmd[-8:] == [*flags, "yes"], cmd

@@ -43,7 +43,7 @@ from riskstream.config import Settings
 from riskstream.errors import MessageError, TransactionAbortedError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Outcome
+from riskstream.scorer import Outcome
 from riskstream.state.clock_store import StreamClock
 from riskstream.streams import topics
 from riskstream.streams.codec import dead_letter
@@ -150,6 +150,7 @@ class Batch(Generic[T]):
         self.results: dict[int, Outputs] = {}  # event index -> its outputs
         self.dead: dict[int, str] = {}  # event index -> why it goes to the dead letters
         self.generation = faust_private.generation(shell.app)  # the assignment it begins in
+        self.read_ms = now_ms()  # the worker's own latency starts here
 
     async def commit(self) -> None:
         """Decode, handle, check, then send and ack in the partitions' transactions."""
@@ -275,11 +276,13 @@ class Batch(Generic[T]):
     def count(self, outputs: list[Outputs]) -> None:
         metrics, settings = self.shell.metrics, self.shell.settings
         credit_limits = settings.topic(topics.CREDIT_LIMITS)
-        metrics.handled(self.agent.topic, len(outputs))
         metrics.dead_lettered(
             settings.topic(self.agent.topic), [o.rejected for o in outputs if o.rejected]
         )
-        metrics.decided([o.outcome for o in outputs if o.outcome is not None])
-        metrics.credit_lines_changed(
-            [r.value for o in outputs for r in o.records if r.topic == credit_limits]
+        metrics.batch_done(
+            self.agent.topic,
+            len(outputs),
+            [o.outcome for o in outputs if o.outcome is not None],
+            self.read_ms,
+            [r.value for o in outputs for r in o.records if r.topic == credit_limits],
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from riskstream.agents.batch import Inbound, Output, Outputs
 from riskstream.config import Settings
-from riskstream.service import Outcome, Scorer
+from riskstream.scorer import Outcome, Scorer
 from riskstream.streams import topics
 from riskstream.streams.records import Payment
 

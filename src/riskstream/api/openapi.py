@@ -65,8 +65,17 @@ def _payment(currencies: list[str]) -> dict[str, Any]:
 DECISION = {
     "type": "object",
     "required": [
-        "txn_id", "user_id", "decision", "fraud_probability", "risk_score", "reasons",
-        "credit", "model_version", "rules_version", "event_ts", "decided_ts",
+        "txn_id",
+        "user_id",
+        "decision",
+        "fraud_probability",
+        "risk_score",
+        "reasons",
+        "credit",
+        "model_version",
+        "rules_version",
+        "event_ts",
+        "decided_ts",
     ],
     "properties": {
         "txn_id": ID,
@@ -84,27 +93,39 @@ DECISION = {
                 "available": {"type": "number"},
                 "currency": {"type": "string"},
                 "pd": {
-                    "type": "number", "minimum": 0, "maximum": 1,
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
                     "description": "probability of default the score stands for "
-                                   "(docs/credit.md); absent in decisions made before it",
+                    "(docs/credit.md); absent in decisions made before it",
                 },
             },
         },
         "model_version": {"type": "string"},
         "rules_version": {
-            "type": "integer", "minimum": 0,
+            "type": "integer",
+            "minimum": 0,
             "description": "the risk-config version decided under (0: the environment's "
-                           "settings); see docs/rules.md",
+            "settings); see docs/rules.md",
         },
         "event_ts": {"type": "integer"},
         "decided_ts": {"type": "integer"},
     },
-}  # fmt: skip
+}
 
 CREDIT_LINE = {
     "type": "object",
-    "required": ["user_id", "credit_score", "limit", "available", "currency", "status",
-                 "days_past_due", "version", "ts"],
+    "required": [
+        "user_id",
+        "credit_score",
+        "limit",
+        "available",
+        "currency",
+        "status",
+        "days_past_due",
+        "version",
+        "ts",
+    ],
     "properties": {
         "user_id": ID,
         "credit_score": {"type": "integer", "minimum": 350, "maximum": 950},
@@ -117,16 +138,17 @@ CREDIT_LINE = {
         "next_due_ts": {"type": "integer", "nullable": True},
         "pd": {"type": "number", "minimum": 0, "maximum": 1},
         "reasons": {
-            "type": "array", "items": {"type": "string"},
+            "type": "array",
+            "items": {"type": "string"},
             "description": "principal reasons the score is below the best, most important "
-                           "first (codes: docs/credit.md)",
+            "first (codes: docs/credit.md)",
         },
         "factors": {"type": "object"},
         "policy_version": {"type": "integer", "minimum": 0},
         "version": {"type": "integer"},
         "ts": {"type": "integer"},
     },
-}  # fmt: skip
+}
 
 FEATURES = {
     "type": "object",
@@ -138,20 +160,35 @@ FEATURES = {
 ANALYST = {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,64}$"}
 REVIEW_LINE = {
     "type": "object",
-    "required": ["txn_id", "user_id", "amount", "currency", "risk_score", "priority",
-                 "opened_ts", "age_s", "escalated", "claimed_by"],
+    "required": [
+        "txn_id",
+        "user_id",
+        "amount",
+        "currency",
+        "risk_score",
+        "priority",
+        "opened_ts",
+        "age_s",
+        "escalated",
+        "claimed_by",
+    ],
     "properties": {
-        "txn_id": ID, "user_id": ID, "merchant_id": ID, "amount": {"type": "number"},
-        "currency": {"type": "string"}, "risk_score": {"type": "integer"},
+        "txn_id": ID,
+        "user_id": ID,
+        "merchant_id": ID,
+        "amount": {"type": "number"},
+        "currency": {"type": "string"},
+        "risk_score": {"type": "integer"},
         "fraud_probability": {"type": "number"},
         "reasons": {"type": "array", "items": {"type": "string"}},
         "priority": {"type": "number", "description": "fraud_probability x amount"},
-        "opened_ts": {"type": "integer"}, "age_s": {"type": "number"},
+        "opened_ts": {"type": "integer"},
+        "age_s": {"type": "number"},
         "escalated": {"type": "boolean", "description": "open past the SLA (listed first)"},
         "claimed_by": {"type": "string", "nullable": True},
         "claim_left_s": {"type": "number", "nullable": True},
     },
-}  # fmt: skip
+}
 REVIEW_PAGE = {
     "type": "object",
     "required": ["items", "open", "offset", "limit", "next_offset"],
@@ -165,8 +202,16 @@ REVIEW_PAGE = {
 }
 REVIEW = {
     "type": "object",
-    "required": ["txn_id", "status", "payment", "decision", "features", "verdict",
-                 "recent_payments", "credit_line"],
+    "required": [
+        "txn_id",
+        "status",
+        "payment",
+        "decision",
+        "features",
+        "verdict",
+        "recent_payments",
+        "credit_line",
+    ],
     "properties": {
         "txn_id": ID,
         "status": {"enum": ["open", "closed"]},
@@ -176,12 +221,15 @@ REVIEW = {
         "priority": {"type": "number"},
         "escalated": {"type": "boolean"},
         "claimed_by": {"type": "string", "nullable": True},
-        "verdict": {"type": "object", "nullable": True,
-                    "description": "label, analyst, note, closed_ts; or resolution (the SLA's)"},
+        "verdict": {
+            "type": "object",
+            "nullable": True,
+            "description": "label, analyst, note, closed_ts; or resolution (the SLA's)",
+        },
         "recent_payments": {"type": "array", "items": {"type": "object"}},
         "credit_line": {"type": "object"},
     },
-}  # fmt: skip
+}
 CONFLICT = {
     "type": "object",
     "required": ["error", "status", "analyst"],
@@ -228,14 +276,23 @@ def _review_paths(guarded: dict[str, Any], unavailable: dict[str, Any]) -> dict[
     bad = {"400": _error("a bad txn_id or body"), "404": _error("no review of this txn_id")}
     body_errors = {"408": _error("the body did not arrive in time"), "413": _error("over 64 KiB")}
     query = [
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                     "maximum": 100_000}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                    "maximum": 200, "default": 50}},
+        {
+            "name": "offset",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 100_000},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+        },
         {"name": "user_id", "in": "query", "schema": ID},
-        {"name": "escalated", "in": "query", "schema": {"type": "string",
-                                                        "enum": ["true", "false"]}},
-    ]  # fmt: skip
+        {
+            "name": "escalated",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    ]
     return {
         "/review": {
             "get": {
@@ -265,17 +322,21 @@ def _review_paths(guarded: dict[str, Any], unavailable: dict[str, Any]) -> dict[
                 "summary": "One review with its context (recent payments, credit line)",
                 "operationId": "reviewItem",
                 "parameters": txn,
-                "responses": {"200": _json(REVIEW, "the review"), **bad, **guarded,
-                              **unavailable},
+                "responses": {"200": _json(REVIEW, "the review"), **bad, **guarded, **unavailable},
             },
             "post": {
                 "summary": "The verdict: its label is published once on labels",
                 "operationId": "review",
                 "parameters": txn,
                 "requestBody": _body(VERDICT),
-                "responses": {"200": _json(LABELLED, "closed; the label is published"),
-                              **bad, **body_errors, "409": conflict, **guarded,
-                              **unavailable},
+                "responses": {
+                    "200": _json(LABELLED, "closed; the label is published"),
+                    **bad,
+                    **body_errors,
+                    "409": conflict,
+                    **guarded,
+                    **unavailable,
+                },
             },
         },
         "/v1/reviews/{txn_id}/claim": {
@@ -283,13 +344,20 @@ def _review_paths(guarded: dict[str, Any], unavailable: dict[str, Any]) -> dict[
                 "summary": "Claim a review for a few minutes (a lease), with its context",
                 "operationId": "claimReview",
                 "parameters": txn,
-                "requestBody": _body({"type": "object", "required": ["analyst"],
-                                      "properties": {"analyst": ANALYST}}),
-                "responses": {"200": _json(REVIEW, "claimed: the review"), **bad,
-                              **body_errors, "409": conflict, **guarded, **unavailable},
+                "requestBody": _body(
+                    {"type": "object", "required": ["analyst"], "properties": {"analyst": ANALYST}}
+                ),
+                "responses": {
+                    "200": _json(REVIEW, "claimed: the review"),
+                    **bad,
+                    **body_errors,
+                    "409": conflict,
+                    **guarded,
+                    **unavailable,
+                },
             }
         },
-    }  # fmt: skip
+    }
 
 
 def document(settings: Settings) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from riskstream.agents.score_payments import DecisionTopics, outputs
 from riskstream.config import Settings
 from riskstream.errors import PublishError
-from riskstream.service import Outcome
-from riskstream.streams import clients, topics
+from riskstream.scorer import Outcome
+from riskstream.streams import clients
 
 
 class DecisionPublisher:
@@ -45,16 +46,12 @@ class DecisionPublisher:
         messages always (they are this origin's: a scorer that lost the decision's record
         race may still have been the one to move the line).
         """
-        s = self.settings
-        records: list[tuple[str, bytes, bytes, int]] = []
-        for partition, outcome in outcomes:
-            key = outcome.payment.user_id.encode()
-            if outcome.publish:
-                records.append((s.topic(topics.DECISIONS), outcome.decision, key, partition))
-                if outcome.alert is not None:
-                    records.append((s.topic(topics.ALERTS), outcome.alert, key, partition))
-            records += [(s.topic(topics.CREDIT_LIMITS), m, key, partition)
-                        for m in outcome.credit_messages]  # fmt: skip
+        to = DecisionTopics.of(self.settings)
+        records = [
+            (r.topic, r.value, r.key, partition)
+            for partition, outcome in outcomes
+            for r in outputs(outcome, to).records
+        ]
         await self.send(records, f"{len(outcomes)} decisions")
 
     async def send(self, records: Sequence[tuple[str, bytes, bytes, int]], what: str) -> None:

@@ -108,9 +108,15 @@ def verdict_label(raw: bytes, txn_id: str, user_id: str, now_ms: int) -> Label:
     if data.get("label") not in LABELS:
         msg = "label: fraud or legit"
         raise ValueError(msg)
-    fields = {"txn_id": txn_id, "user_id": user_id, "label": data.get("label"),
-              "source": "review", "ts": now_ms, "analyst": data.get("analyst"),
-              "note": None if data.get("note") == "" else data.get("note")}  # fmt: skip
+    fields = {
+        "txn_id": txn_id,
+        "user_id": user_id,
+        "label": data.get("label"),
+        "source": "review",
+        "ts": now_ms,
+        "analyst": data.get("analyst"),
+        "note": None if data.get("note") == "" else data.get("note"),
+    }
     if fields["analyst"] is None:
         msg = "analyst: required"
         raise ValueError(msg)
@@ -177,8 +183,11 @@ class Reviews:
         assert label.analyst is not None  # verdict_label requires it
         verdict = await self.store.close(txn_id, label.analyst, label.label, label.note or "", now)
         if verdict.outcome in ("held", "done"):
-            body = {"error": f"review {txn_id} is {CONFLICTS[verdict.outcome]} {verdict.who}",
-                    "status": verdict.outcome, "analyst": verdict.who}  # fmt: skip
+            body = {
+                "error": f"review {txn_id} is {CONFLICTS[verdict.outcome]} {verdict.who}",
+                "status": verdict.outcome,
+                "analyst": verdict.who,
+            }
             return _json(body, 409)
         if verdict.outcome == "unknown":
             return json_error(404, f"no review of txn_id {txn_id}")
@@ -241,8 +250,15 @@ def register(app: faust.App, reviews: Reviews) -> None:
         except RiskstreamError as exc:
             return _unavailable("GET /v1/reviews", exc)
         more = len(items) == limit
-        return _json({"items": items, "open": total, "offset": offset, "limit": limit,
-                      "next_offset": offset + limit if more else None})  # fmt: skip
+        return _json(
+            {
+                "items": items,
+                "open": total,
+                "offset": offset,
+                "limit": limit,
+                "next_offset": offset + limit if more else None,
+            }
+        )
 
     class Review(faust.web.View):  # type: ignore[misc]  # faust is untyped
         async def get(self, request: web.Request, txn_id: str) -> web.StreamResponse:
@@ -278,9 +294,14 @@ def register(app: faust.App, reviews: Reviews) -> None:
                 if claim.outcome == "unknown":
                     return json_error(404, f"no review of txn_id {txn_id}")
                 if claim.outcome != "claimed":
-                    return _json({"error": f"review {txn_id} is {CONFLICTS[claim.outcome]} "
-                                  f"{claim.who}", "status": claim.outcome,
-                                  "analyst": claim.who}, 409)  # fmt: skip
+                    return _json(
+                        {
+                            "error": f"review {txn_id} is {CONFLICTS[claim.outcome]} {claim.who}",
+                            "status": claim.outcome,
+                            "analyst": claim.who,
+                        },
+                        409,
+                    )
                 item = await reviews.detail(txn_id)
             except RiskstreamError as exc:
                 return _unavailable(f"claim review {txn_id}", exc)

@@ -38,13 +38,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from riskstream.api.publish import DecisionPublisher
 from riskstream.errors import MessageError, OverloadedError
 from riskstream.faults import Failure, Health, isolate
 from riskstream.ops.metrics import WorkerMetrics
-from riskstream.service import Outcome, Scorer
+from riskstream.scorer import Outcome, Scorer
 from riskstream.state.features import FeatureStore
 from riskstream.streams.records import Payment
 
@@ -121,6 +123,7 @@ class HttpScoring:
         self._dispatch()
 
     async def _run(self, batch: list[_Waiting]) -> None:
+        read_ms = int(time.time() * 1000)  # the worker's own latency starts here
         unique: dict[str, tuple[Payment, int]] = {}
         for payment, partition, _ in batch:
             unique.setdefault(payment.txn_id, (payment, partition))
@@ -144,7 +147,8 @@ class HttpScoring:
             else:
                 answer.set_result(result[0].decision)
         sent = [r[0] for r in results if not isinstance(r, Failure) and r[1]]
-        self._count(len(batch), sent)
+        credit = [m for o in sent for m in o.credit_messages]
+        self.metrics.batch_done("payments", len(batch), _answered(batch, by_txn), read_ms, credit)
         # answered as soon as Kafka acknowledged; marked before its txn_ids leave _busy,
         # so a retry (which waits for them) finds the mark
         with contextlib.suppress(Exception):  # unmarked: see the module's one gap
@@ -170,19 +174,28 @@ class HttpScoring:
         )
         return [(o, o.payment.txn_id in todo) for o in outcomes]
 
-    def _count(self, requests: int, sent: list[Outcome]) -> None:
-        """Requests handled; the decisions published now (every other request was answered
-        with a decision made before, or refused)."""
-        decisions = [o for o in sent if o.publish]
-        self.metrics.handled("payments", requests)
-        self.metrics.decided(decisions)
-        if requests > len(decisions):
-            self.metrics.duplicates.inc(requests - len(decisions))
-        self.metrics.credit_lines_changed([m for o in sent for m in o.credit_messages])
-
     async def close(self) -> None:
         """Let the batches in flight finish, then close the producer (worker shutdown)."""
         self._waiting.clear()
         if self._running:
             await asyncio.wait(list(self._running))
         await self.publisher.stop()
+
+
+def _answered(
+    batch: Sequence[_Waiting], by_txn: dict[str, Failure | tuple[Outcome, bool]]
+) -> list[Outcome]:
+    """One outcome per request decided (a refused one has none): the first request of a
+    txn_id whose records were published now is its decision, every other one was answered
+    with a decision made before (a duplicate: not to publish)."""
+    seen: set[str] = set()
+    answered = []
+    for payment, _, _ in batch:
+        result = by_txn[payment.txn_id]
+        if isinstance(result, Failure):
+            continue
+        outcome, is_sent = result
+        is_first = payment.txn_id not in seen
+        seen.add(payment.txn_id)
+        answered.append(outcome if is_sent and is_first else replace(outcome, publish=False))
+    return answered

@@ -190,8 +190,9 @@ def middlewares(settings: Settings) -> list[Any]:
             headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
             return json_error(exc.status, exc.reason, headers)
         except Exception as exc:  # answer without the trace; the log has it
-            log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__,
-                      exc_info=exc)  # fmt: skip
+            log.error(
+                "%s %s failed: %s", request.method, request.path, type(exc).__name__, exc_info=exc
+            )
             return json_error(500, "internal error")
 
     @web.middleware
@@ -237,8 +238,13 @@ def middlewares(settings: Settings) -> list[Any]:
             now_ms = int(time.time() * 1000)
             problem = forward_problem(keys, value, request.method, request.path, body, now_ms)
             if problem is not None:
-                log.debug("%s %s: forwarded request refused: %s (from %s)",
-                            request.method, request.path, problem, request.remote)  # fmt: skip
+                log.debug(
+                    "%s %s: forwarded request refused: %s (from %s)",
+                    request.method,
+                    request.path,
+                    problem,
+                    request.remote,
+                )
                 return json_error(401, f"forwarded request refused: {problem}")
             response = await handler(request)
             if isinstance(response, web.Response) and isinstance(response.body, bytes):

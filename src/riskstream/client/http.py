@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -222,6 +222,43 @@ class _Base:
         return FallbackDecision(txn_id, user_id, kind)
 
 
+class _Call:
+    """One ``score`` call's retries without its I/O: which URL next and the time left, what
+    an answer or a failure means, when to give up. The sync and async clients only post
+    and pause."""
+
+    def __init__(self, client: _Base, payment: Payment | Mapping[str, Any]) -> None:
+        self.client = client
+        self.body, self.txn_id, self.user_id = _body(payment)
+        self.deadline = time.monotonic() + client.timeout
+        self.last = "no attempt"
+
+    def attempts(self) -> Iterator[tuple[str, float]]:
+        """Each attempt's URL and the seconds left for it, while the budget lasts."""
+        for url in self.client._targets():
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return
+            yield url, left
+
+    def failed(self, url: str, exc: Exception) -> None:
+        self.last = f"{url}: {type(exc).__name__}"
+
+    def answered(self, url: str, response: httpx.Response) -> Decision | None:
+        """The decision, or None for a retry (a 4xx that is the payment's own raises)."""
+        decision = _answer(response)
+        if decision is None:
+            self.last = f"{url}: {response.status_code} {_error(response)}"
+        return decision
+
+    def pause_s(self) -> float:
+        """Before the next attempt (a rebalance is short), within the budget."""
+        return max(0.0, min(RETRY_PAUSE_S, self.deadline - time.monotonic()))
+
+    def give_up(self) -> Result:
+        return self.client._give_up(self.txn_id, self.user_id, self.last)
+
+
 class RiskClient(_Base):
     """Synchronous client; one instance per process, reused (keep-alive connections)."""
 
@@ -231,24 +268,19 @@ class RiskClient(_Base):
 
     def score(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The payment's decision, retried within the budget; see the module for the policy."""
-        body, txn_id, user_id = _body(payment)
-        deadline = time.monotonic() + self.timeout
-        last = "no attempt"
-        for url in self._targets():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
+        call = _Call(self, payment)
+        for url, left in call.attempts():
             try:
-                response = self._http.post(url, content=body, headers=self.headers, timeout=left)
+                response = self._http.post(
+                    url, content=call.body, headers=self.headers, timeout=left
+                )
             except httpx.TransportError as exc:
-                last = f"{url}: {type(exc).__name__}"
+                call.failed(url, exc)
                 continue
-            decision = _answer(response)
-            if decision is not None:
+            if (decision := call.answered(url, response)) is not None:
                 return decision
-            last = f"{url}: {response.status_code} {_error(response)}"
-            time.sleep(max(0.0, min(RETRY_PAUSE_S, deadline - time.monotonic())))
-        return self._give_up(txn_id, user_id, last)
+            time.sleep(call.pause_s())
+        return call.give_up()
 
     def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The Kafka way: produce to payments, await the txn_id's decision (low-rate use)."""
@@ -315,26 +347,19 @@ class AsyncRiskClient(_Base):
 
     async def score(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The payment's decision, retried within the budget; see the module for the policy."""
-        body, txn_id, user_id = _body(payment)
-        deadline = time.monotonic() + self.timeout
-        last = "no attempt"
-        for url in self._targets():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
+        call = _Call(self, payment)
+        for url, left in call.attempts():
             try:
                 response = await self._http.post(
-                    url, content=body, headers=self.headers, timeout=left
+                    url, content=call.body, headers=self.headers, timeout=left
                 )
             except httpx.TransportError as exc:
-                last = f"{url}: {type(exc).__name__}"
+                call.failed(url, exc)
                 continue
-            decision = _answer(response)
-            if decision is not None:
+            if (decision := call.answered(url, response)) is not None:
                 return decision
-            last = f"{url}: {response.status_code} {_error(response)}"
-            await asyncio.sleep(max(0.0, min(RETRY_PAUSE_S, deadline - time.monotonic())))
-        return self._give_up(txn_id, user_id, last)
+            await asyncio.sleep(call.pause_s())
+        return call.give_up()
 
     async def submit(self, payment: Payment | Mapping[str, Any]) -> Result:
         """The Kafka way, in a thread: produce to payments, await the txn_id's decision."""

@@ -49,9 +49,8 @@ class KafkaSubmitter:
         self.payments = f"{topic_prefix}{topics.PAYMENTS}"
         self.decisions = f"{topic_prefix}{topics.DECISIONS}"
         self._producer = Producer(
-            {**common, "enable.idempotence": True, "linger.ms": 0,
-             **producer_config(partitioner)}
-        )  # fmt: skip
+            {**common, "enable.idempotence": True, "linger.ms": 0, **producer_config(partitioner)}
+        )
         self._consumer = Consumer(
             {
                 **common,
@@ -97,9 +96,12 @@ class KafkaSubmitter:
         self._consumer.assign([TopicPartition(self.decisions, partition, end)])
         errors: list[Any] = []
         self._producer.produce(
-            self.payments, body, user_id.encode(), partition,
+            self.payments,
+            body,
+            user_id.encode(),
+            partition,
             on_delivery=lambda err, _msg: errors.append(err),
-        )  # fmt: skip
+        )
         self._producer.flush(max(0.001, deadline - time.monotonic()))
         if not errors or errors[0] is not None:
             msg = (

@@ -16,8 +16,8 @@ from riskstream.errors import ConfigError
 from riskstream.evaluation import credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
+from riskstream.scorer import rule_config
 from riskstream.scoring.policy import EVALUATION_ROWS
-from riskstream.service import rule_config
 
 DEFAULT_MODELS = {"sim": "default", "ulb": "default,undersample"}
 DEFAULT_LIMIT_SIM = 60_000
@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=None, help="payments to replay [sim 60000, ulb all]"
     )
-    parser.add_argument("--warmup", type=int, default=5000, help="payments left out of "
-                        "'after warm-up' [5000]")  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, default=5000, help="payments left out of 'after warm-up' [5000]"
+    )
     parser.add_argument("--windows", type=int, default=20, help="slices of AUC over time [20]")
     parser.add_argument("--seed", type=int, default=1, help="simulator seed [1]")
     parser.add_argument("--out", type=Path, default=Path(".stack/eval"), help="[.stack/eval]")

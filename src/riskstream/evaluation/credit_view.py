@@ -149,8 +149,11 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
                 trace.drawn[user] = trace.drawn.get(user, 0.0) + record.amount
                 is_new = bool(item.features.get("is_new_device"))
                 drawn[record.txn_id] = (user, record.amount, is_new)
-                move(user, ts, lambda s, p=record, x=item.features: credit.on_payment(
-                    s, p.amount, p.ts, x))  # fmt: skip
+                move(
+                    user,
+                    ts,
+                    lambda s, p=record, x=item.features: credit.on_payment(s, p.amount, p.ts, x),
+                )
             else:
                 move(user, ts, lambda s, t=ts: credit.on_alert(s, t))
         elif isinstance(record, Statement):
@@ -163,16 +166,27 @@ def replay(inputs: Iterable[CreditInput], grace_ms: int) -> CreditTrace:
             if not line.is_past_due:
                 trace.billed.append(Billed(user, ts, credit.score(line), record.due_ts + grace_ms))
                 heapq.heappush(checks, (record.due_ts + grace_ms, len(trace.billed) - 1))
-            move(user, ts, lambda s, r=record: credit.on_statement(
-                s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms, r.balance))  # fmt: skip
+            move(
+                user,
+                ts,
+                lambda s, r=record: credit.on_statement(
+                    s, r.statement_id, r.minimum_due, r.due_ts, r.ts, grace_ms, r.balance
+                ),
+            )
         elif isinstance(record, Repayment):
-            move(user, ts, lambda s, r=record: credit.on_repayment(
-                s, r.amount, r.due_ts, r.ts, r.statement_id))  # fmt: skip
+            move(
+                user,
+                ts,
+                lambda s, r=record: credit.on_repayment(
+                    s, r.amount, r.due_ts, r.ts, r.statement_id
+                ),
+            )
         elif record.is_fraud and record.txn_id in drawn:
             owner, amount, is_new = drawn.pop(record.txn_id)
             complicit = credit.is_complicit(record.source, is_new)
-            move(owner, ts, lambda s, a=amount, c=complicit, t=ts: credit.on_fraud_label(
-                s, a, c, t))  # fmt: skip
+            move(
+                owner, ts, lambda s, a=amount, c=complicit, t=ts: credit.on_fraud_label(s, a, c, t)
+            )
     for user in list(lines):  # the clock at the end: defaults by then
         move(user, trace.end_ts, lambda s: Step(s, False))
     return trace

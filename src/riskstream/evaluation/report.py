@@ -45,11 +45,20 @@ def _late(delay: int | str) -> str:
 def _cells(name: str, delay: int | str, s: dict[str, Any]) -> list[str]:
     after = s["roc_auc_after_warmup"]
     values = (
-        name, delay_text(delay), s["us_per_score"], s["us_per_learn"], s["roc_auc"],
-        "-" if after is None else f"{after:.4f}", s["river_roc_auc"], s["pr_auc"],
-        s["recall_at_1pct_fpr"], s["review_rate"], s["decline_rate"], s["decline_recall"],
+        name,
+        delay_text(delay),
+        s["us_per_score"],
+        s["us_per_learn"],
+        s["roc_auc"],
+        "-" if after is None else f"{after:.4f}",
+        s["river_roc_auc"],
+        s["pr_auc"],
+        s["recall_at_1pct_fpr"],
+        s["review_rate"],
+        s["decline_rate"],
+        s["decline_recall"],
         s["decline_precision"],
-    )  # fmt: skip
+    )
     return [fmt.format(v) for (_, fmt), v in zip(COLUMNS, values, strict=True)]
 
 
@@ -191,27 +200,44 @@ def plot(summary: dict[str, Any], traces: dict[str, Trace], path: Path) -> bool:
         step = max(1, len(points) // 3000)
         kept = [*points[1::step], points[-1]]
         roc.plot(
-            [p[0] for p in kept], [p[1] for p in kept],
+            [p[0] for p in kept],
+            [p[1] for p in kept],
             label=f"{name} (AUC {s['roc_auc']:.3f}, recall@1%FPR {s['recall_at_1pct_fpr']:.2f})",
-        )  # fmt: skip
+        )
         ends = [w["end"] for w in s["auc_over_time"]]
         line = over.plot(ends, [w["window"] for w in s["auc_over_time"]], marker=".", label=name)
         over.plot(
             ends, [w["cumulative"] for w in s["auc_over_time"]], ls="--", color=line[0].get_color()
         )
         bins = [b for b in s.get("reliability", []) if b["predicted"] > 0]
-        rel.plot([b["predicted"] for b in bins], [max(b["observed"], 1e-5) for b in bins],
-                 marker="o", label=name)  # fmt: skip
+        rel.plot(
+            [b["predicted"] for b in bins],
+            [max(b["observed"], 1e-5) for b in bins],
+            marker="o",
+            label=name,
+        )
     roc.axvline(0.01, color="grey", lw=0.8, ls=":")
-    roc.set(xscale="log", xlim=(1e-4, 1), ylim=(0, 1.01), xlabel="false-positive rate (log)",
-            ylabel="recall (true-positive rate)", title=f"ROC, {summary['dataset']}")  # fmt: skip
+    roc.set(
+        xscale="log",
+        xlim=(1e-4, 1),
+        ylim=(0, 1.01),
+        xlabel="false-positive rate (log)",
+        ylabel="recall (true-positive rate)",
+        title=f"ROC, {summary['dataset']}",
+    )
     roc.legend(loc="lower right", fontsize=8)
     over.set(xlabel="payments", ylabel="ROC AUC", title="AUC per window (dashed: cumulative)")
     over.legend(loc="lower right", fontsize=8)
     rel.plot([1e-5, 1], [1e-5, 1], color="grey", lw=0.8, ls=":")
-    rel.set(xscale="log", yscale="log", xlim=(1e-5, 1), ylim=(1e-5, 1.05),
-            xlabel="mean probability of the bin (log)", ylabel="observed fraud rate (log)",
-            title="reliability (on the diagonal: honest)")  # fmt: skip
+    rel.set(
+        xscale="log",
+        yscale="log",
+        xlim=(1e-5, 1),
+        ylim=(1e-5, 1.05),
+        xlabel="mean probability of the bin (log)",
+        ylabel="observed fraud rate (log)",
+        title="reliability (on the diagonal: honest)",
+    )
     rel.legend(loc="lower right", fontsize=8)
     for ax in (roc, over, rel):
         ax.grid(alpha=0.3)

@@ -38,12 +38,21 @@ UPGRADE_HINT = "delete it and the learner starts afresh from the training stream
 # What a checkpoint's pickles may name (found by loading every pipeline of model.candidates,
 # trained: tests/unit/test_checkpoint_signing.py): classes of these packages, and these.
 ALLOWED_PACKAGES = ("river.", "riskstream.model.")
-ALLOWED_GLOBALS = frozenset({
-    ("builtins", "float"), ("builtins", "int"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("builtins", "complex"), ("collections", "Counter"), ("collections", "OrderedDict"),
-    ("collections", "defaultdict"), ("collections", "deque"), ("functools", "partial"),
-    ("random", "Random"),
-})  # fmt: skip
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("builtins", "float"),
+        ("builtins", "int"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "complex"),
+        ("collections", "Counter"),
+        ("collections", "OrderedDict"),
+        ("collections", "defaultdict"),
+        ("collections", "deque"),
+        ("functools", "partial"),
+        ("random", "Random"),
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,25 @@ from riskstream.scoring import risk_score
 
 # Heavy-tailed inputs enter the linear model as sign(v) * log1p(|v|).
 _LOG_SCALED = (
-    "amount", "amt_mean", "amt_std", "amt_ratio", "secs_since_prev", "account_age_s",
-    "n_payments", "sum_5m", "sum_1h", "sum_24h", "sum_7d", "cnt_5m", "cnt_1h", "cnt_24h",
-    "cnt_7d", "m_cnt_1h", "m_cnt_24h", "m_users_24h",
-)  # fmt: skip
+    "amount",
+    "amt_mean",
+    "amt_std",
+    "amt_ratio",
+    "secs_since_prev",
+    "account_age_s",
+    "n_payments",
+    "sum_5m",
+    "sum_1h",
+    "sum_24h",
+    "sum_7d",
+    "cnt_5m",
+    "cnt_1h",
+    "cnt_24h",
+    "cnt_7d",
+    "m_cnt_1h",
+    "m_cnt_24h",
+    "m_users_24h",
+)
 
 
 def prepare(x: Mapping[str, float]) -> dict[str, float]:
@@ -125,8 +140,14 @@ class ModelQuality:
 
     def __init__(self) -> None:
         self.auc = metrics.ROCAUC(n_thresholds=50)
-        self.counts = {"labels": 0, "frauds": 0, "review_tp": 0, "review_fp": 0,
-                       "decline_tp": 0, "decline_fp": 0}  # fmt: skip
+        self.counts = {
+            "labels": 0,
+            "frauds": 0,
+            "review_tp": 0,
+            "review_fp": 0,
+            "decline_tp": 0,
+            "decline_fp": 0,
+        }
 
     def update(self, y: bool, p: float, review_at: int, decline_at: int) -> None:
         """Add one prediction made before its label was learned."""

@@ -33,21 +33,27 @@ from prometheus_client.samples import Sample
 from riskstream.credit.monitoring import BAND_NAMES, ScoreDrift, band_of
 from riskstream.ops.lag import PartitionLag
 from riskstream.ops.review_metrics import ReviewMetrics
+from riskstream.scorer import Outcome
 from riskstream.scoring.policy import Thresholds, Tradeoff
-from riskstream.service import Outcome
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 DECISION_KINDS = ("approve", "review", "decline")
 THRESHOLDS = ("review", "decline")
 AGENTS = (
-    "score_payments", "learn_from_labels", "settle_repayments", "record_statements",
-    "fire_credit_timers", "update_rules",
-)  # fmt: skip
+    "score_payments",
+    "learn_from_labels",
+    "settle_repayments",
+    "record_statements",
+    "fire_credit_timers",
+    "update_rules",
+)
 # the trade-off rows the dashboard shows (with the thresholds in force added)
 TRADEOFF_ROWS = (*range(0, 100, 5), 99)
 RECENT_ALERTS = 20
 # event time -> decision: milliseconds when keeping up, minutes when catching up on a backlog
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+# an event dated this far ahead of its decision is still on the clock (clocks drift a little)
+CLOCK_TOLERANCE_S = 5.0
 REDIS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 ROLE_LABELS = ("role", "model")
 PER_THRESHOLD = ("precision", "recall")
@@ -134,13 +140,15 @@ class WorkerMetrics:
             "riskstream_labels_processed", "Label messages this worker handled", registry=r
         )
         self.repayments = Counter(
-            "riskstream_repayments_processed", "Repayment messages this worker handled",
+            "riskstream_repayments_processed",
+            "Repayment messages this worker handled",
             registry=r,
-        )  # fmt: skip
+        )
         self.statements = Counter(
-            "riskstream_statements_processed", "Statement messages this worker handled",
+            "riskstream_statements_processed",
+            "Statement messages this worker handled",
             registry=r,
-        )  # fmt: skip
+        )
         self.clock_ticks = Counter(
             "riskstream_clock_ticks_processed",
             "Ticks of the stream's clock this worker handled (each fires the due dates it names)",
@@ -262,7 +270,22 @@ class WorkerMetrics:
         )
         self.decision_latency = Histogram(
             "riskstream_decision_latency_seconds",
-            "Payment event time (ts) to decision (decided_ts)",
+            "Payment event time (ts) to decision (decided_ts), for event times near the wall "
+            "clock (the others are counted in riskstream_event_times_off_clock)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.off_clock = Counter(
+            "riskstream_event_times_off_clock",
+            "Payments decided whose event time is not near the wall clock (older than the "
+            "top latency bucket or ahead of the decision): a simulation, a replay or a "
+            "gateway's clock off; not in riskstream_decision_latency_seconds",
+            registry=r,
+        )
+        self.processing_latency = Histogram(
+            "riskstream_processing_latency_seconds",
+            "This worker's own latency, wall clock: a payment's batch taken (from Kafka or "
+            "HTTP) to its decision",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -375,23 +398,45 @@ class WorkerMetrics:
         }
         counters[topic].inc(count)
 
-    def decided(self, outcomes: Sequence[Outcome]) -> None:
-        """Payments decided: those published, and those answered with an earlier decision."""
+    def batch_done(
+        self,
+        topic: str,
+        handled: int,
+        outcomes: Sequence[Outcome],
+        read_ms: int,
+        credit: Sequence[bytes],
+    ) -> None:
+        """One batch of one input topic done, from Kafka or over HTTP: ``handled`` messages
+        or requests, the payments' ``outcomes`` (one not to publish was answered with an
+        earlier decision: a duplicate), ``credit`` the credit-limits messages published."""
+        self.handled(topic, handled)
+        self.decided(outcomes, read_ms)
+        self.credit_lines_changed(credit)
+
+    def decided(self, outcomes: Sequence[Outcome], read_ms: int) -> None:
+        """Payments decided: those published, and those answered with an earlier decision;
+        ``read_ms`` is when their batch was taken (wall clock)."""
         published = [o for o in outcomes if o.publish]
         if len(published) < len(outcomes):
             self.duplicates.inc(len(outcomes) - len(published))
         kinds = collections.Counter(o.kind for o in published)
         for kind, count in kinds.items():
             self.decisions.labels(kind).inc(count)
-        observe = self.decision_latency.observe
-        alerts = 0
+        alerts = off_clock = 0
         for o in published:
-            observe(max(0.0, (o.decided_ts - o.payment.ts) / 1000))
+            self.processing_latency.observe(max(0.0, (o.decided_ts - read_ms) / 1000))
+            age_s = (o.decided_ts - o.payment.ts) / 1000
+            if -CLOCK_TOLERANCE_S <= age_s <= LATENCY_BUCKETS[-1]:
+                self.decision_latency.observe(max(0.0, age_s))
+            else:
+                off_clock += 1
             if o.alert is not None:
                 alerts += 1
                 self.recent_alerts.append(o.alert)
         if alerts:
             self.alerts.inc(alerts)
+        if off_clock:
+            self.off_clock.inc(off_clock)
         shadows = collections.Counter(o.shadow for o in outcomes if o.shadow is not None)
         for kind, count in shadows.items():
             self.shadow_decisions.labels(kind).inc(count)
@@ -491,11 +536,6 @@ class WorkerMetrics:
     def summary(self) -> dict[str, Any]:
         """What the dashboard polls: cumulative figures (the page computes rates) and alerts."""
         value = self._sample
-        latency = [  # le of +Inf as null (JSON has no infinity)
-            [le if math.isfinite(le := float(s.labels["le"])) else None, s.value]
-            for s in _samples(self.decision_latency)
-            if s.name.endswith("_bucket")
-        ]
         lag = [
             {"topic": s.labels["topic"], "partition": int(s.labels["partition"]), "lag": s.value}
             for s in _samples(self.lag)
@@ -518,7 +558,9 @@ class WorkerMetrics:
                     s.value for s in _samples(self.clock_future_events) if s.name.endswith("_total")
                 ),
             },
-            "latency_buckets": latency,
+            "latency_buckets": _buckets(self.decision_latency),
+            "event_times_off_clock": value("riskstream_event_times_off_clock_total"),
+            "processing_buckets": _buckets(self.processing_latency),
             "lag": lag,
             "model": {k: champion[k] for k in ("version", "roc_auc", "evaluated")},
             "models": models,  # champion first, then the challenger if any
@@ -540,6 +582,16 @@ class WorkerMetrics:
 
     def _sample(self, name: str, labels: dict[str, str] | None = None) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def _buckets(histogram: Histogram) -> list[list[float | None]]:
+    """A histogram's cumulative buckets as ``[le, count]``, the le of +Inf as null (JSON has
+    no infinity)."""
+    return [
+        [le if math.isfinite(le := float(s.labels["le"])) else None, s.value]
+        for s in _samples(histogram)
+        if s.name.endswith("_bucket")
+    ]
 
 
 def _samples(metric: Counter | Gauge | Histogram) -> list[Sample]:

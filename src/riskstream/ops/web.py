@@ -24,7 +24,7 @@ from riskstream.errors import (
 )
 from riskstream.ops.lag import LagProbe
 from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
-from riskstream.service import Scorer
+from riskstream.scorer import Scorer
 from riskstream.state.model_store import ModelHead, ModelStore
 from riskstream.streams import topics
 
@@ -88,8 +88,10 @@ class OpsReader:
     def local(self) -> None:
         """What this process knows by itself: its models and its partitions (cheap)."""
         scorer, served = self.scorer, []
-        for role, pipeline in (("champion", scorer.roles.champion),
-                               ("challenger", scorer.roles.challenger)):  # fmt: skip
+        for role, pipeline in (
+            ("champion", scorer.roles.champion),
+            ("challenger", scorer.roles.challenger),
+        ):
             if pipeline is not None and pipeline in scorer.loaded:
                 version, model = scorer.loaded[pipeline]
                 head = self.checkpointed.get(pipeline)

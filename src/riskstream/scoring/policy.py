@@ -239,8 +239,9 @@ class PolicyWindow:
                 if len(counts) != SCORES or len(frauds) != SCORES:
                     msg = "a block has the wrong number of scores"
                     raise ValueError(msg)
-                block = _Block(int(first), int(last), int(n), list(map(int, counts)),
-                               list(map(int, frauds)))  # fmt: skip
+                block = _Block(
+                    int(first), int(last), int(n), list(map(int, counts)), list(map(int, frauds))
+                )
                 window.blocks.append(block)
         except (KeyError, TypeError, ValueError) as exc:
             msg = f"not a policy window: {exc}"

@@ -14,13 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from riskstream.credit.policy import CreditPolicy, parse_policy
 from riskstream.errors import RulesError
 from riskstream.scoring.policy import DEFAULT_MIN_LABELS, NEVER, Policy
 from riskstream.scoring.rules import RuleConfig
-from riskstream.streams.codec import FieldErrors
+from riskstream.streams.codec import FieldErrors, json_object
 
 MAX_RULES_BYTES = 900 * 1024  # below Kafka's default max.message.bytes (1 MiB)
 MAX_VERSION = 2**53 - 1  # exact in every JSON reader (and in Redis' Lua numbers)
@@ -36,10 +34,21 @@ _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
 FIELDS = (
-    "version", "review_at", "decline_at", "policy", "block_users", "block_devices",
-    "block_merchants", "block_countries", "allow_users", "amount_caps", "card_testing_count",
-    "card_testing_amount", "note", "credit",
-)  # fmt: skip
+    "version",
+    "review_at",
+    "decline_at",
+    "policy",
+    "block_users",
+    "block_devices",
+    "block_merchants",
+    "block_countries",
+    "allow_users",
+    "amount_caps",
+    "card_testing_count",
+    "card_testing_amount",
+    "note",
+    "credit",
+)
 POLICY_FIELDS = ("max_decline_rate", "min_decline_precision", "review_per_hour", "min_labels")
 
 
@@ -117,7 +126,7 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
     ...
     riskstream.errors.RulesError: unknown field 'colour' (a typo would silently change nothing); decline_at: must be >= review_at (90), got 80
     """  # noqa: E501
-    data = _object(raw)
+    data = json_object(raw, MAX_RULES_BYTES, RulesError, "rules are")
     f = _Checker(data)
     if key is not None and key != RULES_KEY:
         f.errors.append(f"key: must be {RULES_KEY.decode()!r}, got {key[:40]!r}")
@@ -157,21 +166,6 @@ def parse_rules(raw: bytes, key: bytes | None = None) -> RuleSet:
     assert review_at is not None
     assert decline_at is not None
     return RuleSet(version, review_at, decline_at, rules, policy, note, credit)
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_RULES_BYTES:
-        msg = f"rules are {len(raw)} bytes, over the {MAX_RULES_BYTES} byte limit"
-        raise RulesError(msg)
-    try:
-        data = orjson.loads(raw)  # also rejects invalid UTF-8, NaN and Infinity
-    except orjson.JSONDecodeError as exc:
-        msg = f"rules are not JSON: {exc}"
-        raise RulesError(msg) from None
-    if not isinstance(data, dict):
-        msg = f"rules are not a JSON object but {type(data).__name__}"
-        raise RulesError(msg)
-    return data
 
 
 def _is_number(value: object) -> bool:

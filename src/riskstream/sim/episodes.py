@@ -39,8 +39,18 @@ def card_testing(sim: Simulation, ts: int) -> None:
     addr = ip(rng, COUNTRIES[country][1])
     for k in range(sim.budget("card_testing")):
         merchant = sim.merchants[shops[k % len(shops)]]
-        sim.pay(user, ts, "card_testing", merchant, round(rng.uniform(0.1, 5.0), 2),
-                "ecommerce", "debit", country, dev, addr)  # fmt: skip
+        sim.pay(
+            user,
+            ts,
+            "card_testing",
+            merchant,
+            round(rng.uniform(0.1, 5.0), 2),
+            "ecommerce",
+            "debit",
+            country,
+            dev,
+            addr,
+        )
         ts += rng.randint(5_000, 40_000)
 
 
@@ -55,8 +65,18 @@ def account_takeover(sim: Simulation, ts: int) -> None:
         m = rng.choice(sim.high_ticket) if rng.random() < 0.5 else rng.choice(sim.honest)
         channel = rng.choices(("ecommerce", "transfer", "wallet"), (0.6, 0.25, 0.15))[0]
         funding = "debit" if rng.random() < 0.5 else "balance"
-        sim.pay(user, ts, "account_takeover", sim.merchants[m], amount(usual * rng.uniform(5, 20)),
-                channel, funding, country, dev, addr)  # fmt: skip
+        sim.pay(
+            user,
+            ts,
+            "account_takeover",
+            sim.merchants[m],
+            amount(usual * rng.uniform(5, 20)),
+            channel,
+            funding,
+            country,
+            dev,
+            addr,
+        )
         ts += rng.randint(2 * MINUTE_MS, 20 * MINUTE_MS)
 
 
@@ -82,8 +102,19 @@ def bust_out(sim: Simulation, ts: int) -> None:
         spend = max(0.01, math.floor(left * w / sum(weights) * 100) / 100)
         user.owed += spend
         merchant = sim.merchants[rng.choice(sim.high_ticket)]
-        sim.pay(user, at, "bust_out", merchant, spend, "ecommerce", "credit", user.country,
-                user.devices[0], user.ip, label=(caught, "review"))  # fmt: skip
+        sim.pay(
+            user,
+            at,
+            "bust_out",
+            merchant,
+            spend,
+            "ecommerce",
+            "credit",
+            user.country,
+            user.devices[0],
+            user.ip,
+            label=(caught, "review"),
+        )
 
 
 def collusion(sim: Simulation, ts: int) -> None:
@@ -94,8 +125,18 @@ def collusion(sim: Simulation, ts: int) -> None:
     for _ in range(sim.budget("collusion")):
         user = sim.any_user()
         channel = "wallet" if rng.random() < 0.3 else "ecommerce"
-        sim.pay(user, ts, "collusion", merchant, float(rng.randrange(300, 1500, 10)), channel,
-                "balance", user.country, rng.choice(devices), ring_ip)  # fmt: skip
+        sim.pay(
+            user,
+            ts,
+            "collusion",
+            merchant,
+            float(rng.randrange(300, 1500, 10)),
+            channel,
+            "balance",
+            user.country,
+            rng.choice(devices),
+            ring_ip,
+        )
         ts += rng.randint(5 * MINUTE_MS, 40 * MINUTE_MS)
 
 

@@ -176,11 +176,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     reach(settings, timeout_s=10)
     producer = Producer(
         clients.librdkafka(
-            settings, **{"enable.idempotence": True, "linger.ms": 5},
+            settings,
+            **{"enable.idempotence": True, "linger.ms": 5},
             # users land where POST /v1/score looks for their owner (streams.partitioning)
             **producer_config(settings.partitioner),
         )
-    )  # fmt: skip
+    )
 
     def send(event: SimEvent) -> None:
         if analyst is not None:

@@ -8,5 +8,9 @@ from __future__ import annotations
 
 SCENARIOS = ("card_testing", "account_takeover", "bust_out", "collusion")
 SCENARIO_MIX = {"card_testing": 0.3, "account_takeover": 0.3, "bust_out": 0.2, "collusion": 0.2}
-EPISODE_SIZE = {"card_testing": (5, 10), "account_takeover": (1, 3), "bust_out": (3, 6),
-                "collusion": (4, 10)}  # fmt: skip
+EPISODE_SIZE = {
+    "card_testing": (5, 10),
+    "account_takeover": (1, 3),
+    "bust_out": (3, 6),
+    "collusion": (4, 10),
+}

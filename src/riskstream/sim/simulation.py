@@ -315,9 +315,15 @@ class Simulation:
             ask = max(min(balance, MINIMUM_FLOOR), MINIMUM_SHARE * balance) + user.unpaid_minimum
             minimum = min(balance, round(ask, 2))
             statement_id = f"s-{self.run_id}-{user.user_id.removeprefix('u-')}-{ts}"
-            body = {"statement_id": statement_id, "user_id": user.user_id, "balance": balance,
-                    "minimum_due": minimum, "currency": self.config.currency, "due_ts": due,
-                    "ts": ts}  # fmt: skip
+            body = {
+                "statement_id": statement_id,
+                "user_id": user.user_id,
+                "balance": balance,
+                "minimum_due": minimum,
+                "currency": self.config.currency,
+                "due_ts": due,
+                "ts": ts,
+            }
             event = SimEvent("statements", user.user_id, orjson.dumps(body), ts, "legit", False)
             if spend > 0 and not user.is_gone:  # the timing drawn as it always was
                 if user.is_late_payer and rng.random() < 0.5:

@@ -35,8 +35,12 @@ PASSING_FAULTS = (RedisConnectionError, RedisTimeoutError)
 # Replies that say the server takes no work now, whatever the step (MOVED and ASK included:
 # a standalone client pointed at a cluster node never gets past them).
 _OUTAGE_REPLIES = (
-    OutOfMemoryError, ReadOnlyError, NoPermissionError, ClusterError, AskError,
-)  # fmt: skip
+    OutOfMemoryError,
+    ReadOnlyError,
+    NoPermissionError,
+    ClusterError,
+    AskError,
+)
 _OUTAGE_PREFIXES = ("BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS")
 
 

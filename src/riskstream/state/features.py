@@ -33,26 +33,68 @@ CHANNELS = ("card_present", "ecommerce", "wallet", "transfer")
 _CHANNEL_CODE = {name: code for code, name in enumerate(CHANNELS, start=1)}
 
 PAYMENT_FEATURES = (
-    "amount", "log_amount", "ch_card_present", "ch_ecommerce", "ch_wallet", "ch_transfer",
-    "is_credit", "hour_sin", "hour_cos",
-)  # fmt: skip
+    "amount",
+    "log_amount",
+    "ch_card_present",
+    "ch_ecommerce",
+    "ch_wallet",
+    "ch_transfer",
+    "is_credit",
+    "hour_sin",
+    "hour_cos",
+)
 # The user part of a snapshot, in user_features.lua's struct.pack order: ints, flags, reals.
-_USER_INTS = ("cnt_5m", "cnt_1h", "cnt_24h", "cnt_7d", "n_merchants_24h", "n_devices_24h",
-              "n_countries_24h", "n_payments")  # fmt: skip
+_USER_INTS = (
+    "cnt_5m",
+    "cnt_1h",
+    "cnt_24h",
+    "cnt_7d",
+    "n_merchants_24h",
+    "n_devices_24h",
+    "n_countries_24h",
+    "n_payments",
+)
 _USER_FLAGS = ("is_new_merchant", "is_new_device", "is_new_country", "is_new_ip")
-_USER_REALS = ("sum_5m", "sum_1h", "sum_24h", "sum_7d", "amt_mean", "amt_std", "amt_z",
-               "amt_ratio", "secs_since_prev", "account_age_s")  # fmt: skip
+_USER_REALS = (
+    "sum_5m",
+    "sum_1h",
+    "sum_24h",
+    "sum_7d",
+    "amt_mean",
+    "amt_std",
+    "amt_z",
+    "amt_ratio",
+    "secs_since_prev",
+    "account_age_s",
+)
 MERCHANT_FEATURES = ("m_cnt_1h", "m_cnt_24h", "m_users_24h")
 # Every feature, in the order of FEATURES.md (the dicts this module returns keep it).
 FEATURE_NAMES = (
     *PAYMENT_FEATURES,
-    "cnt_5m", "cnt_1h", "cnt_24h", "cnt_7d", "sum_5m", "sum_1h", "sum_24h", "sum_7d",
-    "amt_mean", "amt_std", "amt_z", "amt_ratio", "secs_since_prev",
-    "n_merchants_24h", "n_devices_24h", "n_countries_24h",
-    "is_new_device", "is_new_merchant", "is_new_country", "is_new_ip",
-    "n_payments", "account_age_s",
+    "cnt_5m",
+    "cnt_1h",
+    "cnt_24h",
+    "cnt_7d",
+    "sum_5m",
+    "sum_1h",
+    "sum_24h",
+    "sum_7d",
+    "amt_mean",
+    "amt_std",
+    "amt_z",
+    "amt_ratio",
+    "secs_since_prev",
+    "n_merchants_24h",
+    "n_devices_24h",
+    "n_countries_24h",
+    "is_new_device",
+    "is_new_merchant",
+    "is_new_country",
+    "is_new_ip",
+    "n_payments",
+    "account_age_s",
     *MERCHANT_FEATURES,
-)  # fmt: skip
+)
 
 SNAPSHOT_FORMAT = 1
 _HEAD = struct.Struct("<BdqBB")  # format, amount, ts, channel code (0: other), is_credit
@@ -194,16 +236,25 @@ class FeatureStore:
         self.max_merchant_users = max_merchant_users
         # the per-script limits, packed once: fewer arguments to encode for every payment
         self._user_limits = struct.pack(
-            "<6d", self.snapshot_ttl_ms, self.user_window_ms, max_payments, self.retention_ms,
-            max_seen, self.retention_ms,
-        )  # fmt: skip
+            "<6d",
+            self.snapshot_ttl_ms,
+            self.user_window_ms,
+            max_payments,
+            self.retention_ms,
+            max_seen,
+            self.retention_ms,
+        )
         # the merchant marker only has to outlive the merchant window (idempotency there): the
         # payment's record keeps its merchant part for the label
         self.merchant_shards = merchant_shards
         self._merchant_limits = struct.pack(
-            "<5d", self.merchant_window_ms, self.merchant_window_ms, max_merchant_payments,
-            max_merchant_users, merchant_shards,
-        )  # fmt: skip
+            "<5d",
+            self.merchant_window_ms,
+            self.merchant_window_ms,
+            max_merchant_payments,
+            max_merchant_users,
+            merchant_shards,
+        )
         self.scripts = ScriptRunner(client)
 
     def _shard(self, user_id: str) -> int:
@@ -217,15 +268,24 @@ class FeatureStore:
             _MERCHANT_SCRIPT,
             keys.merchant_keys(self.ns, p.merchant_id, p.txn_id, self._shard(p.user_id)),
             [self._merchant_limits, p.txn_id, p.ts, p.user_id],
-        )  # fmt: skip
+        )
 
     def _user_call(self, p: Payment) -> Call:
         return Call(
             _USER_SCRIPT,
             keys.user_keys(self.ns, p.user_id, p.txn_id),
-            [self._user_limits, p.txn_id, p.ts, repr(float(p.amount)), p.merchant_id,
-             p.device_id or "", p.country or "", p.ip or "", _head(p)],
-        )  # fmt: skip
+            [
+                self._user_limits,
+                p.txn_id,
+                p.ts,
+                repr(float(p.amount)),
+                p.merchant_id,
+                p.device_id or "",
+                p.country or "",
+                p.ip or "",
+                _head(p),
+            ],
+        )
 
     async def apply(self, payments: Sequence[Payment]) -> list[Applied]:
         """Apply a batch of payments in one round trip; one result each, in order.
@@ -278,8 +338,9 @@ class FeatureStore:
         with redis_errors(f"mark {len(items)} decisions published", FeatureStoreError):
             async with self.client.pipeline(transaction=False) as pipe:
                 for user_id, txn_id in items:
-                    pipe.set(keys.published(self.ns, user_id, txn_id), b"1",
-                             px=self.snapshot_ttl_ms)  # fmt: skip
+                    pipe.set(
+                        keys.published(self.ns, user_id, txn_id), b"1", px=self.snapshot_ttl_ms
+                    )
                 await pipe.execute()
 
     async def are_published(self, items: Sequence[tuple[str, str]]) -> list[bool]:
@@ -395,8 +456,12 @@ def _current(
     out["n_merchants_24h"] = len({p[2] for p in parts if p[2]})
     out["n_countries_24h"] = len({p[3] for p in parts if p[3]})
     out["n_devices_24h"] = len({p[4] for p in parts if p[4]})
-    for name, kind in (("known_merchants", "merchant"), ("known_devices", "device"),
-                       ("known_countries", "country"), ("known_ips", "ip")):  # fmt: skip
+    for name, kind in (
+        ("known_merchants", "merchant"),
+        ("known_devices", "device"),
+        ("known_countries", "country"),
+        ("known_ips", "ip"),
+    ):
         prefix = keys.SEEN_PREFIXES[kind].encode()
         out[name] = sum(1 for member in seen if member.startswith(prefix))
     return out

@@ -249,13 +249,16 @@ class ModelStore:
         meta: dict[str | bytes, str | bytes] = {"cursor": self._seal("cursor", checkpoint.cursor)}
         for slot, saved in zip(_SLOTS, checkpoint.saved, strict=False):
             state = saved.quality_state
-            meta.update({
-                f"{slot}version": self._seal(f"{slot}version", saved.version),
-                f"{slot}pipeline": self._seal(f"{slot}pipeline", saved.pipeline),
-                f"{slot}quality": self._seal(f"{slot}quality", orjson.dumps(saved.quality)),
-                f"{slot}quality_state":
-                    seal(self.key, f"quality {saved.version}", state) if state else b"",
-            })  # fmt: skip
+            meta.update(
+                {
+                    f"{slot}version": self._seal(f"{slot}version", saved.version),
+                    f"{slot}pipeline": self._seal(f"{slot}pipeline", saved.pipeline),
+                    f"{slot}quality": self._seal(f"{slot}quality", orjson.dumps(saved.quality)),
+                    f"{slot}quality_state": seal(self.key, f"quality {saved.version}", state)
+                    if state
+                    else b"",
+                }
+            )
         if checkpoint.policy is not None:
             meta["policy_window"] = self._seal("policy_window", checkpoint.policy.window)
             meta["tradeoff"] = self._seal("tradeoff", checkpoint.policy.tradeoff)
@@ -355,8 +358,11 @@ class ModelStore:
             async with self.client.pipeline(transaction=False) as pipe:
                 for txn_id, user_id, is_fraud, features in examples:
                     fields: dict[str | bytes, str | bytes | int] = {
-                        "t": txn_id, "u": user_id, "y": int(is_fraud), "x": orjson.dumps(features)
-                    }  # fmt: skip
+                        "t": txn_id,
+                        "u": user_id,
+                        "y": int(is_fraud),
+                        "x": orjson.dumps(features),
+                    }
                     pipe.xadd(
                         self.k_stream,
                         fields,  # type: ignore[arg-type]  # redis-py's dict type is invariant

@@ -73,12 +73,20 @@ class NewReview:
     def summary(self) -> bytes:
         """The listing's line for it."""
         d, p = self.decision, self.payment
-        return orjson.dumps({
-            "txn_id": self.txn_id, "user_id": self.user_id, "amount": p["amount"],
-            "currency": p["currency"], "merchant_id": p["merchant_id"],
-            "risk_score": d["risk_score"], "fraud_probability": d["fraud_probability"],
-            "reasons": d["reasons"], "priority": self.priority, "opened_ts": self.opened_ms,
-        })  # fmt: skip
+        return orjson.dumps(
+            {
+                "txn_id": self.txn_id,
+                "user_id": self.user_id,
+                "amount": p["amount"],
+                "currency": p["currency"],
+                "merchant_id": p["merchant_id"],
+                "risk_score": d["risk_score"],
+                "fraud_probability": d["fraud_probability"],
+                "reasons": d["reasons"],
+                "priority": self.priority,
+                "opened_ts": self.opened_ms,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -119,12 +127,21 @@ class ReviewStore:
         if not reviews:
             return
         items = [
-            Call(_OPEN, [keys.review_item(self.ns, r.txn_id)],
-                 [r.user_id, orjson.dumps({"payment": r.payment, "decision": r.decision,
-                                           "features": r.features}),
-                  r.priority, r.opened_ms, self.ttl_ms])
+            Call(
+                _OPEN,
+                [keys.review_item(self.ns, r.txn_id)],
+                [
+                    r.user_id,
+                    orjson.dumps(
+                        {"payment": r.payment, "decision": r.decision, "features": r.features}
+                    ),
+                    r.priority,
+                    r.opened_ms,
+                    self.ttl_ms,
+                ],
+            )
             for r in reviews
-        ]  # fmt: skip
+        ]
         with redis_errors(f"open {len(reviews)} reviews", ReviewStoreError):
             is_open = await self.scripts.run(items)
             await self.scripts.run(

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from riskstream.errors import ValidationError
+from riskstream.errors import RiskstreamError, ValidationError
 from riskstream.streams.records import Label, Payment, Repayment, Statement
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -49,23 +49,33 @@ def is_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
-def _object(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_MESSAGE_BYTES:
-        msg = f"message is {len(raw)} bytes, over the {MAX_MESSAGE_BYTES} byte limit"
-        raise ValidationError(msg)
+def json_object(
+    raw: bytes, limit: int, error: type[RiskstreamError], said: str = "message is"
+) -> dict[str, Any]:
+    """``raw`` as a JSON object, or ``error`` saying in one line why not (``said``: what
+    the line calls it): over ``limit`` bytes, not UTF-8, not JSON, not an object.
+
+    >>> json_object(b"[1]", 10, ValidationError)
+    Traceback (most recent call last):
+    ...
+    riskstream.errors.ValidationError: message is not a JSON object but list
+    """
+    if len(raw) > limit:
+        msg = f"{said} {len(raw)} bytes, over the {limit} byte limit"
+        raise error(msg)
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        msg = "message is not UTF-8"
-        raise ValidationError(msg) from None
+        msg = f"{said} not UTF-8"
+        raise error(msg) from None
     try:
-        data = orjson.loads(raw)
+        data = orjson.loads(raw)  # also rejects NaN and Infinity
     except orjson.JSONDecodeError as exc:
-        msg = f"message is not JSON: {exc}"
-        raise ValidationError(msg) from None
+        msg = f"{said} not JSON: {exc}"
+        raise error(msg) from None
     if not isinstance(data, dict):
-        msg = f"message is not a JSON object but {type(data).__name__}"
-        raise ValidationError(msg)
+        msg = f"{said} not a JSON object but {type(data).__name__}"
+        raise error(msg)
     return data
 
 
@@ -90,29 +100,18 @@ class FieldErrors:
         self.fail(name, "must be 1-64 chars of A-Za-z0-9._:-")
         return ""
 
-    def amount(self, name: str) -> float:
+    def amount(self, name: str, *, may_be_zero: bool = False) -> float:
+        """A finite number up to 1e9, above 0 (or at least 0: what a statement bills)."""
         value = self.data.get(name)
         if (
             isinstance(value, int | float)
             and not isinstance(value, bool)
-            and 0 < value <= MAX_AMOUNT  # before isfinite: no OverflowError from a huge int
+            and (value >= 0 if may_be_zero else value > 0)
+            and value <= MAX_AMOUNT  # before isfinite: no OverflowError from a huge int
             and math.isfinite(value)
         ):
             return float(value)
-        self.fail(name, "must be a number > 0 and <= 1e9")
-        return 0.0
-
-    def balance(self, name: str) -> float:
-        """An amount that may be 0 (what a statement bills)."""
-        value = self.data.get(name)
-        if (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and 0 <= value <= MAX_AMOUNT
-            and math.isfinite(value)
-        ):
-            return float(value)
-        self.fail(name, "must be a number >= 0 and <= 1e9")
+        self.fail(name, f"must be a number {'>=' if may_be_zero else '>'} 0 and <= 1e9")
         return 0.0
 
     def ts(self, name: str) -> int:
@@ -192,7 +191,7 @@ def decode_payment(raw: bytes, currencies: frozenset[str], key: bytes | None = N
     ...
     riskstream.errors.ValidationError: key: must equal user_id 'u1', got b'u2'
     """
-    data = _object(raw)
+    data = json_object(raw, MAX_MESSAGE_BYTES, ValidationError)
     f = FieldErrors(data)
     device = f.optional("device_id", None, "must be a string of up to 128 chars")
     if device is not None and len(device) > 128:
@@ -234,7 +233,7 @@ def decode_label(raw: bytes, key: bytes | None = None) -> Label:
     ...              b' "ts": 1732240000123, "analyst": "ana@risk", "note": "<b>x</b>"}').note
     '<b>x</b>'
     """
-    f = FieldErrors(_object(raw))
+    f = FieldErrors(json_object(raw, MAX_MESSAGE_BYTES, ValidationError))
     txn_id = f.ident("txn_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)
@@ -260,7 +259,7 @@ def decode_repayment(raw: bytes, currencies: frozenset[str], key: bytes | None =
     ...                  frozenset({"CNY"}), key=b"u1").is_late
     True
     """
-    f = FieldErrors(_object(raw))
+    f = FieldErrors(json_object(raw, MAX_MESSAGE_BYTES, ValidationError))
     repayment_id = f.ident("repayment_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)
@@ -288,12 +287,15 @@ def decode_statement(raw: bytes, currencies: frozenset[str], key: bytes | None =
     ...
     riskstream.errors.ValidationError: minimum_due: must be at most balance 900.0, got 1000; due_ts: must be at or after ts 1732240000001, got 1732240000000
     """  # noqa: E501
-    f = FieldErrors(_object(raw))
+    f = FieldErrors(json_object(raw, MAX_MESSAGE_BYTES, ValidationError))
     statement_id = f.ident("statement_id")
     user_id = f.ident("user_id")
     f.key(key, user_id)
     known = len(f.errors)
-    balance, minimum = f.balance("balance"), f.balance("minimum_due")
+    balance, minimum = (
+        f.amount("balance", may_be_zero=True),
+        f.amount("minimum_due", may_be_zero=True),
+    )
     if minimum > balance and len(f.errors) == known:  # both readable
         f.fail("minimum_due", f"must be at most balance {balance}")
     due_ts, ts = f.ts("due_ts"), f.ts("ts")

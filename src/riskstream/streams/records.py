@@ -167,11 +167,18 @@ class Decision:
         """
         c = self.credit
         head = _PACKED.pack(
-            PACKED_FORMAT, _KINDS.index(self.decision), self.fraud_probability,
-            self.risk_score, c.score, c.limit, c.available, self.event_ts, self.decided_ts,
+            PACKED_FORMAT,
+            _KINDS.index(self.decision),
+            self.fraud_probability,
+            self.risk_score,
+            c.score,
+            c.limit,
+            c.available,
+            self.event_ts,
+            self.decided_ts,
             _NO_RULES_VERSION if self.rules_version is None else self.rules_version,
             _NO_PD if c.pd is None else c.pd,
-        )  # fmt: skip
+        )
         texts = (c.currency, self.model_version, ",".join(self.reasons))
         return head + b"".join(len(t).to_bytes(1, "little") + t.encode() for t in texts)
 
@@ -209,10 +216,18 @@ class Decision:
             raise ValueError(msg) from exc
         currency, version, reasons = texts
         return cls(
-            txn_id, user_id, _KINDS[kind], p, risk, tuple(reasons.split(",") if reasons else ()),
-            CreditBlock(score, limit, available, currency, pd), version, event_ts, decided_ts,
+            txn_id,
+            user_id,
+            _KINDS[kind],
+            p,
+            risk,
+            tuple(reasons.split(",") if reasons else ()),
+            CreditBlock(score, limit, available, currency, pd),
+            version,
+            event_ts,
+            decided_ts,
             rules_version,
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:

@@ -93,8 +93,10 @@ function render(s) {
     const rate = (s.payments - prev.payments) / dt;
     text("n-rate", rate.toFixed(1));
     push("c-rate", ["payments/s"], t, [rate]);
-    const latency = [0.5, 0.99].map((q) => quantile(q, s.latency_buckets, prev.latency_buckets));
-    push("c-latency", ["p50", "p99"], t, latency);
+    const quantiles = (now, before) => [0.5, 0.99].map((q) => quantile(q, now, before));
+    push("c-processing", ["p50", "p99"], t, quantiles(s.processing_buckets, prev.processing_buckets));
+    push("c-latency", ["p50", "p99"], t, quantiles(s.latency_buckets, prev.latency_buckets));
+    latencyNote(s, prev);
     const verdicts = ["approve", "review", "decline"];
     push("c-mix", verdicts, t, verdicts.map((v) => (s.decisions[v] - prev.decisions[v]) / dt),
       ["#2ca02c", "#ff7f0e", "#d62728"]);
@@ -133,6 +135,17 @@ function renderCredit(c) {
     return tr;
   });
   document.querySelector("#credit-bands tbody").replaceChildren(...rows);
+// Event times off the wall clock (a simulation or a replay dates its own) say nothing of
+// this worker's latency: the worker leaves them out of the event-time chart; say how many.
+function latencyNote(s, before) {
+  const off = s.event_times_off_clock - before.event_times_off_clock;
+  const timed = s.latency_buckets.length ? s.latency_buckets[s.latency_buckets.length - 1][1] : 0;
+  const timedBefore = before.latency_buckets.length ?
+    before.latency_buckets[before.latency_buckets.length - 1][1] : 0;
+  const total = off + timed - timedBefore;
+  if (total <= 0) return;
+  text("latency-note", off <= 0 ? "" : "(" + (100 * off / total).toFixed(0) + "% of the " +
+    "decisions left out: their event times are not the wall clock, e.g. a simulation)");
 }
 
 // the rules in force and the trade-off their policy reads (docs/rules.md)

@@ -8,7 +8,7 @@ ports ``CLUSTER_PORTS`` (``redis-cli --cluster create``), for tests of the produ
 run again, it restarts a node that was stopped, and the node rejoins from its nodes.conf.
 ``up(kafka_cluster=True)`` also starts a 3-broker KRaft cluster (``KAFKA_NODES``): PLAINTEXT
 listeners at ``KAFKA_CLUSTER_BROKERS`` and SASL_SSL ones (SCRAM-SHA-512, a local CA: see
-``stack_tls``) at ``KAFKA_SECURE_BROKERS``; run again, it restarts a node that was stopped.
+``stack.tls``) at ``KAFKA_SECURE_BROKERS``; run again, it restarts a node that was stopped.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 
 from riskstream.config import Settings
 from riskstream.errors import StackError
-from riskstream.stack_tls import SCRAM_MECHANISM, USER, ClusterSecrets, ensure_secrets
+from riskstream.stack.tls import SCRAM_MECHANISM, USER, ClusterSecrets, ensure_secrets
 from riskstream.streams import clients
 
 _Log = Callable[[str], None]
@@ -61,6 +61,10 @@ HOW_TO_GET = {
     "mvn": "install Maven (apt-get install maven)",
     "redis-server": "install Redis 7 (apt-get install redis-server)",
 }
+
+# every redis-server the stack starts: durable (AOF, no RDB snapshots), in the foreground
+# (the stack keeps its pid), reachable only as bound
+REDIS_FLAGS = ("--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode", "yes")
 
 
 @dataclass(frozen=True)
@@ -167,11 +171,20 @@ class Stack:
             (node_dir / "log4j2.yaml").write_text(_LOG4J2.format(log=node_dir / "server.log"))
             if not (node_dir / "data" / "meta.properties").exists():
                 scram = f"{SCRAM_MECHANISM}=[name={USER},password={made.password}]"
-                self._java(KAFKA_TOOLS["storage"], "format", f"--cluster-id={cluster_id}",
-                           "-c", str(conf), "--add-scram", scram)  # fmt: skip
+                self._java(
+                    KAFKA_TOOLS["storage"],
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(conf),
+                    "--add-scram",
+                    scram,
+                )
             self._start_kafka(name, node_dir, heap="512m")
-            log(f"started Kafka node {node} of 3 on 127.0.0.1:{19091 + node} (SASL_SSL "
-                f"{19191 + node})")  # fmt: skip
+            log(
+                f"started Kafka node {node} of 3 on 127.0.0.1:{19091 + node} (SASL_SSL "
+                f"{19191 + node})"
+            )
 
     def _wait_kafka_cluster(self, deadline_s: float) -> None:
         """Wait until every node is in the cluster's metadata and a produce acknowledged by
@@ -198,11 +211,21 @@ class Stack:
             node_dir = self.root / "redis-cluster" / str(port)
             node_dir.mkdir(parents=True, exist_ok=True)
             cmd = [
-                "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(node_dir),
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000", "--appendonly", "yes", "--save", "",
-                "--daemonize", "no", "--protected-mode", "yes",
-            ]  # fmt: skip
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                *REDIS_FLAGS,
+            ]
             self._spawn(name, cmd, node_dir / "redis.log")
             log(f"started redis-server (cluster node) on 127.0.0.1:{port}")
 
@@ -216,8 +239,15 @@ class Stack:
             time.sleep(0.1)
         if _cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes") == "1":
             nodes = [f"127.0.0.1:{port}" for port in CLUSTER_PORTS]
-            cmd = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1",
-                   "--cluster-yes"]  # fmt: skip
+            cmd = [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *nodes,
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
@@ -248,14 +278,20 @@ class Stack:
         log(f"fetching Apache Kafka {KAFKA_VERSION} jars with mvn (once) ...")
         pom = self.kafka_dir / "pom.xml"
         pom.write_bytes(
-            importlib.resources.files("riskstream").joinpath("kafka-pom.xml").read_bytes()
+            importlib.resources.files("riskstream.stack").joinpath("kafka-pom.xml").read_bytes()
         )
         if self.libs.exists():
             shutil.rmtree(self.libs)
         cmd = [
-            "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}",
-        ]  # fmt: skip
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={self.libs}",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
@@ -311,27 +347,43 @@ class Stack:
 
     def _start_kafka(self, name: str, where: Path, heap: str = "768m") -> None:
         cmd = [
-            "java", "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "java",
+            "-Xms256m",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={where / 'log4j2.yaml'}",
-            "-cp", f"{self.libs}/*", KAFKA_MAIN, str(where / "server.properties"),
-        ]  # fmt: skip
+            "-cp",
+            f"{self.libs}/*",
+            KAFKA_MAIN,
+            str(where / "server.properties"),
+        ]
         self._spawn(name, cmd, where / "stdout.log")
 
     def _start_redis(self) -> None:
         cmd = [
-            "redis-server", "--bind", self.ends.redis_host, "--port", str(self.ends.redis_port),
-            "--dir", str(self.redis_dir), "--appendonly", "yes", "--save", "",
-            "--daemonize", "no", "--protected-mode", "yes",
-        ]  # fmt: skip
+            "redis-server",
+            "--bind",
+            self.ends.redis_host,
+            "--port",
+            str(self.ends.redis_port),
+            "--dir",
+            str(self.redis_dir),
+            *REDIS_FLAGS,
+        ]
         self._spawn("redis", cmd, self.redis_dir / "redis.log")
 
     def _spawn(self, name: str, cmd: list[str], logfile: Path) -> None:
         with logfile.open("ab") as out:
             proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=self.root,
-            )  # fmt: skip
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.root,
+            )
         self._pidfile(name).write_text(str(proc.pid))
         self._started[name] = proc
 
@@ -424,8 +476,12 @@ class Stack:
 
     def down(self, log: _Log = print) -> None:
         """Stop the processes this stack started (SIGTERM, then SIGKILL after a deadline)."""
-        names = ("kafka", *(f"kafka-{n}" for n in KAFKA_NODES), "redis",
-                 *(f"redis-{port}" for port in CLUSTER_PORTS))  # fmt: skip
+        names = (
+            "kafka",
+            *(f"kafka-{n}" for n in KAFKA_NODES),
+            "redis",
+            *(f"redis-{port}" for port in CLUSTER_PORTS),
+        )
         for name in names:
             pid = self._pid(name)
             if pid is None:
@@ -510,8 +566,9 @@ def _cluster_node_props(node: int, data: Path, made: ClusterSecrets) -> dict[str
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,"
         "CONTROLLER:PLAINTEXT",
         "sasl.enabled.mechanisms": SCRAM_MECHANISM,
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": str(made.keystore),
         "log.dirs": str(data),
@@ -529,7 +586,7 @@ def _cluster_node_props(node: int, data: Path, made: ClusterSecrets) -> dict[str
         "group.initial.rebalance.delay.ms": "0",
         "log.retention.hours": "24",
         "log.segment.bytes": str(64 * 1024 * 1024),
-    }  # fmt: skip
+    }
 
 
 # Readiness checks fail until the brokers are up: librdkafka's own log lines would repeat

@@ -53,13 +53,30 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     worker = _spawn(["worker"], logs / "worker.log")
     sim = _spawn(
-        ["simulate", "--rate", "200", "--users", "2000", "--duration", "3600",
-         "--fraud-rate", "0.03", "--invalid-rate", "0.002", "--time-scale", "2000",
-         "--start-ts", "now",  # new txn_ids each demo, else a rerun is all duplicates
-         # an analyst works the review queue with the true labels, a minute late
-         "--analyst-url", f"http://localhost:{settings.web_port}", "--analyst-delay", "60"],
+        [
+            "simulate",
+            "--rate",
+            "200",
+            "--users",
+            "2000",
+            "--duration",
+            "3600",
+            "--fraud-rate",
+            "0.03",
+            "--invalid-rate",
+            "0.002",
+            "--time-scale",
+            "2000",
+            "--start-ts",
+            "now",  # new txn_ids each demo, else a rerun is all duplicates
+            # an analyst works the review queue with the true labels, a minute late
+            "--analyst-url",
+            f"http://localhost:{settings.web_port}",
+            "--analyst-delay",
+            "60",
+        ],
         logs / "simulate.log",
-    )  # fmt: skip
+    )
     consumer = Consumer(
         clients.librdkafka(
             settings,
@@ -77,8 +94,10 @@ def main() -> int:
     latest: collections.deque[str] = collections.deque(maxlen=5)
     alerts = 0
     print(f"worker on http://localhost:{settings.web_port}/  logs in {logs}/  (Ctrl-C stops)")
-    print(f"review queue on http://localhost:{settings.web_port}/review  (the simulator's "
-          "analyst judges what is left a minute)")  # fmt: skip
+    print(
+        f"review queue on http://localhost:{settings.web_port}/review  (the simulator's "
+        "analyst judges what is left a minute)"
+    )
     try:
         window_start, window_count = time.monotonic(), 0
         while worker.poll() is None:
@@ -98,8 +117,9 @@ def main() -> int:
                 quality = orjson.loads(meta.get(b"quality", b"{}"))
                 version = meta.get(b"version", b"none (cold start: rules)").decode()
                 total = sum(mix.values()) or 1
-                shares = "  ".join(f"{k} {100 * mix[k] / total:.1f}%" for k in
-                                   ("approve", "review", "decline"))  # fmt: skip
+                shares = "  ".join(
+                    f"{k} {100 * mix[k] / total:.1f}%" for k in ("approve", "review", "decline")
+                )
                 print(
                     f"\n{window_count / elapsed:7.0f} decisions/s | {total} decided | {shares} | "
                     f"{alerts} alerts | model {version} AUC {quality.get('roc_auc', 0):.3f} "

@@ -22,8 +22,12 @@ from riskstream.errors import StackError
 
 SCRAM_MECHANISM: Final = "SCRAM-SHA-512"
 USER = "riskstream"
-_CA_EXT = ["-addext", "basicConstraints=critical,CA:TRUE",
-           "-addext", "keyUsage=critical,keyCertSign,cRLSign"]  # fmt: skip
+_CA_EXT = [
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+]
 _BROKER_EXT = """\
 subjectAltName=DNS:localhost,IP:127.0.0.1
 basicConstraints=critical,CA:FALSE
@@ -73,16 +77,53 @@ def ensure_secrets(root: Path, brokers: str) -> ClusterSecrets:
     ca, ca_key, keystore = tls / "ca.pem", tls / "ca.key", tls / "broker.pem"
     password_file, env_file = tls / "scram-password", root / "client.env"
     if not keystore.exists():
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                 "-subj", "/CN=riskstream local CA", "-keyout", str(ca_key), "-out", str(ca),
-                 *_CA_EXT)  # fmt: skip
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=riskstream local CA",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca),
+            *_CA_EXT,
+        )
         key, csr, crt, ext = (tls / n for n in ("broker.key", "broker.csr", "broker.crt", "ext"))
         ext.write_text(_BROKER_EXT)
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                 "-keyout", str(key), "-out", str(csr))  # fmt: skip
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-                 "-CAcreateserial", "-days", "3650", "-extfile", str(ext),
-                 "-out", str(crt))  # fmt: skip
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(crt),
+        )
         keystore.write_text(key.read_text() + crt.read_text())
         for path in (key, csr, crt, ext):
             path.unlink()

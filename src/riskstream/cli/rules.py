@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException, Producer
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, StackError
+from riskstream.scorer import env_rules
 from riskstream.scoring.policy import Tradeoff, policy_thresholds
 from riskstream.scoring.ruleset import (
     MAX_RULES_BYTES,
@@ -26,7 +27,6 @@ from riskstream.scoring.ruleset import (
     parse_rules,
     version_problem,
 )
-from riskstream.service import env_rules
 from riskstream.state.client import connect
 from riskstream.state.model_store import ModelStore, checkpoint_keys
 from riskstream.state.rules_store import RulesStore
@@ -48,9 +48,11 @@ def add_arguments(
     put = sub.add_parser("set", help="validate a rules file and publish it to risk-config")
     put.add_argument("file", type=Path)
     put.add_argument(
-        "--wait", type=float, default=15.0,
+        "--wait",
+        type=float,
+        default=15.0,
         help="seconds to wait for the workers to put it in force (0: do not wait)",
-    )  # fmt: skip
+    )
     return [show, validate, put]
 
 
@@ -101,8 +103,10 @@ async def _show(settings: Settings, as_json: bool) -> int:
     if rules.note:
         print(f"  note: {rules.note}")
     labels = f"{trade.labels:,} labels over {trade.hours:.1f} h" if trade else "no labels yet"
-    print(f"  thresholds in force: review at {t.review_at}, decline at {t.decline_at} "
-          f"({t.source}; trade-off of {labels})")  # fmt: skip
+    print(
+        f"  thresholds in force: review at {t.review_at}, decline at {t.decline_at} "
+        f"({t.source}; trade-off of {labels})"
+    )
     return 0
 
 

@@ -32,8 +32,11 @@ REFRESH_NOTE = "every worker follows at its next model refresh (within 2 s)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model command's flags."""
-    parser.add_argument("action", choices=list(ACTIONS), help="; ".join(
-        f"{a}: {text}" for a, text in ACTIONS.items()))  # fmt: skip
+    parser.add_argument(
+        "action",
+        choices=list(ACTIONS),
+        help="; ".join(f"{a}: {text}" for a, text in ACTIONS.items()),
+    )
     parser.add_argument("--json", action="store_true", help="status as one JSON object")
 
 
@@ -105,8 +108,10 @@ def _print_status(heads: Heads, *, as_json: bool) -> None:
         return
     if heads.roles is None:
         print("no roles recorded yet (no learner has run): the default pipeline decides")
-    print(f"{'role':<11}{'model':<19}{'version':<24}{'ROC AUC':>8}{'labels':>9}"
-          f"{'decl.rate':>10}{'d.prec':>8}{'d.recall':>9}{'r.prec':>8}{'r.recall':>9}")  # fmt: skip
+    print(
+        f"{'role':<11}{'model':<19}{'version':<24}{'ROC AUC':>8}{'labels':>9}"
+        f"{'decl.rate':>10}{'d.prec':>8}{'d.recall':>9}{'r.prec':>8}{'r.recall':>9}"
+    )
     for m in served:
         print(
             f"{m['role']:<11}{m['model']:<19}{m['version']:<24}{_num(m['roc_auc'], 3):>8}"

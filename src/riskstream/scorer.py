@@ -158,8 +158,12 @@ class Scorer:
                         changed = True
                         log.info("rules version %d in force", self.ruleset.version)
                 except RulesError as exc:
-                    log.error("rules version %s kept: stored version %s: %s",
-                              self.ruleset.version, version, exc)  # fmt: skip
+                    log.error(
+                        "rules version %s kept: stored version %s: %s",
+                        self.ruleset.version,
+                        version,
+                        exc,
+                    )
         refused = None
         try:  # the trade-off is saved (signed) with each checkpoint
             checkpoint = await self.models.cursor()
@@ -405,9 +409,16 @@ class Scorer:
         if body["decision"] != "approve":
             alert = orjson.dumps({**body, "features": result.features})
         return Outcome(
-            payment, decision, alert, publish, body["decision"], body["decided_ts"], messages,
-            is_new, shadow,
-        )  # fmt: skip
+            payment,
+            decision,
+            alert,
+            publish,
+            body["decision"],
+            body["decided_ts"],
+            messages,
+            is_new,
+            shadow,
+        )
 
 
 def _tradeoff(raw: bytes | None) -> Tradeoff | None:

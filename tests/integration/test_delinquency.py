@@ -348,15 +348,16 @@ def test_a_credit_policy_on_risk_config_moves_every_workers_lines_and_is_named(
     settings: Settings,
     producer: Producer,
     reader: Reader,
-    start_worker: Callable[[], WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     """Issue 20's acceptance 3: two workers; risk-config version 1 carries a credit policy
     with no grace and nothing kept at 30 days past due. On every partition (both workers),
     a minimum missed is delinquent at its due date and the line is closed at 30 days past
     due, each message naming policy 1; a broken policy goes to the DLQ and 1 stays."""
-    run = Run(settings, producer, reader, start_worker)
-    run.worker = start_worker()
-    workers = [run.worker, start_worker()]
+    start = functools.partial(start_worker, **WIDE_STEP)  # the story jumps weeks at a time
+    run = Run(settings, producer, reader, start)
+    run.worker = start()
+    workers = [run.worker, start()]
     policy = {"grace_days": 0, "dpd_limit_share": [0.0, 0.0, 0.0], "cure_freeze_days": 30}
     send_rules(settings, producer, rules(1, review_at=65, decline_at=75, credit=policy))
     for w in workers:

@@ -53,7 +53,7 @@ integration: stack-cluster chromium
 
 # The README's test command: venv, stack, lint, types, unit and integration tests.
 test: lint stack-cluster chromium
-	$(BIN)/pytest -q -n $(TEST_JOBS) -m "not disruptive" --durations=15
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal -m "not disruptive" --durations=15
 	$(BIN)/pytest -q -m disruptive
 
 demo: stack

@@ -135,6 +135,8 @@ function renderCredit(c) {
     return tr;
   });
   document.querySelector("#credit-bands tbody").replaceChildren(...rows);
+}
+
 // Event times off the wall clock (a simulation or a replay dates its own) say nothing of
 // this worker's latency: the worker leaves them out of the event-time chart; say how many.
 function latencyNote(s, before) {

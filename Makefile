@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 RS := $(BIN)/riskstream
 # pytest-xdist processes for `make test`: the tests wait on Kafka, Redis and workers far more
 # than they compute, so more processes than cores pay. The few tests that stop an engine the
-# others share (marked `disruptive`) run alone, after the rest.
-TEST_JOBS ?= 4
+# others share (marked `disruptive`) run after the rest, the two side by side (they stop
+# different engines: a Redis Cluster master, a Kafka cluster broker).
+TEST_JOBS ?= 6
 
 .PHONY: venv redis-server chromium stack stack-cluster test lint unit integration demo bench down clean
 
@@ -54,7 +55,7 @@ integration: stack-cluster chromium
 # The README's test command: venv, stack, lint, types, unit and integration tests.
 test: lint stack-cluster chromium
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal -m "not disruptive" --durations=15
-	$(BIN)/pytest -q -m disruptive
+	$(BIN)/pytest -q -n 2 -m disruptive
 
 demo: stack
 	$(BIN)/python -m riskstream.cli.demo

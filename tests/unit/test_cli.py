@@ -150,3 +150,19 @@ def test_a_flag_of_another_command_is_refused(capsys: pytest.CaptureFixture[str]
         main(["simulate", "--decline-at", "90", "--dry-run"])
     assert info.value.code == 2
     assert "--decline-at" in capsys.readouterr().err
+
+
+def test_the_demo_reads_the_signed_checkpoint_meta() -> None:
+    from riskstream.cli.demo import checkpoint_summary
+    from riskstream.model.checkpoint import Keys, seal
+
+    keys = Keys(b"k" * 32)
+    quality = b'{"roc_auc": 0.9, "labels": 7}'
+    meta = {
+        b"version": seal(keys.signing, "meta version", b"m-7"),
+        b"quality": seal(keys.signing, "meta quality", quality),
+    }
+    assert checkpoint_summary(meta, keys) == ({"roc_auc": 0.9, "labels": 7}, "m-7")
+    assert checkpoint_summary({}, keys) == ({}, "none (cold start: rules)")
+    forged = {b"version": b"m-7", b"quality": quality}  # as written before signed meta
+    assert checkpoint_summary(forged, keys)[1].startswith("refused")

@@ -19,6 +19,9 @@ import redis
 from confluent_kafka import Consumer
 
 from riskstream.config import Settings
+from riskstream.errors import CheckpointError
+from riskstream.model.checkpoint import Keys
+from riskstream.state.model_store import checkpoint_keys, open_meta_field
 from riskstream.streams import clients, topics
 from riskstream.streams.admin import ensure_topics
 
@@ -43,6 +46,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def checkpoint_summary(meta: dict[bytes, bytes], keys: Keys) -> tuple[dict[str, float], str]:
+    """The model's quality and version from its checkpoint's meta (signed fields)."""
+    if b"version" not in meta:
+        return {}, "none (cold start: rules)"
+    try:
+        version = open_meta_field(keys, "version", meta[b"version"]).decode()
+        quality = orjson.loads(open_meta_field(keys, "quality", meta.get(b"quality", b"")))
+    except (CheckpointError, orjson.JSONDecodeError, UnicodeDecodeError):
+        return {}, "refused (not signed by this deployment)"
+    return quality, version
 
 
 def main() -> int:
@@ -90,6 +105,7 @@ def main() -> int:
     consumer.subscribe([settings.topic(topics.DECISIONS), settings.topic(topics.ALERTS)])
     store = redis.Redis.from_url(settings.redis_url.get_secret_value())
     meta_key = f"{settings.redis_namespace}{{model}}:meta"
+    keys = checkpoint_keys(settings)
     mix: collections.Counter[str] = collections.Counter()
     latest: collections.deque[str] = collections.deque(maxlen=5)
     alerts = 0
@@ -114,8 +130,7 @@ def main() -> int:
             elapsed = time.monotonic() - window_start
             if elapsed >= REFRESH_S:
                 meta: dict[bytes, bytes] = store.hgetall(meta_key)  # type: ignore[assignment]  # bytes client
-                quality = orjson.loads(meta.get(b"quality", b"{}"))
-                version = meta.get(b"version", b"none (cold start: rules)").decode()
+                quality, version = checkpoint_summary(meta, keys)
                 total = sum(mix.values()) or 1
                 shares = "  ".join(
                     f"{k} {100 * mix[k] / total:.1f}%" for k in ("approve", "review", "decline")

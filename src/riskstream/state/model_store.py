@@ -53,6 +53,12 @@ def _meta_context(field: str) -> str:
     return f"meta {field}"
 
 
+def open_meta_field(keys: Keys, field: str, raw: bytes) -> bytes:
+    """One field of a checkpoint's meta as stored, its seal checked (CheckpointError if not
+    signed by this deployment): for readers outside a worker, such as ``make demo``."""
+    return unseal(keys, _meta_context(field), raw)
+
+
 @dataclass(frozen=True)
 class SavedModel:
     """One pipeline's model as a checkpoint holds it, with the learner's quality figures."""

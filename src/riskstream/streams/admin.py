@@ -123,6 +123,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     ]
     if not wanted:
         return
+    existing = []
     for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():
         try:
             future.result()
@@ -130,6 +131,19 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 msg = f"cannot create topic {name}: {exc.args[0].str()}"
                 raise StackError(msg) from None
+            existing.append(name)
+    if existing:  # created meanwhile, or missing from a stale metadata read: check them too
+        check_partitions(settings, _metadata_with(admin, existing, timeout_s))
+
+
+def _metadata_with(admin: AdminClient, names: list[str], timeout_s: float) -> Any:
+    """The cluster's metadata once it lists ``names`` (or as it is at the deadline)."""
+    end = time.monotonic() + timeout_s
+    while True:
+        meta = admin.list_topics(timeout=timeout_s)
+        if all(n in meta.topics for n in names) or time.monotonic() >= end:
+            return meta
+        time.sleep(0.2)
 
 
 def check_partitions(settings: Settings, meta: Any) -> None:

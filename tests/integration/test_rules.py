@@ -229,21 +229,30 @@ def test_a_policy_sets_the_thresholds_from_the_learners_recent_labels(
         90,
         "every label learned",
     )
-    wait_for(
-        lambda: metric(worker, "riskstream_threshold_from_policy") == 1,
-        30,
-        "the policy's thresholds",
-    )
-    meta = redis_client.hget(f"{settings.redis_namespace}{{model}}:meta", "tradeoff")
-    assert isinstance(meta, bytes)
     key = checkpoint_key(settings.deployment_secret)  # signed (issue 18): read as a worker does
-    trade = Tradeoff.from_dict(orjson.loads(unseal(key, "meta tradeoff", meta)))
-    assert (trade.labels, trade.frauds) == (n, len(frauds))
+
+    def checkpointed() -> Tradeoff | None:
+        meta = redis_client.hget(f"{settings.redis_namespace}{{model}}:meta", "tradeoff")
+        if not meta:
+            return None
+        trade = Tradeoff.from_dict(orjson.loads(unseal(key, "meta tradeoff", meta)))
+        return trade if trade.labels == n else None
+
+    trade = wait_for(checkpointed, 30, "a checkpoint of every label's trade-off")
+    assert trade.frauds == len(frauds)
     expected = policy_thresholds(Policy(**policy), trade, 65, 75)  # type: ignore[arg-type]
     assert expected.source == "policy"
     assert trade.rate(expected.decline_at) <= 0.05
-    assert metric(worker, 'riskstream_threshold{threshold="decline"}') == expected.decline_at
-    assert metric(worker, 'riskstream_threshold{threshold="review"}') == expected.review_at
+    # the worker takes a new checkpoint's trade-off at its next refresh, not at once
+    wait_for(
+        lambda: (
+            metric(worker, "riskstream_threshold_from_policy") == 1
+            and metric(worker, 'riskstream_threshold{threshold="decline"}') == expected.decline_at
+            and metric(worker, 'riskstream_threshold{threshold="review"}') == expected.review_at
+        ),
+        30,
+        "the policy's thresholds over the last checkpoint",
+    )
 
     after = decide(settings, producer, "u-after")
     assert after["rules_version"] == 1

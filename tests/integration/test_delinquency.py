@@ -82,16 +82,28 @@ class Run:
 
     def pay(self, user: str, ts: int, amount: float, funding: str = "credit") -> dict[str, Any]:
         """A payment, and its decision once published."""
-        self.n += 1
-        body = {"txn_id": f"{user}-p{self.n}", "user_id": user, "merchant_id": f"m-{user}",
-                "amount": amount, "currency": "CNY", "ts": ts, "funding": funding,
-                "channel": "ecommerce", "country": "CN", "device_id": f"{user}-phone"}  # fmt: skip
-        self.send(topics.PAYMENTS, body)
-        self.reader.until(lambda: self.reader.decision(body["txn_id"]) is not None,
-                          f"the decision of {body['txn_id']}", 120)  # fmt: skip
-        decision = self.reader.decision(body["txn_id"])
-        assert decision is not None
-        return decision
+        return self.pay_all([user], ts, amount, funding)[0]
+
+    def pay_all(
+        self, users: list[str], ts: int, amount: float, funding: str = "credit"
+    ) -> list[dict[str, Any]]:
+        """One payment of each user, sent together; their decisions once all are published."""
+        ids = []
+        for user in users:
+            self.n += 1
+            body = {"txn_id": f"{user}-p{self.n}", "user_id": user, "merchant_id": f"m-{user}",
+                    "amount": amount, "currency": "CNY", "ts": ts, "funding": funding,
+                    "channel": "ecommerce", "country": "CN",
+                    "device_id": f"{user}-phone"}  # fmt: skip
+            self.producer.produce(
+                self.settings.topic(topics.PAYMENTS), key=user, value=orjson.dumps(body)
+            )
+            self.sent.append((topics.PAYMENTS, body))
+            ids.append(body["txn_id"])
+        assert self.producer.flush(30) == 0
+        self.reader.until(lambda: all(self.reader.decision(t) is not None for t in ids),
+                          f"the decisions of {ids}", 120)  # fmt: skip
+        return [self.reader.decision(t) for t in ids]  # type: ignore[misc]
 
     def bill(self, user: str, m: int) -> None:
         """The month's statement: a minimum of 10% (at least 50), plus what the user left
@@ -114,8 +126,7 @@ class Run:
 
     def move_clock(self, ts: int) -> None:
         """Other users' payments at ``ts``, one on each partition: the stream's clock moves."""
-        for user in neighbours(self.settings.partitions):
-            self.pay(user, ts, 20.0, funding="balance")
+        self.pay_all(neighbours(self.settings.partitions), ts, 20.0, funding="balance")
 
     def lines(self, user: str) -> list[dict[str, Any]]:
         return self.reader.lines(user)

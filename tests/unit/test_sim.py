@@ -107,10 +107,10 @@ def test_every_payment_valid_and_labelled_after_a_realistic_delay() -> None:
 
 @functools.cache
 def credit_stream(seed: int = 6) -> list[tuple[str, str, dict[str, object]]]:
-    """Half a year of a population paying about three times a day, with few bust-outs (each
+    """Half a year of 300 users paying about three times a day, with few bust-outs (each
     takes a good payer away): (topic, scenario, body)."""
     config = SimConfig(
-        users=600, count=None, duration=16_000.0, rate=20.0, fraud_rate=0.005, seed=seed
+        users=300, count=None, duration=16_000.0, rate=10.0, fraud_rate=0.005, seed=seed
     )
     return [(e.topic, e.scenario, orjson.loads(e.value)) for e in generate(config)]
 
@@ -137,7 +137,7 @@ def test_statements_bill_the_balance_and_repayments_name_them() -> None:
             assert (r.user_id, r.due_ts) == (statement_body["user_id"], statement_body["due_ts"])
             assert statement_body["minimum_due"] <= r.amount <= statement_body["balance"]
             repaid[r.user_id] += r.amount
-    assert len(billed) > 1_000
+    assert len(billed) > 500  # not a vacuous pass: 999 on seed 6
 
 
 def test_repayment_habits_have_their_documented_shares() -> None:
@@ -155,7 +155,7 @@ def test_repayment_habits_have_their_documented_shares() -> None:
     outcome["never"] = sum(b["due_ts"] < 1_767_225_600_000 + 170 * DAY_MS for b in billed.values())
     total = sum(outcome.values())
     shares = {k: round(v / total, 3) for k, v in outcome.items()}
-    # measured on seed 6: on time in full 0.598, partly 0.284, late 0.108, never 0.010
+    # measured on seed 6: on time in full 0.637, partly 0.256, late 0.098, never 0.008 (753)
     assert 0.45 < shares["on time in full"] < 0.70, shares
     assert 0.20 < shares["on time partly"] < 0.35, shares
     assert 0.06 < shares["late in full"] + shares["late partly"] < 0.20, shares

@@ -138,7 +138,9 @@ def _answer(response: httpx.Response) -> Decision | None:
 
 
 class _Base:
-    """What both clients share: URLs, budget, attempts, policy, the token."""
+    """What both clients share: URLs, budget, attempts, policy, the token, the requests."""
+
+    _http: httpx.Client | httpx.AsyncClient
 
     def __init__(
         self,
@@ -214,6 +216,32 @@ class _Base:
             raise ValueError(msg)
         return self.urls[next(self._next) % len(self.urls)].rstrip("/") + path
 
+    def _reviews_request(
+        self, offset: int, limit: int, user_id: str | None, escalated: bool | None
+    ) -> tuple[str, httpx.Request]:
+        """``GET /v1/reviews``, and what a failure to reach it is called."""
+        request = self._http.build_request(
+            "GET",
+            self._review_url("/v1/reviews"),
+            params=_review_query(offset, limit, user_id, escalated),
+            headers=self.headers,
+            timeout=self.review_timeout,
+        )
+        return "reviews", request
+
+    def _verdict_request(
+        self, txn_id: str, label: str, analyst: str, note: str | None
+    ) -> tuple[str, httpx.Request]:
+        """``POST /v1/reviews/{txn_id}``, and what a failure to reach it is called."""
+        request = self._http.build_request(
+            "POST",
+            self._review_url(f"/v1/reviews/{quote(txn_id, safe='')}"),
+            content=_verdict(label, analyst, note),
+            headers=self.headers,
+            timeout=self.review_timeout,
+        )
+        return f"review {txn_id}", request
+
     def _give_up(self, txn_id: str, user_id: str, last: str) -> FallbackDecision:
         if self.policy == "raise":
             msg = f"no riskstream answer for txn {txn_id} in time ({last})"
@@ -262,6 +290,8 @@ class _Call:
 class RiskClient(_Base):
     """Synchronous client; one instance per process, reused (keep-alive connections)."""
 
+    _http: httpx.Client
+
     def __init__(self, urls: Sequence[str] | str = (), **kwargs: Any) -> None:
         super().__init__(urls, **kwargs)
         self._http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=32))
@@ -295,34 +325,20 @@ class RiskClient(_Base):
         escalated: bool | None = None,
     ) -> dict[str, Any]:
         """A page of open reviews, most at stake first (``GET /v1/reviews``)."""
-        params = _review_query(offset, limit, user_id, escalated)
-        try:
-            response = self._http.get(
-                self._review_url("/v1/reviews"),
-                params=params,
-                headers=self.headers,
-                timeout=self.review_timeout,
-            )
-        except httpx.TransportError as exc:
-            msg = f"reviews: {type(exc).__name__}"
-            raise RiskUnavailableError(msg) from exc
-        return _review_answer(response)
+        return self._send(*self._reviews_request(offset, limit, user_id, escalated))
 
     def review(
         self, txn_id: str, label: str, analyst: str, note: str | None = None
     ) -> dict[str, Any]:
         """Post an analyst's verdict (``POST /v1/reviews/{txn_id}``): its label is published
         once; ``ReviewConflictError`` when another analyst holds or closed the review."""
-        url = self._review_url(f"/v1/reviews/{quote(txn_id, safe='')}")
+        return self._send(*self._verdict_request(txn_id, label, analyst, note))
+
+    def _send(self, what: str, request: httpx.Request) -> dict[str, Any]:
         try:
-            response = self._http.post(
-                url,
-                content=_verdict(label, analyst, note),
-                headers=self.headers,
-                timeout=self.review_timeout,
-            )
+            response = self._http.send(request)
         except httpx.TransportError as exc:
-            msg = f"review {txn_id}: {type(exc).__name__}"
+            msg = f"{what}: {type(exc).__name__}"
             raise RiskUnavailableError(msg) from exc
         return _review_answer(response)
 
@@ -340,6 +356,8 @@ class RiskClient(_Base):
 
 class AsyncRiskClient(_Base):
     """Asyncio client; one instance per event loop, reused (keep-alive connections)."""
+
+    _http: httpx.AsyncClient
 
     def __init__(self, urls: Sequence[str] | str = (), **kwargs: Any) -> None:
         super().__init__(urls, **kwargs)
@@ -374,33 +392,19 @@ class AsyncRiskClient(_Base):
         escalated: bool | None = None,
     ) -> dict[str, Any]:
         """A page of open reviews, most at stake first (``GET /v1/reviews``)."""
-        params = _review_query(offset, limit, user_id, escalated)
-        try:
-            response = await self._http.get(
-                self._review_url("/v1/reviews"),
-                params=params,
-                headers=self.headers,
-                timeout=self.review_timeout,
-            )
-        except httpx.TransportError as exc:
-            msg = f"reviews: {type(exc).__name__}"
-            raise RiskUnavailableError(msg) from exc
-        return _review_answer(response)
+        return await self._send(*self._reviews_request(offset, limit, user_id, escalated))
 
     async def review(
         self, txn_id: str, label: str, analyst: str, note: str | None = None
     ) -> dict[str, Any]:
         """Post an analyst's verdict (``POST /v1/reviews/{txn_id}``), as ``RiskClient.review``."""
-        url = self._review_url(f"/v1/reviews/{quote(txn_id, safe='')}")
+        return await self._send(*self._verdict_request(txn_id, label, analyst, note))
+
+    async def _send(self, what: str, request: httpx.Request) -> dict[str, Any]:
         try:
-            response = await self._http.post(
-                url,
-                content=_verdict(label, analyst, note),
-                headers=self.headers,
-                timeout=self.review_timeout,
-            )
+            response = await self._http.send(request)
         except httpx.TransportError as exc:
-            msg = f"review {txn_id}: {type(exc).__name__}"
+            msg = f"{what}: {type(exc).__name__}"
             raise RiskUnavailableError(msg) from exc
         return _review_answer(response)
 

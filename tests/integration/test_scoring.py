@@ -1,6 +1,6 @@
 """Scoring end to end on the real stack: one committed decision per txn_id, DLQ, features.
 
-The same 10,000 simulated payments (200 users, some invalid) run through one worker, one
+The same 5,000 simulated payments (200 users, some invalid) run through one worker, one
 worker killed twice, and two workers of which one is killed; every run must give the same
 decisions count and the same Redis features, equal to a reference computed here.
 """
@@ -31,13 +31,13 @@ from .conftest import BOTH_REDIS, WorkerProcess, all_committed, consume_until, r
 
 pytestmark = BOTH_REDIS
 
-N_PAYMENTS = 10_000
+N_PAYMENTS = 5_000
 SAMPLED_USERS = 3
 
 
 @functools.cache
 def simulated() -> tuple[SimEvent, ...]:
-    """10,000 payments from 200 users, about 1% of them invalid, in order."""
+    """5,000 payments from 200 users, about 1% of them invalid, in order."""
     from riskstream.sim.population import SimConfig, generate
 
     config = SimConfig(count=N_PAYMENTS, users=200, invalid_rate=0.01, seed=11, rate=50)

@@ -371,6 +371,22 @@ def read_all(
         consumer.close()
 
 
+def written(settings: Settings, topic: str) -> int:
+    """Messages written to a topic so far, committed or not (its high watermarks' sum); 0 while
+    the topic is still being created: a progress gauge."""
+    name = settings.topic(topic)
+    consumer = Consumer(clients.librdkafka(settings, **{"group.id": "gauge"}))
+    try:
+        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
+        )
+    except KafkaException:
+        return 0
+    finally:
+        consumer.close()
+
+
 def lag(settings: Settings, topic: str) -> int:
     """Messages of an input topic the workers' group has not committed yet (all partitions)."""
     name = settings.topic(topic)

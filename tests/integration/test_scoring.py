@@ -14,7 +14,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 import redis
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from riskstream.config import Settings
 from riskstream.errors import CheckpointError
@@ -22,12 +22,20 @@ from riskstream.model.checkpoint import checkpoint_key, unseal
 from riskstream.sim.config import SimEvent
 from riskstream.state import keys
 from riskstream.state.features import decode_txn_record
-from riskstream.streams import clients, topics
+from riskstream.streams import topics
 from riskstream.streams.codec import decode_payment
 from riskstream.streams.records import Payment
 
 from ..reference_features import ReferenceFeatures
-from .conftest import BOTH_REDIS, WorkerProcess, all_committed, consume_until, read_all, wait_for
+from .conftest import (
+    BOTH_REDIS,
+    WorkerProcess,
+    all_committed,
+    consume_until,
+    read_all,
+    wait_for,
+    written,
+)
 
 pytestmark = BOTH_REDIS
 
@@ -66,17 +74,7 @@ def produce_all(settings: Settings, producer: Producer) -> None:
 
 def decisions_so_far(settings: Settings) -> int:
     """Messages written to risk-decisions so far (committed or not): a progress gauge."""
-    name = settings.topic(topics.DECISIONS)
-    consumer = Consumer(clients.librdkafka(settings, **{"group.id": "gauge"}))
-    try:
-        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
-        )
-    except KafkaException:  # the topic is still being created
-        return 0
-    finally:
-        consumer.close()
+    return written(settings, topics.DECISIONS)
 
 
 def check_run(settings: Settings, redis_client: redis.Redis, workers: list[WorkerProcess]) -> None:

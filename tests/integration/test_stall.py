@@ -16,14 +16,14 @@ import uuid
 from collections.abc import Callable
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from riskstream.config import Settings
 from riskstream.sim.population import SimConfig, generate
 from riskstream.streams import clients, topics
 from riskstream.streams.partitioning import partition_for
 
-from .conftest import BOTH_REDIS, WorkerProcess, all_committed, lag, wait_for
+from .conftest import BOTH_REDIS, WorkerProcess, all_committed, lag, wait_for, written
 
 pytestmark = BOTH_REDIS
 
@@ -70,21 +70,9 @@ def sentinels(settings: Settings) -> list[tuple[bytes, bytes]]:
 def decided(settings: Settings) -> int:
     """Payments the group has committed so far (all partitions)."""
     try:
-        return sum_high(settings) - lag(settings, topics.PAYMENTS)
+        return written(settings, topics.PAYMENTS) - lag(settings, topics.PAYMENTS)
     except KafkaException:  # the topic is still being created
         return 0
-
-
-def sum_high(settings: Settings) -> int:
-    name = settings.topic(topics.PAYMENTS)
-    consumer = Consumer(clients.librdkafka(settings, **{"group.id": "gauge"}))
-    try:
-        parts = consumer.list_topics(name, timeout=10).topics[name].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts
-        )
-    finally:
-        consumer.close()
 
 
 def where(settings: Settings, txn_ids: set[str]) -> list[str]:

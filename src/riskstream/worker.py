@@ -212,7 +212,10 @@ def build(settings: Settings) -> Worker:
     review_views.register(
         app, review_views.Reviews(settings, reviews, features, credit_lines, publisher, metrics)
     )
-    ops_web.register(app, ops_web.OpsReader(app, settings, metrics, models, scorer))
+    reader = ops_web.OpsReader(
+        app, settings, metrics, models, scorer, health, functools.partial(faust_private.rejoin, app)
+    )
+    ops_web.register(app, reader)
     return Worker(app, settings, features, credit_lines, clock, models, scorer, metrics, health)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -91,15 +92,30 @@ def test_metrics_count_every_payment_and_lag_comes_from_kafka(
     n = 200
     produce(producer, settings, "a", n)
 
+    seen: dict[str, Any] = {}  # the last scrape's figures, named in a failure
+
     def drained(expected: int) -> list[Samples] | None:
         scraped = [scrape(w) for w in workers]
         processed = sum(total(s, "riskstream_payments_processed_total") for s in scraped)
         lags = [payments_lag(s, settings) for s in scraped]
+        seen.update(
+            processed=[total(s, "riskstream_payments_processed_total") for s in scraped],
+            lags=lags,
+            assigned=[sorted(assigned(s, settings)) for s in scraped],
+            lag_read_at=[
+                total(s, "riskstream_consumer_lag_updated_timestamp_seconds") for s in scraped
+            ],
+            lag_errors=[total(s, "riskstream_consumer_lag_errors_total") for s in scraped],
+            now=time.time(),
+        )
         if processed == expected and all(lag and sum(lag.values()) == 0 for lag in lags):
             return scraped
         return None
 
-    scraped = wait_for(lambda: drained(n), 120, f"{n} payments processed and lag 0")
+    try:
+        scraped = wait_for(lambda: drained(n), 120, f"{n} payments processed and lag 0")
+    except pytest.fail.Exception as exc:
+        pytest.fail(f"{exc}; the last scrape: {seen}")
     decisions = [
         sum(total(s, "riskstream_decisions_total", decision=d) for s in scraped)
         for d in ("approve", "review", "decline")

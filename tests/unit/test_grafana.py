@@ -100,6 +100,7 @@ def test_alert_rules_are_loaded_and_name_only_exposed_metrics() -> None:
         "riskstream_clock_future_events_total",
         "riskstream_credit_lines_quarantined_total",
         "riskstream_training_stream_length",
+        "riskstream_stall_rejoins_total",
     ):
         assert wanted in named, wanted
         assert any(wanted in q for q in queries()), f"{wanted}: no dashboard panel"

@@ -129,10 +129,16 @@ async def abandon(app: faust.App, tps: set[TP], error: BaseException, begun: int
         consumer._gap.pop(tp, None)
     await _abort(app, tps)
     if begun == generation(app) != -1:  # else a rebalance is already under way
-        log.warning("rejoining the group: the partitions start again from their commits")
-        thread = consumer._thread
-        coordinator = thread._ensure_consumer()._coordinator
-        thread.thread_loop.call_soon_threadsafe(coordinator.request_rejoin)
+        rejoin(app)
+
+
+def rejoin(app: faust.App) -> None:
+    """Have the worker rejoin its group: the rebalance seeks every partition it is given
+    back to its committed offset and fetches it again."""
+    log.warning("rejoining the group: the partitions start again from their commits")
+    thread = app.consumer._thread
+    coordinator = thread._ensure_consumer()._coordinator
+    thread.thread_loop.call_soon_threadsafe(coordinator.request_rejoin)
 
 
 def forget(app: faust.App, messages: Iterable[Any]) -> None:

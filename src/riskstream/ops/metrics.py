@@ -362,6 +362,12 @@ class WorkerMetrics:
             "Failed reads of the lag from Kafka (the last values are kept)",
             registry=r,
         )
+        self.stall_rejoins = Counter(
+            "riskstream_stall_rejoins",
+            "Times this worker rejoined its group because a partition of its own had lag and "
+            "no committed progress for 30 s (docs/ops.md)",
+            registry=r,
+        )
         self.assigned = Gauge(
             "riskstream_partition_assigned",
             "1 for each input partition this worker consumes",

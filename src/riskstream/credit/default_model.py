@@ -5,12 +5,14 @@ past due within ``outcomes.HORIZON_MS`` of a scoring moment, from the line's fea
 they were then (``line_features``). Its logit is the hand-weighted scorecard's (the score
 read as odds by ``odds.score_to_pd``: the prior, and the whole answer at cold start), scaled
 and shifted, plus a linear term over the features; all learned by online logistic
-regression (AdaGrad steps), as River's ``learn_one`` / ``predict_one`` read. It predicts
-with the average of its weights over about the last ``AVERAGE_OVER`` outcomes
-(Polyak-Ruppert averaging): the steps that learn fast also jump with each outcome, and on
-the Taiwan card holders (docs/credit.md) the last weights alone read 2.5 points too high on
-average, the averaged ones 0.1. River's own ``LogisticRegression`` has no offset term to
-carry the prior, hence these few lines.
+regression (AdaGrad steps), as River's ``learn_one`` / ``predict_one`` read. Past its
+first ``AVERAGE_FROM`` outcomes it predicts with its weights averaged over about the last
+``AVERAGE_OVER`` (Polyak-Ruppert averaging): the steps that learn fast also jump with each
+outcome. On the Taiwan card holders (docs/credit.md) the last weights alone read 2.5 points
+too high on average, the averaged ones 0.1; a young portfolio (the simulator's, a few
+thousand outcomes) ranks better with the last weights, which still move fast, hence the
+start. River's own ``LogisticRegression`` has no offset term to carry the prior, hence
+these few lines.
 No weight fitted offline ships: a deployment's model learns from its own outcomes.
 """
 
@@ -30,6 +32,7 @@ L2 = 1e-4
 # AdaGrad's sum of squared gradients starts here (100 pseudo-outcomes), not at 0: a first
 # outcome moves the prior's weight by a fraction of it, not by LEARNING_RATE whatever it is.
 SQUARES_PRIOR = 100.0
+AVERAGE_FROM = 2000
 AVERAGE_OVER = 1000
 _EPS = 1e-9
 
@@ -93,7 +96,7 @@ class DefaultModel:
         self.intercept = 0.0
         self._squares: dict[str, float] = {}
         self.n_learned = 0
-        # What it predicts with: the weights and intercept averaged over the last outcomes.
+        # What it predicts with: the weights and intercept, averaged past AVERAGE_FROM.
         self.average: dict[str, float] = dict(self.weights)
         self.average_intercept = 0.0
 
@@ -118,7 +121,7 @@ class DefaultModel:
             else:
                 self.intercept -= step
         self.n_learned += 1
-        share = max(1.0 / AVERAGE_OVER, 1.0 / self.n_learned)
+        share = 1.0 if self.n_learned <= AVERAGE_FROM else 1.0 / AVERAGE_OVER
         for name, weight in self.weights.items():
             mean = self.average.get(name, 0.0)
             self.average[name] = mean + share * (weight - mean)

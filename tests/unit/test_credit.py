@@ -49,6 +49,8 @@ from riskstream.credit.reasons import reasons as credit_reasons
 from riskstream.credit.state import Bill
 from riskstream.errors import CreditError
 
+from ..credit_states import credit_states
+
 START_TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "credit.md"
 
@@ -357,20 +359,7 @@ def test_pd_falls_as_the_score_rises_and_maps_back_to_it(points: int) -> None:
     assert score_to_pd(ANCHOR_SCORE + PDO) == pytest.approx(1 / (1 + 2 * ANCHOR_ODDS))
 
 
-@given(
-    st.builds(
-        CreditState,
-        on_time=st.integers(0, 50),
-        late=st.integers(0, 10),
-        missed=st.integers(0, 5),
-        utilisation=st.floats(0, 1),
-        erratic=st.floats(0, 1),
-        monthly_spend=st.floats(0, 1e5),
-        account_age_s=st.floats(0, 1e8),
-        novelty=st.floats(0, 1),
-        complicit_frauds=st.integers(0, 3),
-    )
-)
+@given(credit_states)
 def test_reasons_are_documented_codes_most_points_first(state: CreditState) -> None:
     found = credit_reasons(state)
     assert len(found) <= MAX_REASONS

@@ -8,7 +8,6 @@ import math
 import random
 
 from hypothesis import given
-from hypothesis import strategies as st
 
 from riskstream.credit import CreditState
 from riskstream.credit.default_model import DefaultModel, line_features
@@ -17,6 +16,8 @@ from riskstream.credit.outcomes import Outcomes
 from riskstream.credit.scorecard import score
 from riskstream.model.metrics import brier, reliability, roc_auc
 
+from ..credit_states import credit_states
+
 DAY_MS = 86_400_000
 
 
@@ -24,17 +25,7 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@given(
-    st.builds(
-        CreditState,
-        on_time=st.integers(0, 40),
-        late=st.integers(0, 8),
-        missed=st.integers(0, 4),
-        utilisation=st.floats(0, 1),
-        monthly_spend=st.floats(0, 1e5),
-        complicit_frauds=st.integers(0, 2),
-    )
-)
+@given(credit_states)
 def test_a_cold_model_says_what_the_scorecard_says(state: CreditState) -> None:
     cold = DefaultModel().predict_one(line_features(state))
     assert math.isclose(cold, score_to_pd(score(state)), rel_tol=1e-6)

@@ -49,6 +49,10 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def _linear(weights: Mapping[str, float], intercept: float, x: Mapping[str, float]) -> float:
+    return intercept + sum(weights.get(k, 0.0) * v for k, v in x.items())
+
+
 def line_features(state: CreditState) -> dict[str, float]:
     """What the model sees of a line: the scorecard's logit (``prior``), its five factors,
     and the delinquency signals a statement brings, each scaled to about [0, 1].
@@ -102,13 +106,11 @@ class DefaultModel:
 
     def predict_one(self, x: Mapping[str, float]) -> float:
         """The probability of default of a line with features ``x``."""
-        z = self.average_intercept + sum(self.average.get(k, 0.0) * v for k, v in x.items())
-        return _sigmoid(z)
+        return _sigmoid(_linear(self.average, self.average_intercept, x))
 
     def learn_one(self, x: Mapping[str, float], y: bool) -> None:
         """One outcome: ``y`` True when the line defaulted within the horizon."""
-        z = self.intercept + sum(self.weights.get(k, 0.0) * v for k, v in x.items())
-        error = _sigmoid(z) - float(y)
+        error = _sigmoid(_linear(self.weights, self.intercept, x)) - float(y)
         for name, value in (*x.items(), ("", 1.0)):
             gradient = error * value
             if name:

@@ -34,8 +34,8 @@ from riskstream.credit import CreditState, DefaultModel, line_features
 from riskstream.credit.odds import score_to_pd
 from riskstream.credit.scorecard import score
 from riskstream.credit.state import DAY_MS
-from riskstream.evaluation.credit_view import ks
-from riskstream.model.metrics import brier, reliability, roc_auc
+from riskstream.evaluation.credit_view import ks, reliability_lines, reliability_table
+from riskstream.model.metrics import brier, roc_auc
 
 # The file's columns (newest month first), then the outcome: 1 for a default.
 HOLDER_COLUMNS = [
@@ -204,10 +204,7 @@ def evaluate(holders: Sequence[Holder]) -> dict[str, Any]:
             "logistic regression": _figures(ys, _regression(learn, held)),
             "newest status": _figures(ys, [float(h.status[-1]) for h in held], False),
         },
-        "reliability": [
-            {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-            for row in reliability(ys, learned, PD_EDGES)
-        ],
+        "reliability": reliability_table(ys, learned, PD_EDGES),
     }
 
 
@@ -240,9 +237,4 @@ def table(summary: dict[str, Any]) -> str:
     out.append(
         "reliability of the learned pd on the held-out half: pd bin, holders, mean pd, defaulted"
     )
-    for row in summary["reliability"]:
-        out.append(
-            f"[{row['lo']:.2f}, {row['hi']:.2f}) {row['count']:>6} "
-            f"{row['predicted']:>8.2%} {row['observed']:>8.2%}"
-        )
-    return "\n".join(out)
+    return "\n".join(out + reliability_lines(summary["reliability"]))

@@ -206,6 +206,30 @@ def ks(ys: Sequence[bool], ps: Sequence[float]) -> float:
     return max(tpr - fpr for fpr, tpr, _ in roc_points(ys, ps))
 
 
+def reliability_table(
+    ys: Sequence[bool], ps: Sequence[float], edges: Sequence[float]
+) -> list[dict[str, Any]]:
+    """The reliability rows of a pd (bin, count, mean pd, observed rate), rounded for JSON."""
+    return [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+        for row in reliability(ys, ps, edges)
+    ]
+
+
+def reliability_lines(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """``reliability_table``'s rows as text: bin, count, mean pd, observed rate.
+
+    >>> reliability_lines([{"lo": 0.0, "hi": 0.5, "count": 9, "predicted": 0.2,
+    ...                     "observed": 0.22}])
+    ['[0.00, 0.50)      9   20.00%   22.00%']
+    """
+    return [
+        f"[{row['lo']:.2f}, {row['hi']:.2f}) {row['count']:>6} "
+        f"{row['predicted']:>8.2%} {row['observed']:>8.2%}"
+        for row in rows
+    ]
+
+
 def pd_figures(trace: CreditTrace) -> dict[str, Any] | None:
     """The learned pd beside the scorecard's, on every scoring moment whose outcome is known
     (None when the outcomes have one class only)."""
@@ -220,10 +244,7 @@ def pd_figures(trace: CreditTrace) -> dict[str, Any] | None:
             "roc_auc": round(roc_auc(ys, ps), 4),
             "ks": round(ks(ys, ps), 4),
             "brier": round(brier(ys, ps), 5),
-            "reliability": [
-                {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-                for row in reliability(ys, ps, PD_EDGES)
-            ],
+            "reliability": reliability_table(ys, ps, PD_EDGES),
         }
     return figures
 
@@ -337,12 +358,7 @@ def pd_table(figures: dict[str, Any] | None) -> list[str]:
         f = figures[name]
         out.append(f"{name:<10} {f['roc_auc']:>7.3f} {f['ks']:>6.3f} {f['brier']:>7.4f}")
     out.append("reliability of the learned pd: pd bin, moments, mean pd, observed default rate")
-    for row in figures["learned"]["reliability"]:
-        out.append(
-            f"[{row['lo']:.2f}, {row['hi']:.2f}) {row['count']:>6} "
-            f"{row['predicted']:>8.2%} {row['observed']:>8.2%}"
-        )
-    return out
+    return out + reliability_lines(figures["learned"]["reliability"])
 
 
 def days(inputs: Sequence[CreditInput]) -> int:

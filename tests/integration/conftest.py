@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -176,6 +177,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_pair() -> int:
+    """A port ``p`` with ``p + 1`` free too (a single broker's controller listens on the
+    next port), below the kernel's ephemeral range (32768 and up here): there an outgoing
+    connection of another test can take ``p + 1`` as its own port at any moment, as it did
+    once in CI."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000, 2)
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    msg = "no free pair of ports between 20000 and 32000"
+    raise RuntimeError(msg)
 
 
 def kafka_env(settings: Settings) -> dict[str, str]:

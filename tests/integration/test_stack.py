@@ -10,7 +10,7 @@ from pathlib import Path
 
 from riskstream.config import Settings
 
-from .conftest import free_port
+from .conftest import free_port, free_port_pair
 
 
 def _running(pid: int) -> bool:
@@ -27,7 +27,7 @@ def test_up_status_down_leaves_nothing_behind(base_settings: Settings, tmp_path:
     libs = base_settings.stack_dir / "kafka" / "libs"
     if libs.exists():  # reuse the fetched jars (hard links) rather than fetching them again
         shutil.copytree(libs, stack_dir / "kafka" / "libs", copy_function=os.link)
-    kafka_port, redis_port = free_port(), free_port()
+    kafka_port, redis_port = free_port_pair(), free_port()
     env = dict(
         os.environ,
         RISKSTREAM_STACK_DIR=str(stack_dir),

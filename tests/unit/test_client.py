@@ -105,6 +105,12 @@ def serve() -> Iterator[Callable[..., Server]]:
         server.stop()
 
 
+# The budget of the tests about answers, retries and policies: no loaded CI machine runs out
+# of it (the default 0.25 s once ran out before the third attempt). The budget itself has
+# its own tests, with short ones.
+PATIENT = 10.0
+
+
 def dead_url() -> str:
     """A URL where nothing listens (connection refused)."""
     with socket.socket() as sock:
@@ -114,7 +120,7 @@ def dead_url() -> str:
 
 def test_score_returns_the_contract_decision_and_sends_the_token(serve: Any) -> None:
     server = serve(ok)
-    with RiskClient(server.url, token="s3cret") as client:
+    with RiskClient(server.url, token="s3cret", timeout=PATIENT) as client:
         result = client.score(PAYMENT)
     assert isinstance(result, Decision)
     assert result.to_dict() == DECISION
@@ -126,7 +132,7 @@ def test_score_returns_the_contract_decision_and_sends_the_token(serve: Any) -> 
 @pytest.mark.parametrize("code", [503, 429])
 def test_a_503_or_429_is_retried_on_the_next_worker(serve: Any, code: int) -> None:
     busy, good = serve(status(code, "rebalancing or overloaded")), serve(ok)
-    with RiskClient([busy.url, good.url], attempts=2) as client:
+    with RiskClient([busy.url, good.url], attempts=2, timeout=PATIENT) as client:
         assert isinstance(client.score(PAYMENT), Decision)
     assert len(busy.requests) == 1
     assert len(good.requests) == 1
@@ -134,7 +140,7 @@ def test_a_503_or_429_is_retried_on_the_next_worker(serve: Any, code: int) -> No
 
 def test_a_worker_that_refuses_connections_is_skipped(serve: Any) -> None:
     good = serve(ok)
-    with RiskClient([dead_url(), good.url], attempts=2) as client:
+    with RiskClient([dead_url(), good.url], attempts=2, timeout=PATIENT) as client:
         assert isinstance(client.score(PAYMENT), Decision)
 
 
@@ -143,7 +149,10 @@ def test_a_worker_that_refuses_connections_is_skipped(serve: Any) -> None:
 )
 def test_client_errors_raise_typed_errors_without_retry(serve: Any, code: int, error: type) -> None:
     server = serve(status(code, "amount: must be > 0"))
-    with RiskClient([server.url], attempts=3) as client, pytest.raises(error, match="must be"):
+    with (
+        RiskClient([server.url], attempts=3, timeout=PATIENT) as client,
+        pytest.raises(error, match="must be"),
+    ):
         client.score(PAYMENT)
     assert len(server.requests) == 1
 
@@ -151,7 +160,7 @@ def test_client_errors_raise_typed_errors_without_retry(serve: Any, code: int, e
 @pytest.mark.parametrize(("policy", "kind"), [("closed", "decline"), ("open", "approve")])
 def test_policy_when_every_worker_is_unavailable(serve: Any, policy: Any, kind: str) -> None:
     server = serve(status(503))
-    with RiskClient([server.url, dead_url()], attempts=3, policy=policy) as client:
+    with RiskClient([server.url, dead_url()], attempts=3, policy=policy, timeout=PATIENT) as client:
         result = client.score(PAYMENT)
     assert result == FallbackDecision("t-1", "u-1", kind)  # type: ignore[arg-type]
     assert result.is_fallback
@@ -194,7 +203,7 @@ def test_async_client_retries_and_falls_back(serve: Any) -> None:
     busy, good = serve(status(503)), serve(ok)
 
     async def run() -> tuple[Any, Any]:
-        async with AsyncRiskClient([busy.url, good.url], attempts=2) as client:
+        async with AsyncRiskClient([busy.url, good.url], attempts=2, timeout=PATIENT) as client:
             first = await client.score(PAYMENT)
         async with AsyncRiskClient([dead_url()], policy="open", timeout=0.2) as client:
             second = await client.score(PAYMENT)
@@ -226,7 +235,7 @@ def test_reviews_lists_with_filters_and_review_posts_the_verdict(serve: Any) -> 
         return web.json_response({"txn_id": "t/1", "status": "closed", "label": {}})
 
     server = serve(listing, closed, status(409, "held by bo"), status(404), status(503))
-    with RiskClient(server.url, token="tok") as client:
+    with RiskClient(server.url, token="tok", timeout=PATIENT) as client:
         assert client.reviews(5, 10, user_id="u-1", escalated=False) == page
         assert client.review("t/1", "fraud", "ana", note="<b>x</b>")["status"] == "closed"
         with pytest.raises(ReviewConflictError, match="held by bo"):
@@ -248,7 +257,7 @@ def test_async_reviews_and_review(serve: Any) -> None:
     server = serve(lambda r: web.json_response({"items": []}), status(409, "closed by sla"))
 
     async def run() -> None:
-        async with AsyncRiskClient(server.url) as client:
+        async with AsyncRiskClient(server.url, timeout=PATIENT) as client:
             assert await client.reviews() == {"items": []}
             with pytest.raises(ReviewConflictError, match="sla"):
                 await client.review("t-1", "fraud", "ana")
